@@ -1,0 +1,81 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error so that each door can map it to its own status
+// code and body in one place.
+type Kind int
+
+// The error kinds. KindInternal covers everything unexpected: doors log it in
+// full and show the client only "internal error".
+const (
+	KindInternal Kind = iota
+	KindNotFound
+	KindConflict
+	KindInvalid
+	KindPreconditionFailed
+	KindUnauthorized
+	KindForbidden
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindNotFound:
+		return "not found"
+	case KindConflict:
+		return "conflict"
+	case KindInvalid:
+		return "invalid"
+	case KindPreconditionFailed:
+		return "precondition failed"
+	case KindUnauthorized:
+		return "unauthorized"
+	case KindForbidden:
+		return "forbidden"
+	}
+	return "internal"
+}
+
+// Error is an error with a kind and a message that is safe to show a client.
+// Field names the offending attribute, when there is one (e.g. "userName").
+type Error struct {
+	Kind    Kind
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error of the given kind.
+func Errorf(kind Kind, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error of the given kind about one field.
+func FieldErrorf(kind Kind, field, format string, args ...any) error {
+	return &Error{Kind: kind, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// KindOf returns the kind of err, KindInternal for errors that are not *Error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// IsNotFound reports whether err is a NotFound error.
+func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
+
+// FieldOf returns the field an error concerns, or "".
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}

@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// txn is one write transaction.
+type txn struct {
+	reader
+	actor store.Actor
+	now   time.Time
+}
+
+var _ store.Tx = (*txn)(nil)
+
+func (t *txn) record(ctx context.Context, action, resourceType, resourceID string, resourceKey, userKey int64, detail string) error {
+	_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
+ resource_key, user_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		micros(t.now), t.actor.Door, t.actor.Principal, t.actor.Address, action, resourceType, resourceID,
+		resourceKey, userKey, detail)
+	return err
+}
+
+// Record appends an activity entry that is not a resource change.
+func (t *txn) Record(ctx context.Context, a store.Activity) error {
+	if a.Action == "" {
+		return store.Errorf(store.KindInvalid, "activity needs an action")
+	}
+	return t.record(ctx, a.Action, a.ResourceType, a.ResourceID, a.ResourceKey, a.UserKey, a.Detail)
+}
+
+// ListActivity returns matching entries (newest first unless Ascending) and
+// how many match in all.
+func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]store.Activity, int, error) {
+	var conds []string
+	var args []any
+	if q.UserKey != 0 {
+		conds, args = append(conds, "user_key = ?"), append(args, q.UserKey)
+	}
+	if q.ResourceID != "" {
+		conds, args = append(conds, "resource_id = ?"), append(args, q.ResourceID)
+	}
+	if q.Door != "" {
+		conds, args = append(conds, "door = ?"), append(args, q.Door)
+	}
+	if q.Action != "" {
+		conds, args = append(conds, "action = ?"), append(args, q.Action)
+	}
+	if !q.Since.IsZero() {
+		conds, args = append(conds, "at >= ?"), append(args, micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		conds, args = append(conds, "at < ?"), append(args, micros(q.Until))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	var total int
+	if err := r.queryRow(ctx, []any{&total}, "SELECT count(*) FROM activity"+where, args...); err != nil {
+		return nil, 0, err
+	}
+	order := " ORDER BY seq DESC"
+	if q.Ascending {
+		order = " ORDER BY seq ASC"
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, done, err := r.query(ctx, `SELECT seq, at, door, principal, address, action, resource_type, resource_id,
+ resource_key, user_key, detail FROM activity`+where+order+" LIMIT ? OFFSET ?", append(args, limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	defer rows.Close()
+	var out []store.Activity
+	for rows.Next() {
+		var a store.Activity
+		var at int64
+		if err := rows.Scan(&a.Seq, &at, &a.Actor.Door, &a.Actor.Principal, &a.Actor.Address, &a.Action,
+			&a.ResourceType, &a.ResourceID, &a.ResourceKey, &a.UserKey, &a.Detail); err != nil {
+			return nil, 0, err
+		}
+		a.At = fromMicros(at)
+		out = append(out, a)
+	}
+	return out, total, rows.Err()
+}

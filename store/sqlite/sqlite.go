@@ -1,0 +1,395 @@
+// Package sqlite is the embedded, default Store backend.
+//
+// It runs SQLite in WAL mode: writes go through a single connection (SQLite
+// has one writer anyway, and one connection makes BEGIN IMMEDIATE queue in Go
+// instead of spinning on SQLITE_BUSY), reads through a pool that sees
+// committed snapshots. synchronous=NORMAL in WAL mode survives a process
+// crash (the crash test kills it with SIGKILL); only a power loss can drop the
+// last commits.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the backend; the zero value is sane.
+type Options struct {
+	// ReadConns is the read pool size; 0 means 2×GOMAXPROCS, at least 4.
+	ReadConns int
+	// CacheKiB is SQLite's page cache per connection; 0 means 8 MiB.
+	CacheKiB int
+	// BusyTimeout is how long a connection waits for a lock; 0 means 5 s.
+	BusyTimeout time.Duration
+	// Now overrides the clock (tests).
+	Now func() time.Time
+}
+
+// DB is a Store on one SQLite file.
+type DB struct {
+	reader
+	path    string
+	w       *sql.DB
+	r       *sql.DB
+	now     func() time.Time
+	closing atomic.Bool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if opts.CacheKiB <= 0 {
+		opts.CacheKiB = 8 * 1024
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	dsn := func(extra string) string {
+		v := url.Values{}
+		v.Set("_journal_mode", "WAL")
+		v.Set("_synchronous", "NORMAL")
+		v.Set("_busy_timeout", strconv.Itoa(int(opts.BusyTimeout/time.Millisecond)))
+		v.Set("_foreign_keys", "on")
+		v.Set("_cache_size", strconv.Itoa(-opts.CacheKiB))
+		return "file:" + url.PathEscape(path) + "?" + v.Encode() + extra
+	}
+	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite3", dsn("&_query_only=1"))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(opts.ReadConns)
+	r.SetMaxIdleConns(opts.ReadConns)
+	r.SetConnMaxLifetime(0)
+	db := &DB{path: path, w: w, r: r, now: opts.Now}
+	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
+	return db, nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the store answers and is migrated.
+func (db *DB) Ping(ctx context.Context) error {
+	var v int
+	if err := db.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return err
+	}
+	if v < latestMigration() {
+		return fmt.Errorf("sqlite: schema at version %d, want %d", v, latestMigration())
+	}
+	return nil
+}
+
+// Close closes both pools. Safe to call twice.
+func (db *DB) Close() error {
+	if db.closing.Swap(true) {
+		return nil
+	}
+	db.reader.stmts.close()
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Write runs fn in one IMMEDIATE transaction.
+func (db *DB) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) (err error) {
+	sqlTx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	t := &txn{
+		reader: reader{q: sqlTx, tx: sqlTx, txStmts: map[string]*sql.Stmt{}, clock: db.now},
+		actor:  actor,
+		now:    db.now().UTC().Truncate(time.Microsecond),
+	}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return mapErr(fmt.Errorf("sqlite: commit: %w", err))
+	}
+	committed = true
+	return nil
+}
+
+// Checkpoint copies the WAL into the main file (used before backups and on
+// shutdown so the file alone is complete).
+func (db *DB) Checkpoint(ctx context.Context) error {
+	_, err := db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// BackupTo writes a consistent copy of the live database to path.
+func (db *DB) BackupTo(ctx context.Context, path string) error {
+	_, err := db.w.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}
+
+func migrate(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var current int
+	if err := w.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	for _, m := range migrationFiles() {
+		if m.version <= current {
+			continue
+		}
+		body, err := fs.ReadFile(migrations, "migrations/"+m.name)
+		if err != nil {
+			return err
+		}
+		tx, err := w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?)`, m.version, time.Now().Unix()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+}
+
+// migrationFiles lists the embedded migrations in order; each file is named
+// NNNN_description.sql.
+func migrationFiles() []migration {
+	entries, _ := fs.ReadDir(migrations, "migrations")
+	var out []migration
+	for _, e := range entries {
+		n, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			panic("sqlite: migration without a number: " + e.Name())
+		}
+		out = append(out, migration{n, e.Name()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out
+}
+
+func latestMigration() int {
+	m := migrationFiles()
+	return m[len(m)-1].version
+}
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stmtCache keeps prepared statements per SQL text. Dynamic SQL (filters) is
+// cached too, up to a bound, so an endless variety of filters cannot grow it.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+const maxCachedStmts = 512
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, bool, error) {
+	c.mu.RLock()
+	s, ok := c.m[query]
+	c.mu.RUnlock()
+	if ok {
+		return s, true, nil
+	}
+	s, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[query]; ok {
+		s.Close()
+		return prev, true, nil
+	}
+	if len(c.m) >= maxCachedStmts {
+		return s, false, nil // caller closes it
+	}
+	c.m[query] = s
+	return s, true, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// reader implements store.Reader on a pool or inside a transaction.
+type reader struct {
+	q     querier
+	stmts *stmtCache
+	tx    *sql.Tx // set inside a transaction
+	// txStmts are statements prepared on tx; they close with it.
+	txStmts map[string]*sql.Stmt
+	clock   func() time.Time
+}
+
+func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, func(), error) {
+	if r.tx != nil {
+		// The writer pool has one connection, held by this transaction, so
+		// statements are prepared on the transaction and live as long as it.
+		if s, ok := r.txStmts[query]; ok {
+			return s, func() {}, nil
+		}
+		s, err := r.tx.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(r.txStmts) < maxCachedStmts {
+			r.txStmts[query] = s
+			return s, func() {}, nil
+		}
+		return s, func() { s.Close() }, nil
+	}
+	s, cached, err := r.stmts.get(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !cached {
+		return s, func() { s.Close() }, nil
+	}
+	return s, func() {}, nil
+}
+
+func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, func(), error) {
+	s, done, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.QueryContext(ctx, args...)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return rows, done, nil
+}
+
+func (r *reader) queryRow(ctx context.Context, dest []any, query string, args ...any) error {
+	s, done, err := r.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return s.QueryRowContext(ctx, args...).Scan(dest...)
+}
+
+func (r *reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, done, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.ExecContext(ctx, args...)
+}
+
+// mapErr turns SQLite constraint violations into store errors.
+func mapErr(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
+		msg := se.Error()
+		switch {
+		case strings.Contains(msg, "users.user_name"):
+			return store.FieldErrorf(store.KindConflict, "userName", "userName is already taken")
+		case strings.Contains(msg, "users.external_id"), strings.Contains(msg, "groups.external_id"):
+			return store.FieldErrorf(store.KindConflict, "externalId", "externalId is already taken")
+		case strings.Contains(msg, "groups.display_name"):
+			return store.FieldErrorf(store.KindConflict, "displayName", "a group with this displayName exists")
+		case strings.Contains(msg, "users.source"), strings.Contains(msg, "groups.source"):
+			return store.Errorf(store.KindConflict, "a resource with this directory identity exists")
+		case strings.Contains(msg, "users.id"), strings.Contains(msg, "groups.id"):
+			return store.FieldErrorf(store.KindConflict, "id", "id is already taken")
+		}
+		return store.Errorf(store.KindConflict, "constraint violated")
+	}
+	return err
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,57 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/storetest"
+)
+
+func openTemp(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestStoreBehaviour(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "re.db")
+	db, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := storetest.CreateUser(t, db, &store.User{UserName: "persist"})
+	db.Close()
+	db, err = Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.GetUser(context.Background(), u.ID); err != nil || got.UserName != "persist" {
+		t.Fatalf("after reopen: %+v %v", got, err)
+	}
+}
+
+func TestJSONPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"name.givenName":          "$.name.givenName",
+		"enterprise.manager.$ref": `$.enterprise.manager."$ref"`,
+		"emails[0].value":         "$.emails[0].value",
+	} {
+		if got := jsonPath(in); got != want {
+			t.Errorf("jsonPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

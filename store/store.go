@@ -1,0 +1,348 @@
+// Package store is the heart of scimbridge: the user and group domain, the
+// Store interface every door reads and writes through, a backend-neutral query
+// language, and the error kinds each door maps to its own wire format.
+//
+// It knows nothing of HTTP or LDAP. Rules that hold for every door (userName
+// uniqueness, e-mail normalisation, removing a deleted user from its groups,
+// versioning, the activity log) live here and in the backends, once.
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Meta is the bookkeeping every resource carries.
+type Meta struct {
+	Created      time.Time `json:"-"`
+	LastModified time.Time `json:"-"`
+	// Version increases by one on every change; doors derive ETags from it.
+	Version int64 `json:"-"`
+}
+
+// Name is a person's name (RFC 7643 §4.1.1).
+type Name struct {
+	Formatted       string `json:"formatted,omitempty"`
+	FamilyName      string `json:"familyName,omitempty"`
+	GivenName       string `json:"givenName,omitempty"`
+	MiddleName      string `json:"middleName,omitempty"`
+	HonorificPrefix string `json:"honorificPrefix,omitempty"`
+	HonorificSuffix string `json:"honorificSuffix,omitempty"`
+}
+
+// IsZero reports whether no part of the name is set.
+func (n Name) IsZero() bool { return n == Name{} }
+
+// Value is one entry of a multi-valued attribute (emails, phoneNumbers, roles…).
+type Value struct {
+	Value   string `json:"value,omitempty"`
+	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// Address is a postal address (RFC 7643 §4.1.2).
+type Address struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"streetAddress,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postalCode,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Type          string `json:"type,omitempty"`
+	Primary       bool   `json:"primary,omitempty"`
+}
+
+// Manager references a user's manager (enterprise extension).
+type Manager struct {
+	Value       string `json:"value,omitempty"`
+	Ref         string `json:"$ref,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// Enterprise holds the Enterprise User extension (RFC 7643 §4.3).
+type Enterprise struct {
+	EmployeeNumber string   `json:"employeeNumber,omitempty"`
+	CostCenter     string   `json:"costCenter,omitempty"`
+	Organization   string   `json:"organization,omitempty"`
+	Division       string   `json:"division,omitempty"`
+	Department     string   `json:"department,omitempty"`
+	Manager        *Manager `json:"manager,omitempty"`
+}
+
+// IsZero reports whether no enterprise attribute is set.
+func (e *Enterprise) IsZero() bool {
+	return e == nil || (e.EmployeeNumber == "" && e.CostCenter == "" && e.Organization == "" &&
+		e.Division == "" && e.Department == "" && (e.Manager == nil || *e.Manager == Manager{}))
+}
+
+// Source links a resource to the directory it was synced from. ID is the
+// directory's stable identity (entryUUID, objectGUID), never a DN, so renames
+// and moves stay updates.
+type Source struct {
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+	// DN is informational: the entry's last known distinguished name.
+	DN string `json:"dn,omitempty"`
+}
+
+// GroupRef is a user's membership as seen from the user.
+type GroupRef struct {
+	ID      string
+	Key     int64
+	Display string
+	// Direct is false for memberships inherited through a nested group.
+	Direct bool
+}
+
+// User is the stored user: a SCIM User plus what the other doors need. The
+// JSON form is the backend's document encoding, not a wire format.
+type User struct {
+	Key        int64  `json:"-"` // stable integer key, exposed by the legacy APIs
+	ID         string `json:"-"` // SCIM id (UUID)
+	ExternalID string `json:"externalId,omitempty"`
+	UserName   string `json:"userName"`
+
+	Name              Name   `json:"name,omitzero"`
+	DisplayName       string `json:"displayName,omitempty"`
+	NickName          string `json:"nickName,omitempty"`
+	ProfileURL        string `json:"profileUrl,omitempty"`
+	Title             string `json:"title,omitempty"`
+	UserType          string `json:"userType,omitempty"`
+	PreferredLanguage string `json:"preferredLanguage,omitempty"`
+	Locale            string `json:"locale,omitempty"`
+	Timezone          string `json:"timezone,omitempty"`
+	Active            bool   `json:"active"`
+
+	Emails           []Value   `json:"emails,omitempty"`
+	PhoneNumbers     []Value   `json:"phoneNumbers,omitempty"`
+	IMs              []Value   `json:"ims,omitempty"`
+	Photos           []Value   `json:"photos,omitempty"`
+	Addresses        []Address `json:"addresses,omitempty"`
+	Entitlements     []Value   `json:"entitlements,omitempty"`
+	Roles            []Value   `json:"roles,omitempty"`
+	X509Certificates []Value   `json:"x509Certificates,omitempty"`
+
+	Enterprise *Enterprise `json:"enterprise,omitempty"`
+
+	// PasswordHash is a slow salted hash (see package secret); never the password.
+	PasswordHash string `json:"-"`
+	Source       Source `json:"-"`
+
+	// Groups is read-only and filled on reads: the user's memberships.
+	Groups []GroupRef `json:"-"`
+	Meta   Meta       `json:"-"`
+}
+
+// PrimaryEmail returns the primary e-mail, else the first, else "".
+func (u *User) PrimaryEmail() string {
+	for _, e := range u.Emails {
+		if e.Primary {
+			return e.Value
+		}
+	}
+	if len(u.Emails) > 0 {
+		return u.Emails[0].Value
+	}
+	return ""
+}
+
+// MemberType tells users and groups apart inside a group.
+type MemberType string
+
+// The member types a group can hold.
+const (
+	MemberUser  MemberType = "User"
+	MemberGroup MemberType = "Group"
+)
+
+// Member is one member of a group.
+type Member struct {
+	Type    MemberType
+	ID      string // SCIM id of the user or group
+	Key     int64
+	Display string
+}
+
+// Group is the stored group.
+type Group struct {
+	Key         int64
+	ID          string
+	ExternalID  string
+	DisplayName string
+	// Members is nil when the read did not ask for members.
+	Members []Member
+	Source  Source
+	Meta    Meta
+}
+
+// Actor says who made a change and through which door; it is recorded in
+// the activity log.
+type Actor struct {
+	Door      string // "scim", "ldapsync", "pterodactyl", …
+	Principal string // a token name, user name or sync source; never a secret
+	Address   string // client address, when there is one
+}
+
+// Activity is one entry of the append-only activity log.
+type Activity struct {
+	Seq          int64
+	At           time.Time
+	Actor        Actor
+	Action       string // e.g. "user.create", "group.members.add"
+	ResourceType string // "User" or "Group"
+	ResourceID   string
+	ResourceKey  int64
+	// UserKey is the user the entry concerns (the resource, or the member
+	// added/removed); 0 when none.
+	UserKey int64
+	Detail  string
+}
+
+// Credential is a stored secret-bearing credential: a SCIM token, a legacy API
+// key or a login session. Only the SHA-256 of the secret is kept.
+type Credential struct {
+	ID         int64
+	Kind       string // "scim-token", "pterodactyl-key", "session:xyops", …
+	Name       string
+	UserKey    int64  // 0 when not bound to a user
+	Identifier string // a public, non-secret part (key prefix, session id hash…)
+	SecretHash string // hex SHA-256 of the secret
+	Scopes     []string
+	Data       string // door-specific JSON (csrf token hash, permissions…)
+	Created    time.Time
+	Expires    time.Time // zero: never
+	LastUsed   time.Time
+}
+
+// Object is a door- or subsystem-specific record kept in the store: sync
+// watermarks, XStudio profiles and folders, password-reset tickets. Kind
+// namespaces it ("ldapsync.state", "xstudio.profile").
+type Object struct {
+	Kind    string
+	Name    string
+	Doc     []byte // JSON
+	Version int64
+	Updated time.Time
+}
+
+// Store is the interface every backend implements. Reads take a snapshot;
+// writes happen in Write, one transaction per call.
+type Store interface {
+	Reader
+
+	// Write runs fn in one transaction on behalf of actor: everything fn
+	// does commits together or not at all. Each change fn makes bumps the
+	// resource's version and appends an activity entry.
+	Write(ctx context.Context, actor Actor, fn func(tx Tx) error) error
+
+	// Ping reports whether the store is open and migrated.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Reader is the read side, shared by Store and Tx.
+type Reader interface {
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByKey(ctx context.Context, key int64) (*User, error)
+	// GetUserByUserName matches userName case-insensitively.
+	GetUserByUserName(ctx context.Context, userName string) (*User, error)
+	GetUserBySource(ctx context.Context, source, sourceID string) (*User, error)
+	// ListUsers returns a page of users; with q.Related each one's Groups.
+	ListUsers(ctx context.Context, q Query) (*UserPage, error)
+
+	GetGroup(ctx context.Context, id string, withMembers bool) (*Group, error)
+	GetGroupByKey(ctx context.Context, key int64, withMembers bool) (*Group, error)
+	GetGroupBySource(ctx context.Context, source, sourceID string) (*Group, error)
+	ListGroups(ctx context.Context, q Query) (*GroupPage, error)
+	// GroupMembers pages through a group's members in a stable order.
+	GroupMembers(ctx context.Context, groupKey int64, offset, limit int) ([]Member, error)
+	// HasMember reports whether the group directly contains the member.
+	HasMember(ctx context.Context, groupKey int64, t MemberType, memberKey int64) (bool, error)
+
+	ListActivity(ctx context.Context, q ActivityQuery) ([]Activity, int, error)
+
+	// FindCredential looks a credential up by the hash of its secret; an
+	// expired one is NotFound.
+	FindCredential(ctx context.Context, kind, secretHash string) (*Credential, error)
+	ListCredentials(ctx context.Context, kind string) ([]Credential, error)
+
+	GetObject(ctx context.Context, kind, name string) (*Object, error)
+	ListObjects(ctx context.Context, kind string) ([]Object, error)
+}
+
+// Tx is one write transaction. Its reads see its own writes.
+type Tx interface {
+	Reader
+
+	// CreateUser assigns Key, ID (if empty) and Meta, and stores u.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser reads the user, lets fn change it and stores the result.
+	// Key, ID, Meta and Groups changes made by fn are ignored.
+	UpdateUser(ctx context.Context, id string, fn func(u *User) error) (*User, error)
+	// DeleteUser removes the user and its memberships.
+	DeleteUser(ctx context.Context, id string) error
+
+	CreateGroup(ctx context.Context, g *Group) error
+	// UpdateGroup changes a group's own attributes; Members set by fn are
+	// ignored (use the membership calls, which never load all members).
+	UpdateGroup(ctx context.Context, id string, fn func(g *Group) error) (*Group, error)
+	DeleteGroup(ctx context.Context, id string) error
+	// AddMembers adds members by SCIM id; ones already present are kept.
+	// An unknown id is an Invalid error. It returns how many were added.
+	AddMembers(ctx context.Context, groupID string, members []MemberRef) (int, error)
+	// RemoveMembers removes members by SCIM id; absent ones are ignored.
+	RemoveMembers(ctx context.Context, groupID string, memberIDs []string) (int, error)
+	// SetMembers makes the membership exactly members.
+	SetMembers(ctx context.Context, groupID string, members []MemberRef) error
+	// ClearMembers removes every member.
+	ClearMembers(ctx context.Context, groupID string) error
+
+	// Record appends an activity entry that is not a resource change (a
+	// login, a password reset request). Changes record themselves.
+	Record(ctx context.Context, a Activity) error
+
+	CreateCredential(ctx context.Context, c *Credential) error
+	UpdateCredential(ctx context.Context, c *Credential) error
+	DeleteCredential(ctx context.Context, id int64) error
+
+	// PutObject creates or replaces an object. If ifVersion is not 0 and the
+	// stored version differs, it is a PreconditionFailed error.
+	PutObject(ctx context.Context, o *Object, ifVersion int64) error
+	DeleteObject(ctx context.Context, kind, name string) error
+}
+
+// MemberRef names a member to add: a user or group by SCIM id. Type may be
+// empty, in which case the backend finds which it is.
+type MemberRef struct {
+	ID   string
+	Type MemberType
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []*User
+	Total int
+	// NextCursor is set for cursor queries when more results follow.
+	NextCursor string
+}
+
+// GroupPage is one page of a group listing.
+type GroupPage struct {
+	Groups     []*Group
+	Total      int
+	NextCursor string
+}
+
+// ActivityQuery selects activity entries, newest first.
+type ActivityQuery struct {
+	UserKey      int64 // 0: any
+	ResourceID   string
+	Door         string
+	Action       string
+	Since, Until time.Time
+	Offset       int
+	Limit        int
+	// Oldest first instead of newest first.
+	Ascending bool
+}
