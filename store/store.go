@@ -248,12 +248,19 @@ type Reader interface {
 	// GetUserByUserName matches userName case-insensitively.
 	GetUserByUserName(ctx context.Context, userName string) (*User, error)
 	GetUserBySource(ctx context.Context, source, sourceID string) (*User, error)
+	// GetUserBySourceDN finds a synced user by its last known DN
+	// (case-insensitively), for resolving directory member references.
+	GetUserBySourceDN(ctx context.Context, source, dn string) (*User, error)
 	// ListUsers returns a page of users; with q.Related each one's Groups.
 	ListUsers(ctx context.Context, q Query) (*UserPage, error)
 
 	GetGroup(ctx context.Context, id string, withMembers bool) (*Group, error)
 	GetGroupByKey(ctx context.Context, key int64, withMembers bool) (*Group, error)
 	GetGroupBySource(ctx context.Context, source, sourceID string) (*Group, error)
+	GetGroupBySourceDN(ctx context.Context, source, dn string) (*Group, error)
+	// EachSourced calls fn for every user (resourceType "User") or group
+	// ("Group") synced from source, streaming, in key order.
+	EachSourced(ctx context.Context, resourceType, source string, fn func(ref SourcedRef) error) error
 	ListGroups(ctx context.Context, q Query) (*GroupPage, error)
 	// GroupMembers pages through a group's members in a stable order.
 	GroupMembers(ctx context.Context, groupKey int64, offset, limit int) ([]Member, error)
@@ -310,6 +317,15 @@ type Tx interface {
 	// stored version differs, it is a PreconditionFailed error.
 	PutObject(ctx context.Context, o *Object, ifVersion int64) error
 	DeleteObject(ctx context.Context, kind, name string) error
+}
+
+// SourcedRef is a synced resource as EachSourced reports it.
+type SourcedRef struct {
+	Key      int64
+	ID       string
+	SourceID string
+	DN       string
+	Active   bool // users only
 }
 
 // MemberRef names a member to add: a user or group by SCIM id. Type may be

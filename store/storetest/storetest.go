@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Activity", testActivity},
 		{"Credentials", testCredentials},
 		{"Objects", testObjects},
+		{"Sourced", testSourced},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -635,4 +636,39 @@ func testObjects(t *testing.T, s store.Store) {
 	}
 	_, err = s.GetObject(ctx(), "sync.state", "ldap1")
 	wantKind(t, err, store.KindNotFound)
+}
+
+func testSourced(t *testing.T, s store.Store) {
+	src := store.Source{Name: "corp-ldap", ID: "5f1c-uuid", DN: "uid=ann,ou=People,dc=example,dc=com"}
+	u := CreateUser(t, s, &store.User{UserName: "ann", Active: true, Source: src})
+	CreateUser(t, s, &store.User{UserName: "local"})
+	g := createGroup(t, s, &store.Group{DisplayName: "staff", Source: store.Source{Name: "corp-ldap", ID: "g-uuid", DN: "cn=staff,ou=Groups,dc=example,dc=com"}})
+	got, err := s.GetUserBySource(ctx(), "corp-ldap", "5f1c-uuid")
+	if err != nil || got.ID != u.ID || got.Source != src {
+		t.Fatalf("by source: %+v %v", got, err)
+	}
+	got, err = s.GetUserBySourceDN(ctx(), "corp-ldap", "UID=ann,ou=people,dc=example,dc=com")
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("by DN: %+v %v", got, err)
+	}
+	if _, err := s.GetUserBySourceDN(ctx(), "other", src.DN); !store.IsNotFound(err) {
+		t.Fatal("source name not respected")
+	}
+	if gg, err := s.GetGroupBySourceDN(ctx(), "corp-ldap", "cn=STAFF,ou=Groups,dc=example,dc=com"); err != nil || gg.ID != g.ID {
+		t.Fatalf("group by DN: %+v %v", gg, err)
+	}
+	if gg, err := s.GetGroupBySource(ctx(), "corp-ldap", "g-uuid"); err != nil || gg.ID != g.ID {
+		t.Fatalf("group by source: %+v %v", gg, err)
+	}
+	var refs []store.SourcedRef
+	if err := s.EachSourced(ctx(), "User", "corp-ldap", func(r store.SourcedRef) error { refs = append(refs, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0].ID != u.ID || refs[0].SourceID != "5f1c-uuid" || !refs[0].Active || refs[0].DN != src.DN {
+		t.Fatalf("EachSourced: %+v", refs)
+	}
+	err = s.Write(ctx(), actor, func(tx store.Tx) error {
+		return tx.CreateUser(ctx(), &store.User{UserName: "ann2", Source: store.Source{Name: "corp-ldap", ID: "5f1c-uuid"}})
+	})
+	wantKind(t, err, store.KindConflict)
 }
