@@ -1,0 +1,46 @@
+// Package login checks a user's password the same way for every door: a
+// user synced from a directory is checked by a bind against that directory
+// (the password is never copied), any other user against its stored hash.
+package login
+
+import (
+	"context"
+	"errors"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// ErrInvalidCredentials is what a DirectoryBinder returns for a wrong password.
+var ErrInvalidCredentials = errors.New("invalid credentials")
+
+// DirectoryBinder checks a password by binding as dn to the named source.
+// It returns ErrInvalidCredentials for a wrong password and another error
+// when the directory cannot be asked.
+type DirectoryBinder interface {
+	Bind(ctx context.Context, source, dn, password string) error
+}
+
+// Verifier checks passwords. Directory may be nil (no directory sync).
+type Verifier struct {
+	Directory DirectoryBinder
+}
+
+// Check reports whether password is u's password. An error means the
+// answer could not be found (directory down), not that it is wrong.
+func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (bool, error) {
+	if password == "" || u == nil {
+		return false, nil
+	}
+	if u.Source.Name != "" && u.PasswordHash == "" {
+		if v == nil || v.Directory == nil || u.Source.DN == "" {
+			return false, nil
+		}
+		err := v.Directory.Bind(ctx, u.Source.Name, u.Source.DN, password)
+		if errors.Is(err, ErrInvalidCredentials) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return secret.CheckPassword(u.PasswordHash, password)
+}

@@ -1,0 +1,47 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+type fakeDir struct{ dn, pw string; down bool }
+
+func (f fakeDir) Bind(_ context.Context, _, dn, pw string) error {
+	if f.down {
+		return errors.New("connection refused")
+	}
+	if dn == f.dn && pw == f.pw {
+		return nil
+	}
+	return ErrInvalidCredentials
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	h, _ := secret.HashPassword("local-pw")
+	local := &store.User{UserName: "l", PasswordHash: h}
+	synced := &store.User{UserName: "s", Source: store.Source{Name: "ldap", ID: "x", DN: "uid=s"}}
+	v := &Verifier{Directory: fakeDir{dn: "uid=s", pw: "dir-pw"}}
+	for _, tc := range []struct {
+		u    *store.User
+		pw   string
+		want bool
+	}{
+		{local, "local-pw", true}, {local, "wrong", false}, {local, "", false},
+		{synced, "dir-pw", true}, {synced, "local-pw", false},
+	} {
+		got, err := v.Check(ctx, tc.u, tc.pw)
+		if err != nil || got != tc.want {
+			t.Errorf("%s/%q: got %v %v", tc.u.UserName, tc.pw, got, err)
+		}
+	}
+	down := &Verifier{Directory: fakeDir{down: true}}
+	if ok, err := down.Check(ctx, synced, "dir-pw"); ok || err == nil {
+		t.Fatal("directory down must be an error, not a yes")
+	}
+}
