@@ -9,7 +9,10 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-type fakeDir struct{ dn, pw string; down bool }
+type fakeDir struct {
+	dn, pw string
+	down   bool
+}
 
 func (f fakeDir) Bind(_ context.Context, _, dn, pw string) error {
 	if f.down {
