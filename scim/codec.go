@@ -101,6 +101,9 @@ func canonicalValue(a *attr, v any, name string) (any, *Error) {
 		}
 		out := make([]any, 0, len(list))
 		for i, item := range list {
+			if _, isObj := item.(map[string]any); a.typ == "complex" && !isObj && item != nil {
+				return nil, badRequest(typeInvalidValue, "%s[%d] must be an object", name, i)
+			}
 			val, err := singleValue(a, item, fmt.Sprintf("%s[%d]", name, i))
 			if err != nil {
 				return nil, err
@@ -122,7 +125,7 @@ func singleValue(a *attr, v any, name string) (any, *Error) {
 	case "complex":
 		obj, ok := v.(map[string]any)
 		if !ok {
-			// Entra sends manager as a plain id string.
+			// Entra sends manager (singular, complex) as a plain id string.
 			if s, isStr := v.(string); isStr && a.sub("value") != nil {
 				obj = map[string]any{"value": s}
 			} else {

@@ -117,9 +117,6 @@ type path struct {
 	sub  *attr // nil when the path names the attribute itself
 }
 
-// key is the top-level key of the attribute in a resource document.
-func (p path) key() string { return p.attr.name }
-
 // resolve parses "attr", "attr.sub", and URN-qualified forms
 // ("urn:…:User:userName", "urn:…:enterprise:2.0:User:manager.value").
 // A bare extension URN resolves to the extension itself (attr nil).
