@@ -66,6 +66,9 @@ type Server struct {
 	opts Options
 	st   store.Store
 	log  *slog.Logger
+	// router and prefix are set by Mount; Bulk dispatches through them.
+	router http.Handler
+	prefix string
 }
 
 // New returns a SCIM server.
@@ -101,6 +104,7 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	prefix = strings.TrimRight(prefix, "/")
 	sub := r.PathPrefix(prefix).Subrouter()
 	sub.Use(s.recoverer)
+	s.router, s.prefix = CaseInsensitive(prefix, sub), prefix
 	open := func(path string, h func(w http.ResponseWriter, r *http.Request) error, methods ...string) {
 		sub.Handle(path, s.handle(prefix, h)).Methods(methods...)
 	}
