@@ -24,11 +24,70 @@ import (
 // RFC 7643/7644 nor Entra's real behaviour; they may fail without failing
 // the test (a quirk that passes is fine too). Keys: "Folder/Request #n ›
 // test name" (#n only for a request name used more than once).
-var postmanQuirks = map[string]string{}
+var postmanQuirks = map[string]string{
+	"Endpoint tests/Get ServiceProviderConfig › Status code is 200":     quirkServiceConfiguration,
+	"Endpoint tests/Get ServiceProviderConfig › Pach supported is true": quirkServiceConfiguration,
+	"User tests/Get User Filters › Body contians id1": "GETs /Users/?filter=… with a trailing slash, a URI RFC 7644 §3.4.2 does not define and " +
+		"Entra never sends; idp fixtures check the same displayName filter on /Users",
+	"Group tests/Get group by id › Body contians user": "expects members[].displayName sent in a PATCH value to be echoed; displayName is no " +
+		"sub-attribute of members (RFC 7643 §4.2, §8.7.1); the server answers members[].display from the user, as it should",
+	"ComplexAttribute tests/Get user attributes › Body contians User1 email":            quirkAttributesFilter,
+	"ComplexAttribute tests/Get user via attributes filter › Body contians User1 email": quirkAttributesFilter,
+	"Group tests with garbage/Group patch add member › Status code is 204":              quirkStringMember,
+	"Group tests with garbage/Group patch add member2 › Status code is 204":             quirkStringMember,
+}
+
+const (
+	quirkServiceConfiguration = "GETs /serviceConfiguration, which no RFC defines (RFC 7644 §4: /ServiceProviderConfig, served, " +
+		"patch.supported checked in the idp fixtures)"
+	quirkAttributesFilter = "puts a value filter in attributes= (emails[type eq \"work\"]); RFC 7644 §3.4.2.5 allows attribute names only"
+	quirkStringMember     = "adds a member given as a bare string (\"string id 1\"); members are complex with a required value " +
+		"(RFC 7643 §4.2), so 400 invalidValue is right (RFC 7644 §3.5.2)"
+)
 
 // postmanKnownFailures are assertions that fail because of a server defect
-// (same keys). A listed assertion that passes fails the test.
-var postmanKnownFailures = map[string]string{}
+// (keyed by request: "Folder/Request", #n for a repeated name). A listed
+// request whose assertions all pass fails the test. Every externalId entry
+// passes with the collection's externalIds made distinct (checked by
+// running an edited copy through SCIMBRIDGE_POSTMAN_COLLECTION).
+var postmanKnownFailures = map[string]string{
+	"token endpoint at {{Api}}/Token":                        "the collection GETs {{Api}}/Token = /scim/v2/Token; internal/app mounts the test token at /scim/Token",
+	"User tests/Post EnterpriseUser":                         knownExternalID,
+	"Group tests/Create user 4 for group 2":                  knownExternalID,
+	"Group tests/Create filled group 2":                      knownExternalID,
+	"Group tests/Create group 3":                             knownExternalID,
+	"ComplexAttribute tests/create user2":                    knownExternalID,
+	"User tests with garbage/Post emp1 with string \"True\"": knownExternalID,
+	"User tests with garbage/Post emp2":                      knownExternalID,
+	"User tests with garbage/Post emp3":                      knownExternalID,
+	"User tests with garbage/Post enterprise user":           knownExternalID,
+	"User tests/Get user2":                                   knownExternalIDLater,
+	"User tests/User 2 replace test":                         knownExternalIDLater,
+	"User tests/Get user2 Check replace":                     knownExternalIDLater,
+	"User tests/Delete user2":                                knownExternalIDLater,
+	"Group tests/Put replace group3":                         knownExternalIDLater,
+	"Group tests/Validate group 3":                           knownExternalIDLater,
+	"Group tests/Delete user id4":                            knownExternalIDLater,
+	"Group tests/Delete group 2":                             knownExternalIDLater,
+	"Group tests/Delete group3":                              knownExternalIDLater,
+	"ComplexAttribute tests/Delete User2":                    knownExternalIDLater,
+	"User tests with garbage/Get all users":                  knownExternalIDLater,
+	"User tests with garbage/Paginate":                       knownExternalIDLater,
+	"User tests with garbage/get user attributes":            knownExternalIDLater,
+	"User tests with garbage/filter eq and (val or val)":     knownExternalIDLater,
+	"User tests with garbage/filter greater than":            knownExternalIDLater,
+	"Teardown garbage/Delete user 2":                         knownExternalIDLater,
+	"Teardown garbage/Delete user3 emp2":                     knownExternalIDLater,
+	"Teardown garbage/Delete user4 emp3":                     knownExternalIDLater,
+	"Teardown garbage/Delete enterprise user":                knownExternalIDLater,
+}
+
+const (
+	knownExternalID = "409 uniqueness: the collection reuses one externalId (\"${__UUID}\", \"22fbc523-…\") for several " +
+		"resources; the store keeps externalId unique, RFC 7643 §3.1 does not require it (and Entra maps it from mailNickname, " +
+		"which Entra does not keep unique)"
+	knownExternalIDLater = "works on a resource whose create failed with the externalId 409"
+)
 
 // postmanAPI is the collection's {{Api}}: the path of the SCIM root below
 // the host. The collection fetches its token from {{Api}}/Token too.
@@ -148,12 +207,23 @@ func postmanRequests(t *testing.T, path string) []string {
 }
 
 func TestMSPostmanCollection(t *testing.T) {
-	collection, err := filepath.Abs(conformanceFile(t, "ms-PostmanCollection.json"))
+	// SCIMBRIDGE_POSTMAN_COLLECTION runs another copy (a newer export, or
+	// one edited to look past a failure).
+	collection := os.Getenv("SCIMBRIDGE_POSTMAN_COLLECTION")
+	if collection == "" {
+		collection = conformanceFile(t, "ms-PostmanCollection.json")
+	}
+	collection, err := filepath.Abs(collection)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newman := findNewman(t)
-	srv := apptest.Start(t, func(c *config.Config) { c.SCIM.TestTokenEndpoint = true })
+	srv := apptest.Start(t, func(c *config.Config) {
+		c.SCIM.TestTokenEndpoint = true
+		// Entra documents PATCH answered 204 and the collection expects it;
+		// RFC 7644 §3.5.2 allows 200 with the resource or 204.
+		c.SCIM.PatchResponse = "no-content"
+	})
 	seen := map[string]bool{}
 
 	// The collection's first request fetches the bearer token from
@@ -203,7 +273,8 @@ func TestMSPostmanCollection(t *testing.T) {
 	}
 
 	occurrences := map[string]int{}
-	passed, quirksFailed := 0, 0
+	seenQuirks := map[string]bool{}
+	checks, quirksFailed := 0, 0
 	for i, ex := range report.Run.Executions {
 		name := names[i]
 		if !strings.HasSuffix(name, ex.Item.Name) {
@@ -236,32 +307,39 @@ func TestMSPostmanCollection(t *testing.T) {
 			return s
 		}
 		// A test script that throws outside pm.test (e.g. JSON.parse of a
-		// non-JSON body) skips its remaining tests: report it as its own step.
-		var scriptErrs []string
+		// non-JSON body) skips its remaining tests: that is a failure too.
+		var failures []string
 		for _, ts := range ex.TestScript {
 			if ts.Error != nil {
-				scriptErrs = append(scriptErrs, "test script error: "+ts.Error.Message+"\n  "+context())
+				failures = append(failures, "test script error: "+ts.Error.Message)
 			}
 		}
 		if ex.RequestError != nil {
-			scriptErrs = append(scriptErrs, "request failed: "+context())
+			failures = append(failures, "request failed")
 		}
-		key := name + " › (script)"
-		seen[key] = true
-		checkPostman(t, key, scriptErrs, &passed, &quirksFailed)
 		for _, a := range ex.Assertions {
 			key := name + " › " + a.Assertion
-			seen[key] = true
-			var failures []string
-			if a.Error != nil {
-				failures = []string{a.Error.Message + "\n  " + context()}
+			quirk, isQuirk := postmanQuirks[key]
+			seenQuirks[key] = true
+			switch {
+			case a.Error == nil:
+				checks++
+			case isQuirk:
+				quirksFailed++
+				t.Logf("QUIRK %q (%s): %s\n  %s", key, quirk, a.Error.Message, context())
+			default:
+				failures = append(failures, fmt.Sprintf("%q: %s", a.Assertion, a.Error.Message))
 			}
-			checkPostman(t, key, failures, &passed, &quirksFailed)
 		}
+		if len(failures) > 0 {
+			failures = append(failures, context())
+		}
+		seen[name] = true
+		checkKnown(t, postmanKnownFailures, name, failures)
 	}
 	checkKnownComplete(t, postmanKnownFailures, seen)
-	checkKnownComplete(t, postmanQuirks, seen)
-	t.Logf("newman: %d requests, %d checks passed, %d quirk checks failed as judged", len(report.Run.Executions), passed, quirksFailed)
+	checkKnownComplete(t, postmanQuirks, seenQuirks)
+	t.Logf("newman: %d requests, %d assertions passed, %d quirk assertions failed as judged", len(report.Run.Executions), checks, quirksFailed)
 }
 
 // testTokenPath is where internal/app mounts the test token endpoint today.
@@ -282,21 +360,6 @@ func probeTestToken(url string) []string {
 		return []string{fmt.Sprintf("GET %s: %d, token %q, decode error %v", url, resp.StatusCode, body.Token, err)}
 	}
 	return nil
-}
-
-func checkPostman(t *testing.T, key string, failures []string, passed, quirks *int) {
-	t.Helper()
-	if reason, ok := postmanQuirks[key]; ok {
-		if len(failures) > 0 {
-			*quirks++
-			t.Logf("QUIRK %q (%s): %s", key, reason, strings.Join(failures, "; "))
-		}
-		return
-	}
-	if len(failures) == 0 {
-		*passed++
-	}
-	checkKnown(t, postmanKnownFailures, key, failures)
 }
 
 func compactJSON(s string) string {
