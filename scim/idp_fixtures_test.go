@@ -27,7 +27,10 @@ import (
 // idpKnownFailures lists fixture steps ("file.json › step") that fail
 // because of a known server defect, each with the reason. A listed step
 // that passes fails the test.
-var idpKnownFailures = map[string]string{}
+var idpKnownFailures = map[string]string{
+	"entra-groups.json › membership check by filter": "400 invalidFilter on `members eq \"<id>\"`: RFC 7644 §3.4.2.2 " +
+		"lets a filter name a complex multi-valued attribute without sub-attribute (its value, cf. `emails co \"example.com\"`)",
+}
 
 // idpFixture is one file of testdata/idp: a conversation of one IdP.
 type idpFixture struct {
@@ -83,7 +86,7 @@ func TestIdPFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 1 {
+	if len(files) < 4 {
 		t.Fatalf("expected the Okta and Entra fixtures in testdata/idp, found %v", files)
 	}
 	seen := map[string]bool{}
