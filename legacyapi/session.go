@@ -171,8 +171,9 @@ func (s *Sessions) Locked(ctx context.Context, st store.Reader, u *store.User, n
 		if err != nil {
 			return false, err
 		}
-		if len(last) > 0 && last[0].At.After(since) {
-			since = last[0].At
+		// The store keeps microseconds: count from just after the reset.
+		if len(last) > 0 && !last[0].At.Before(since) {
+			since = last[0].At.Add(time.Microsecond)
 		}
 	}
 	_, failures, err := st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Action: ActionLoginFailure,
