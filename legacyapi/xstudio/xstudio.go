@@ -19,6 +19,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ const Dialect = "xstudio"
 //	    enabled: true
 //	    prefix: ""
 //	    admin_password: "change-me"  # creates the built-in admin on first start
+//	    admin_password_file: ""      # … or read it from this file
 //	    admin_email: admin@example.com
 //	    session_ttl: 30m             # idle timeout, like a servlet session
 //	    lockout_failures: 5
@@ -49,6 +51,9 @@ type Config struct {
 	// AdminPassword, when set, creates the built-in user "admin" on first
 	// start if no user of that name exists. An existing admin is left alone.
 	AdminPassword string `yaml:"admin_password"`
+	// AdminPasswordFile reads that password from a file instead (first
+	// line), to keep it out of the configuration.
+	AdminPasswordFile string `yaml:"admin_password_file"`
 	// AdminEmail is the e-mail the created admin gets.
 	AdminEmail string `yaml:"admin_email"`
 	// SessionTTL is how long an unused session lives (default 30m); using
@@ -84,10 +89,14 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 		return
 	}
 	s := newServer(cfg, deps)
-	if cfg.AdminPassword != "" {
+	password, err := cfg.adminPassword()
+	if err != nil {
+		s.log.Error("cannot read the built-in admin's password", "err", err)
+	}
+	if password != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := EnsureAdmin(ctx, deps.Store, cfg.AdminPassword, cfg.AdminEmail); err != nil {
+		if err := EnsureAdmin(ctx, deps.Store, password, cfg.AdminEmail); err != nil {
 			s.log.Error("cannot create the built-in admin", "err", err)
 		}
 	}
@@ -97,6 +106,20 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	}
 	base.HandleFunc("/xqual/api", s.serve)
 	base.HandleFunc("/xqual/api/{command}", s.serve)
+}
+
+// adminPassword returns the configured admin password, from the file when
+// one is named.
+func (c Config) adminPassword() (string, error) {
+	if c.AdminPasswordFile == "" {
+		return c.AdminPassword, nil
+	}
+	b, err := os.ReadFile(c.AdminPasswordFile)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line), nil
 }
 
 func newServer(cfg Config, deps legacyapi.Deps) *server {

@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -658,4 +659,14 @@ func TestEnsureAdmin(t *testing.T) {
 	c := e.login("admin", adminPW)
 	failed(t, c.postMultipart("updateUserDetails", nil, map[string]string{"id": id(after.Key), "enabled": "false"}, ""),
 		"the built-in admin cannot be renamed or disabled")
+}
+
+func TestAdminPasswordFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "admin-pw")
+	if err := os.WriteFile(file, []byte("from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, Config{AdminPasswordFile: file})
+	e.login("admin", "from-a-file")
+	failed(t, e.client().post("authenticate", url.Values{"username": {"admin"}, "password": {adminPW}}), "password does not match user")
 }

@@ -35,6 +35,7 @@ const Dialect = "xyops"
 //	    session_ttl: 8760h    # xyOps: session_expire_days 365
 //	    lockout_failures: 5   # lock after more than 5 failed logins …
 //	    lockout_window: 1h    # … within this window; -1 disables
+//	    api_key_max_per_sec: 0  # per-key rate limit; 0: none
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
 	// SessionTTL is a login session's lifetime (default 365 days).
@@ -44,6 +45,9 @@ type Config struct {
 	LockoutFailures int `yaml:"lockout_failures"`
 	// LockoutWindow is the period failures are counted in (default 1h).
 	LockoutWindow time.Duration `yaml:"lockout_window"`
+	// APIKeyMaxPerSec limits each API key's requests per second (0: no
+	// limit); over it, calls fail with code "rate" (HTTP 429 on /v1).
+	APIKeyMaxPerSec int `yaml:"api_key_max_per_sec"`
 }
 
 // NewKey returns a new API key in xyOps' format (24 case-sensitive
@@ -56,6 +60,7 @@ type server struct {
 	deps     legacyapi.Deps
 	log      *slog.Logger
 	sessions *legacyapi.Sessions
+	rate     *rateLimiter
 	// cookiePath is where the session cookie applies.
 	cookiePath string
 }
@@ -93,6 +98,7 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	}
 	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
+		rate: newRateLimiter(cfg.APIKeyMaxPerSec),
 		sessions: &legacyapi.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
 			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow}}
 }

@@ -582,3 +582,24 @@ func TestParseUserAgent(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIKeyRateLimit(t *testing.T) {
+	e := newEnv(t, Config{APIKeyMaxPerSec: 2})
+	u := e.user("jdoe", "pw-jdoe")
+	token, _ := NewKey()
+	if _, err := legacyapi.IssueKey(context.Background(), e.st, store.Actor{Door: "cli"}, Dialect, token, 0, u.Key, "ci", []string{"read"}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) resp { return e.req("GET", path, nil, "X-API-Key", token) }
+	for i := 0; i < 2; i++ {
+		if r := get("/api/app/get_user_activity/v1"); r.body["code"] != 0.0 {
+			t.Fatalf("call %d: %s", i, r.raw)
+		}
+	}
+	wantErr(t, get("/api/app/get_user_activity/v1"), 429, "rate", "API Key has exceeded rate limit (2/sec)")
+	wantErr(t, get("/api/app/get_user_activity"), 200, "rate", "API Key has exceeded rate limit (2/sec)")
+	e.clock.Add(time.Second)
+	if r := get("/api/app/get_user_activity/v1"); r.body["code"] != 0.0 {
+		t.Fatalf("next second: %s", r.raw)
+	}
+}
