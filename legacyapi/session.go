@@ -200,10 +200,30 @@ func (s *Sessions) Start(ctx context.Context, tx store.Tx, u *store.User, now ti
 		Expires:    now.Add(s.TTL),
 		LastUsed:   now,
 	}
+	if err := s.pruneExpired(ctx, tx, now); err != nil {
+		return nil, err
+	}
 	if err := tx.CreateCredential(ctx, c); err != nil {
 		return nil, err
 	}
 	return &Session{ID: id, Credential: c, User: u}, nil
+}
+
+// pruneExpired deletes the dialect's expired sessions, so that abandoned
+// ones do not pile up; logins pay for it, requests do not.
+func (s *Sessions) pruneExpired(ctx context.Context, tx store.Tx, now time.Time) error {
+	all, err := tx.ListCredentials(ctx, SessionKind(s.Dialect))
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if !c.Expires.IsZero() && !c.Expires.After(now) {
+			if err := tx.DeleteCredential(ctx, c.ID); err != nil && !store.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Find returns the live session with the id and its user. An unknown or

@@ -117,6 +117,13 @@ func TestSessionLifecycle(t *testing.T) {
 	if _, err := s.Find(ctx, st, c.ID, clk.Now()); !store.IsNotFound(err) {
 		t.Fatal("expired session valid")
 	}
+	// The next login prunes expired sessions.
+	if _, err := s.Login(ctx, st, pw, clk.Now(), req); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := st.ListCredentials(ctx, SessionKind("test")); len(left) != 1 {
+		t.Fatalf("expired sessions kept: %d left", len(left))
+	}
 }
 
 func TestSlidingSession(t *testing.T) {
