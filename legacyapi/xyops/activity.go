@@ -76,10 +76,7 @@ func (s *server) getUserActivity(c *call) {
 	for i, a := range entries {
 		rows[i] = activityRow(a, p.user)
 	}
-	c.send(map[string]any{"code": 0, "rows": rows, "list": map[string]any{
-		"type": "list", "length": total, "page_size": defaultPageSize,
-		"first_page": 0, "last_page": (total - 1) / defaultPageSize,
-	}})
+	c.send(map[string]any{"code": 0, "rows": rows, "list": listHeader(total)})
 }
 
 // intParam reads a number the way xyOps' parseInt does, from the body and

@@ -1,7 +1,8 @@
 // Package xyops serves the xyOps user self-service API
 // (/api/app/<name>/v1: get_user_activity, user_settings, logout_all) and the
 // pixl-server-user login layer it relies on (/api/user/login,
-// resume_session, logout) on the shared store.
+// resume_session, logout, and the admin_* user management calls) on the
+// shared store.
 //
 // The wire format follows /work/shared/specs/legacy-xyops.md: a {code:0}
 // envelope on success, {code:"…",description:"…"} on failure, HTTP status
@@ -218,6 +219,16 @@ func (s *server) serveUser(w http.ResponseWriter, r *http.Request) {
 		s.resumeSession(c)
 	case "logout":
 		s.logout(c)
+	case "admin_create":
+		s.adminCreate(c)
+	case "admin_update":
+		s.adminUpdate(c)
+	case "admin_delete":
+		s.adminDelete(c)
+	case "admin_get_user":
+		s.adminGetUser(c)
+	case "admin_get_users":
+		s.adminGetUsers(c)
 	default:
 		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: user/api_" + name})
 	}
