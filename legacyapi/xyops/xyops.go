@@ -10,6 +10,7 @@
 package xyops
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -147,16 +148,20 @@ func (c *call) send(v any) {
 			status = statusOf(e.Code)
 		}
 	}
+	// Like JSON.stringify: no HTML escaping of <, > and &.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	if c.r.URL.Query().Get("pretty") == "1" {
-		body, err := json.MarshalIndent(v, "", "\t")
-		if err == nil {
-			c.w.Header().Set("Content-Type", "application/json")
-			c.w.WriteHeader(status)
-			_, _ = c.w.Write(append(body, '\n'))
-			return
-		}
+		enc.SetIndent("", "\t")
 	}
-	legacyapi.WriteJSON(c.w, status, v)
+	if err := enc.Encode(v); err != nil {
+		legacyapi.WriteJSON(c.w, http.StatusInternalServerError, fail("internal", "Internal server error."))
+		return
+	}
+	c.w.Header().Set("Content-Type", "application/json")
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(buf.Bytes())
 }
 
 // internal logs an unexpected error and answers without its details.

@@ -603,3 +603,13 @@ func TestAPIKeyRateLimit(t *testing.T) {
 		t.Fatalf("next second: %s", r.raw)
 	}
 }
+
+func TestNoHTMLEscaping(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.user("jdoe", "pw-jdoe")
+	s := e.login("jdoe", "pw-jdoe")
+	r := e.req("POST", "/api/app/user_settings/v1", map[string]any{"motto": "a & b > c"}, "Cookie", s.cookie(), "X-CSRF-Token", s.csrf)
+	if !strings.Contains(r.raw, `"motto":"a & b > c"`) {
+		t.Fatalf("escaped like HTML: %s", r.raw)
+	}
+}
