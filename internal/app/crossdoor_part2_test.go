@@ -121,3 +121,93 @@ func TestCrossDoorXStudioTeamsAreSCIMGroups(t *testing.T) {
 		t.Fatalf("XStudio teams: %v", names)
 	}
 }
+
+// An XStudio profile assigned over SCIM (as a role) grants its rights, and
+// a change made through XStudio shows in the user's xyOps activity.
+func TestCrossDoorXStudioProfilesAndXyOpsActivity(t *testing.T) {
+	s := apptest.Start(t, func(c *config.Config) { c.Legacy.XStudio.AdminPassword = "xstudio-admin" })
+	xstudio := func(user, pw string) func(method, command string, params url.Values, body io.Reader, ctype string) map[string]any {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		call := func(method, command string, params url.Values, body io.Reader, ctype string) map[string]any {
+			t.Helper()
+			req, _ := http.NewRequest(method, s.URL+"/xqual/api/"+command+"?"+params.Encode(), body)
+			if ctype != "" {
+				req.Header.Set("Content-Type", ctype)
+			}
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return decode(t, res)
+		}
+		if r := call("POST", "authenticate", url.Values{"username": {user}, "password": {pw}}, nil, ""); r["result"] != "success" {
+			t.Fatalf("authenticate %s: %v", user, r)
+		}
+		return call
+	}
+	admin := xstudio("admin", "xstudio-admin")
+	body := "--b\r\nContent-Disposition: form-data; name=\"rights\"\r\n\r\n[{\"module\":\"users\",\"rights\":[\"read\"]}]\r\n--b--\r\n"
+	r := admin("POST", "createProfile", url.Values{"profileName": {"Viewer"}}, strings.NewReader(body), "multipart/form-data; boundary=b")
+	if r["result"] != "success" {
+		t.Fatalf("createProfile: %v", r)
+	}
+	profileID := strings.TrimSuffix(jsonString(r["profileId"]), ".0")
+
+	res := s.Do(t, "POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+		"userName":"viewer","password":"Viewer-Pw-1","active":true,
+		"roles":[{"type":"xstudio.profile","value":"`+profileID+`"}]}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("SCIM create: %d", res.StatusCode)
+	}
+	res.Body.Close()
+	viewer := xstudio("viewer", "Viewer-Pw-1")
+	if r := viewer("GET", "getUsersTree", url.Values{}, nil, ""); r["result"] != "success" {
+		t.Fatalf("viewer cannot read the tree: %v", r)
+	}
+	if r := viewer("GET", "getUserForm", url.Values{}, nil, ""); r["message"] != "insufficient rights" {
+		t.Fatalf("viewer may create users: %v", r)
+	}
+	rights := viewer("GET", "getUserActionRights", url.Values{}, nil, "")
+	if jsonString(rights["rights"]) != `[{"module":"users","rights":["read"]}]` {
+		t.Fatalf("viewer rights: %v", rights)
+	}
+
+	// The admin renames the viewer's family name through XStudio …
+	u, err := s.Store.GetUserByUserName(t.Context(), "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = "--b\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\n" + jsonString(u.Key) +
+		"\r\n--b\r\nContent-Disposition: form-data; name=\"lastName\"\r\n\r\nWatcher\r\n--b--\r\n"
+	if r := admin("POST", "updateUserDetails", url.Values{}, strings.NewReader(body), "multipart/form-data; boundary=b"); r["result"] != "success" {
+		t.Fatalf("updateUserDetails: %v", r)
+	}
+	// … and the viewer sees it in its xyOps activity.
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	res, err = client.Post(s.URL+"/api/user/login", "application/json", strings.NewReader(`{"username":"viewer","password":"Viewer-Pw-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res, err = client.Get(s.URL + "/api/app/get_user_activity/v1?limit=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, row := range decode(t, res)["rows"].([]any) {
+		row := row.(map[string]any)
+		if row["action"] == "user_update" && strings.Contains(row["description"].(string), "via xstudio by admin") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the XStudio change is not in the xyOps activity")
+	}
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
