@@ -129,24 +129,24 @@ func TestIdPFixtures(t *testing.T) {
 func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string]string) []string {
 	t.Helper()
 	var missing []string
-	path := expand(step.Request.Path, vars, &missing)
-	body := expand(string(step.Request.Body), vars, &missing)
+	path := expandVars(step.Request.Path, vars, &missing)
+	body := expandVars(string(step.Request.Body), vars, &missing)
 	if len(missing) > 0 {
 		return []string{fmt.Sprintf("not sent: undefined variables %v", missing)}
 	}
-	req, err := http.NewRequest(step.Request.Method, srv.URL+"/scim/v2"+encodeQuery(path), strings.NewReader(body))
+	req, err := http.NewRequest(step.Request.Method, srv.URL+"/scim/v2"+encodeQueryValues(path), strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("%s: %v", step.Name, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+apptest.Token)
 	if step.Request.Auth != "" {
-		req.Header.Set("Authorization", expand(step.Request.Auth, vars, &missing))
+		req.Header.Set("Authorization", expandVars(step.Request.Auth, vars, &missing))
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
 	for k, v := range step.Request.Headers {
-		req.Header.Set(k, expand(v, vars, &missing))
+		req.Header.Set(k, expandVars(v, vars, &missing))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -186,18 +186,18 @@ func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string
 	}
 	if len(want.Body) > 0 {
 		var expected any
-		if err := json.Unmarshal([]byte(expand(string(want.Body), vars, &missing)), &expected); err != nil {
+		if err := json.Unmarshal([]byte(expandVars(string(want.Body), vars, &missing)), &expected); err != nil {
 			t.Fatalf("%s: response body: %v", step.Name, err)
 		}
 		failures = append(failures, subsetMismatch("body", expected, doc)...)
 	}
 	for _, p := range want.Absent {
-		if v, ok := jsonPath(doc, p); ok {
-			failures = append(failures, fmt.Sprintf("%s must be absent, got %s", p, describe(v, true)))
+		if v, ok := lookupJSON(doc, p); ok {
+			failures = append(failures, fmt.Sprintf("%s must be absent, got %s", p, describeJSON(v, true)))
 		}
 	}
 	for name, p := range want.Capture {
-		v, ok := jsonPath(doc, p)
+		v, ok := lookupJSON(doc, p)
 		if !ok {
 			failures = append(failures, fmt.Sprintf("capture %s: no %s", name, p))
 			continue
@@ -205,7 +205,7 @@ func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string
 		vars[name] = runscopeString(v)
 	}
 	if pw := want.Password; pw != nil {
-		id := expand(pw.User, vars, &missing)
+		id := expandVars(pw.User, vars, &missing)
 		u, err := srv.Store.GetUser(context.Background(), id)
 		switch {
 		case err != nil:
@@ -220,7 +220,7 @@ func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string
 		failures = append(failures, fmt.Sprintf("undefined variables %v", missing))
 	}
 	if len(failures) > 0 {
-		failures = append(failures, fmt.Sprintf("request: %s %s %.400s", step.Request.Method, path, compactJSON(body)),
+		failures = append(failures, fmt.Sprintf("request: %s %s %.400s", step.Request.Method, path, squashSpace(body)),
 			fmt.Sprintf("response: %d %.700s", resp.StatusCode, raw))
 	}
 	return failures
@@ -239,13 +239,13 @@ func subsetMismatch(at string, expected, actual any) []string {
 	case map[string]any:
 		a, ok := actual.(map[string]any)
 		if !ok {
-			return []string{fmt.Sprintf("%s: want an object, got %s", at, describe(actual, actual != nil))}
+			return []string{fmt.Sprintf("%s: want an object, got %s", at, describeJSON(actual, actual != nil))}
 		}
 		var out []string
 		for k, ev := range e {
 			av, present := a[k]
 			if !present {
-				out = append(out, fmt.Sprintf("%s.%s: missing, want %s", at, k, describe(ev, true)))
+				out = append(out, fmt.Sprintf("%s.%s: missing, want %s", at, k, describeJSON(ev, true)))
 				continue
 			}
 			out = append(out, subsetMismatch(at+"."+k, ev, av)...)
@@ -254,7 +254,7 @@ func subsetMismatch(at string, expected, actual any) []string {
 	case []any:
 		a, ok := actual.([]any)
 		if !ok || len(a) != len(e) {
-			return []string{fmt.Sprintf("%s: want %d elements like %s, got %s", at, len(e), describe(e, true), describe(actual, actual != nil))}
+			return []string{fmt.Sprintf("%s: want %d elements like %s, got %s", at, len(e), describeJSON(e, true), describeJSON(actual, actual != nil))}
 		}
 		used := make([]bool, len(a))
 	next:
@@ -265,12 +265,12 @@ func subsetMismatch(at string, expected, actual any) []string {
 					continue next
 				}
 			}
-			return []string{fmt.Sprintf("%s: no element matches %s in %s", at, describe(ev, true), describe(actual, true))}
+			return []string{fmt.Sprintf("%s: no element matches %s in %s", at, describeJSON(ev, true), describeJSON(actual, true))}
 		}
 		return nil
 	}
 	if !reflect.DeepEqual(expected, actual) {
-		return []string{fmt.Sprintf("%s: got %s, want %s", at, describe(actual, actual != nil), describe(expected, true))}
+		return []string{fmt.Sprintf("%s: got %s, want %s", at, describeJSON(actual, actual != nil), describeJSON(expected, true))}
 	}
 	return nil
 }

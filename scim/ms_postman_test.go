@@ -296,7 +296,7 @@ func TestMSPostmanCollection(t *testing.T) {
 		context := func() string {
 			s := fmt.Sprintf("request: %s %s", req.Method, target)
 			if strings.TrimSpace(req.Body.Raw) != "" {
-				s += fmt.Sprintf(" %.300s", compactJSON(req.Body.Raw))
+				s += fmt.Sprintf(" %.300s", squashSpace(req.Body.Raw))
 			}
 			switch {
 			case ex.RequestError != nil:
@@ -362,6 +362,6 @@ func probeTestToken(url string) []string {
 	return nil
 }
 
-func compactJSON(s string) string {
+func squashSpace(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -80,7 +80,7 @@ func checkKnownComplete(t *testing.T, known map[string]string, seen map[string]b
 
 // jsonPath resolves a Runscope/Postman style property path such as
 // "Resources[0].emails[0].value" in a decoded JSON document.
-func jsonPath(doc any, path string) (any, bool) {
+func lookupJSON(doc any, path string) (any, bool) {
 	cur := doc
 	for part := range strings.SplitSeq(path, ".") {
 		name, rest, _ := strings.Cut(part, "[")
@@ -157,7 +157,7 @@ type runscopeResponse struct {
 var templateVar = regexp.MustCompile(`{{\s*([A-Za-z0-9_]+)\s*}}`)
 
 // expand substitutes {{name}}; an unknown name is reported, not left in.
-func expand(s string, vars map[string]string, missing *[]string) string {
+func expandVars(s string, vars map[string]string, missing *[]string) string {
 	return templateVar.ReplaceAllStringFunc(s, func(m string) string {
 		name := templateVar.FindStringSubmatch(m)[1]
 		v, ok := vars[name]
@@ -273,15 +273,15 @@ func TestOktaSPECSuite(t *testing.T) {
 func runRunscopeStep(t *testing.T, step runscopeStep, vars map[string]string) []string {
 	t.Helper()
 	var missing []string
-	url := expand(step.URL, vars, &missing)
-	body := expand(step.Body, vars, &missing)
-	req, err := http.NewRequest(step.Method, encodeQuery(url), bytes.NewReader([]byte(body)))
+	url := expandVars(step.URL, vars, &missing)
+	body := expandVars(step.Body, vars, &missing)
+	req, err := http.NewRequest(step.Method, encodeQueryValues(url), bytes.NewReader([]byte(body)))
 	if err != nil {
 		return []string{fmt.Sprintf("%s %s: %v", step.Method, url, err)}
 	}
 	for k, vs := range step.Headers {
 		for _, v := range vs {
-			req.Header.Add(k, expand(v, vars, &missing))
+			req.Header.Add(k, expandVars(v, vars, &missing))
 		}
 	}
 	if len(missing) > 0 {
@@ -326,7 +326,7 @@ func runRunscopeStep(t *testing.T, step runscopeStep, vars map[string]string) []
 		if c.Source != "response_json" {
 			t.Fatalf("step %q: unsupported capture source %q", step.Note, c.Source)
 		}
-		v, ok := jsonPath(r.json, c.Property)
+		v, ok := lookupJSON(r.json, c.Property)
 		if !ok {
 			failures = append(failures, fmt.Sprintf("capture %s: no %s in the response", c.Name, c.Property))
 			continue
@@ -342,7 +342,7 @@ func runRunscopeStep(t *testing.T, step runscopeStep, vars map[string]string) []
 
 // encodeQuery percent-encodes the query the way an HTTP client does with a
 // URL typed into Runscope (`filter=userName eq "x"`).
-func encodeQuery(raw string) string {
+func encodeQueryValues(raw string) string {
 	base, query, ok := strings.Cut(raw, "?")
 	if !ok {
 		return raw
@@ -401,7 +401,7 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 		if r.jsonErr != nil {
 			return fmt.Sprintf("%s %s %v: body is not JSON: %v", a.Property, a.Comparison, a.Value, r.jsonErr)
 		}
-		actual, present = jsonPath(r.json, a.Property)
+		actual, present = lookupJSON(r.json, a.Property)
 		if a.Property == "" {
 			actual, present = r.json, true
 		}
@@ -409,7 +409,7 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 		t.Fatalf("unsupported assertion source %q", a.Source)
 	}
 	var missing []string
-	want := expand(runscopeString(a.Value), vars, &missing)
+	want := expandVars(runscopeString(a.Value), vars, &missing)
 	if len(missing) > 0 {
 		return fmt.Sprintf("%s %s: undefined variables %v", a.Source, a.Comparison, missing)
 	}
@@ -429,15 +429,15 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 	switch a.Comparison {
 	case "equal":
 		if !present || got != want {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "not_equal":
 		if present && got == want {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "equal_number":
 		if g, w, ok := num(); !present || !ok || g != w {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "is_less_than", "is_less_than_or_equal", "is_greater_than", "is_greater_than_or_equal":
 		g, w, ok := num()
@@ -446,16 +446,16 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 			"is_greater_than": g > w, "is_greater_than_or_equal": g >= w,
 		}[a.Comparison]
 		if !holds {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "is_a_number":
 		if _, ok := actual.(float64); !present || !ok {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "empty", "not_empty":
 		empty := !present || actual == nil || got == "" || got == "[]" || got == "{}"
 		if empty != (a.Comparison == "empty") {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "has_value":
 		arr, ok := actual.([]any)
@@ -464,7 +464,7 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 			found = found || runscopeString(el) == want
 		}
 		if !ok || !found {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "contains", "does_not_contain":
 		contains := false
@@ -476,16 +476,16 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 			contains = present && strings.Contains(got, want)
 		}
 		if contains != (a.Comparison == "contains") {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "is_null":
 		if !present || actual != nil {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	case "has_key":
 		obj, ok := actual.(map[string]any)
 		if _, has := obj[want]; !ok || !has {
-			return fail("got %s", describe(actual, present))
+			return fail("got %s", describeJSON(actual, present))
 		}
 	default:
 		t.Fatalf("unsupported Runscope comparison %q", a.Comparison)
@@ -493,7 +493,7 @@ func runscopeAssert(t *testing.T, a runscopeCheck, r *runscopeResponse, vars map
 	return ""
 }
 
-func describe(v any, present bool) string {
+func describeJSON(v any, present bool) string {
 	if !present {
 		return "nothing (absent)"
 	}
