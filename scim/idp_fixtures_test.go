@@ -274,3 +274,33 @@ func subsetMismatch(at string, expected, actual any) []string {
 	}
 	return nil
 }
+
+// TestIdPSubsetMatching pins the fixture matcher: subsets of objects,
+// arrays of the same length in any order, "*" for any value.
+func TestIdPSubsetMatching(t *testing.T) {
+	parse := func(s string) any {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	actual := parse(`{"id":"1","name":{"givenName":"A","familyName":"B"},"members":[{"value":"u1"},{"value":"u2"}],"active":false}`)
+	for expected, ok := range map[string]bool{
+		`{"id":"1"}`:                                        true,
+		`{"id":"*","active":false}`:                         true,
+		`{"name":{"givenName":"A"}}`:                        true,
+		`{"members":[{"value":"u2"},{"value":"u1"}]}`:       true,
+		`{"members":[{"value":"u1"}]}`:                      false,
+		`{"members":[{"value":"u1"},{"value":"u1"}]}`:       false,
+		`{"id":"2"}`:                                        false,
+		`{"active":true}`:                                   false,
+		`{"missing":"*"}`:                                   false,
+		`{"name":{"givenName":"A","middleName":"*"}}`:       false,
+		`{"members":[{"value":"u1"},{"value":"u2","x":1}]}`: false,
+	} {
+		if got := len(subsetMismatch("body", parse(expected), actual)) == 0; got != ok {
+			t.Errorf("%s matches=%v, want %v", expected, got, ok)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func checkKnownComplete(t *testing.T, known map[string]string, seen map[string]b
 	}
 }
 
-// jsonPath resolves a Runscope/Postman style property path such as
+// lookupJSON resolves a Runscope/Postman style property path such as
 // "Resources[0].emails[0].value" in a decoded JSON document.
 func lookupJSON(doc any, path string) (any, bool) {
 	cur := doc
@@ -156,7 +156,7 @@ type runscopeResponse struct {
 
 var templateVar = regexp.MustCompile(`{{\s*([A-Za-z0-9_]+)\s*}}`)
 
-// expand substitutes {{name}}; an unknown name is reported, not left in.
+// expandVars substitutes {{name}}; an unknown name is reported, not left in.
 func expandVars(s string, vars map[string]string, missing *[]string) string {
 	return templateVar.ReplaceAllStringFunc(s, func(m string) string {
 		name := templateVar.FindStringSubmatch(m)[1]
@@ -340,7 +340,7 @@ func runRunscopeStep(t *testing.T, step runscopeStep, vars map[string]string) []
 	return failures
 }
 
-// encodeQuery percent-encodes the query the way an HTTP client does with a
+// encodeQueryValues percent-encodes the query the way an HTTP client does with a
 // URL typed into Runscope (`filter=userName eq "x"`).
 func encodeQueryValues(raw string) string {
 	base, query, ok := strings.Cut(raw, "?")
@@ -499,4 +499,50 @@ func describeJSON(v any, present bool) string {
 	}
 	b, _ := json.Marshal(v)
 	return fmt.Sprintf("%.300s", b)
+}
+
+// TestOktaRunscopeComparisons pins the interpreter's comparison semantics,
+// so a replayer bug cannot pass a broken server.
+func TestOktaRunscopeComparisons(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal([]byte(`{"active":true,"totalResults":0,"n":"7","schemas":["urn:a","urn:b"],
+		"Resources":[{"emails":[{"value":"x@y"}]}],"empty":"","none":null,"list":[]}`), &doc); err != nil {
+		t.Fatal(err)
+	}
+	r := &runscopeResponse{status: 404, json: doc, elapsed: 12 * time.Millisecond}
+	vars := map[string]string{"v": "urn:b"}
+	cases := []struct {
+		comparison, source, property string
+		value                        any
+		holds                        bool
+	}{
+		{"equal", "response_json", "active", "true", true},
+		{"equal", "response_json", "totalResults", "0", true},
+		{"equal", "response_json", "totalResults", "1", false},
+		{"equal", "response_json", "missing", "", false},
+		{"equal_number", "response_status", "", "404", true},
+		{"equal_number", "response_status", "", 404.0, true},
+		{"equal_number", "response_status", "", "200", false},
+		{"not_empty", "response_json", "Resources[0].emails[0].value", nil, true},
+		{"not_empty", "response_json", "Resources[1].emails[0].value", nil, false},
+		{"not_empty", "response_json", "empty", nil, false},
+		{"not_empty", "response_json", "none", nil, false},
+		{"not_empty", "response_json", "list", nil, false},
+		{"not_empty", "response_json", "active", nil, true},
+		{"has_value", "response_json", "schemas", "{{v}}", true},
+		{"has_value", "response_json", "schemas", "urn:c", false},
+		{"has_value", "response_json", "n", "7", false},
+		{"contains", "response_json", "schemas", "urn:a", true},
+		{"contains", "response_json", "schemas", "urn:z", false},
+		{"is_a_number", "response_json", "totalResults", nil, true},
+		{"is_a_number", "response_json", "n", nil, false},
+		{"is_less_than", "response_time", "", "600", true},
+		{"is_less_than", "response_time", "", "10", false},
+	}
+	for _, c := range cases {
+		msg := runscopeAssert(t, runscopeCheck{Comparison: c.comparison, Source: c.source, Property: c.property, Value: c.value}, r, vars)
+		if (msg == "") != c.holds {
+			t.Errorf("%s %s %v: holds=%v, want %v (%s)", c.property, c.comparison, c.value, msg == "", c.holds, msg)
+		}
+	}
 }
