@@ -5,6 +5,7 @@ package scim_test
 // failure names the request, the test and what came back.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
@@ -252,7 +254,10 @@ func TestMSPostmanCollection(t *testing.T) {
 	names := postmanRequests(t, collection)
 
 	reportPath := filepath.Join(t.TempDir(), "newman.json")
-	cmd := exec.Command(newman, "run", collection,
+	// Bounded, so a hung run cannot outlive the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, newman, "run", collection,
 		"--env-var", "Protocol=http", "--env-var", "Server="+u.Hostname(),
 		"--env-var", "Port=:"+u.Port(), "--env-var", "Api="+postmanAPI,
 		"--reporters", "json", "--reporter-json-export", reportPath,
