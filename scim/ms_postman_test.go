@@ -86,8 +86,7 @@ var postmanKnownFailures = map[string]string{
 
 const (
 	knownExternalID = "409 uniqueness: the collection reuses one externalId (\"${__UUID}\", \"22fbc523-…\") for several " +
-		"resources; the store keeps externalId unique, RFC 7643 §3.1 does not require it (and Entra maps it from mailNickname, " +
-		"which Entra does not keep unique)"
+		"resources; the store keeps externalId unique, RFC 7643 §3.1 does not (the client owns its meaning)"
 	knownExternalIDLater = "works on a resource whose create failed with the externalId 409"
 )
 
