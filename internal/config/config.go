@@ -121,6 +121,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"SCIMBRIDGE_SCIM_BASE_URL": &c.SCIM.BaseURL,
 		"SCIMBRIDGE_LOG_LEVEL":     &c.Log.Level,
 		"SCIMBRIDGE_LOG_FORMAT":    &c.Log.Format,
+		// Secrets belong in the environment rather than the file.
+		"SCIMBRIDGE_XSTUDIO_ADMIN_PASSWORD": &c.Legacy.XStudio.AdminPassword,
 	}
 	for name, dst := range str {
 		if v, ok := lookup(name); ok {
