@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -228,4 +229,34 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, ErrBodyTooLarge
 	}
 	return body, err
+}
+
+// Methods dispatches one path's requests by method, so that a known path
+// with an unsupported method reaches the dialect's own 405 answer (gorilla/mux's
+// method matching loses the mismatch once a later route fails on its path).
+// A GET handler also serves HEAD. notAllowed gets the Allow header set.
+func Methods(handlers map[string]http.HandlerFunc, notAllowed http.HandlerFunc) http.HandlerFunc {
+	allow := make([]string, 0, len(handlers)+1)
+	for m := range handlers {
+		allow = append(allow, m)
+	}
+	if _, ok := handlers[http.MethodGet]; ok {
+		if _, ok := handlers[http.MethodHead]; !ok {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	sort.Strings(allow)
+	allowed := strings.Join(allow, ", ")
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, ok := handlers[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = handlers[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", allowed)
+			notAllowed(w, r)
+			return
+		}
+		h(w, r)
+	}
 }

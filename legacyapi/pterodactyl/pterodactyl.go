@@ -88,20 +88,27 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 		s.limiter = newLimiter(cfg.RateLimit, deps.Clock)
 	}
 
-	api := r.PathPrefix(cfg.Prefix + "/api/application").Subrouter()
-	api.HandleFunc("/users", s.route(routeOpts{scope: scopeRead}, s.list)).Methods(http.MethodGet, http.MethodHead)
-	api.HandleFunc("/users", s.route(routeOpts{scope: scopeWrite, body: true}, s.create)).Methods(http.MethodPost)
-	api.HandleFunc("/users/external/{external_id}", s.route(routeOpts{scope: scopeRead, byExternal: true}, s.get)).
-		Methods(http.MethodGet, http.MethodHead)
-	api.HandleFunc("/users/{id}", s.route(routeOpts{scope: scopeRead, byID: true}, s.get)).Methods(http.MethodGet, http.MethodHead)
-	api.HandleFunc("/users/{id}", s.route(routeOpts{scope: scopeWrite, byID: true, body: true}, s.update)).Methods(http.MethodPatch)
-	api.HandleFunc("/users/{id}", s.route(routeOpts{scope: scopeWrite, byID: true}, s.delete)).Methods(http.MethodDelete)
-	// pterodactyl.js probes GET /servers in its constructor; there are no
-	// servers here, so an empty list keeps the client usable.
-	api.HandleFunc("/servers", s.route(routeOpts{scope: scopeNone}, s.servers)).Methods(http.MethodGet, http.MethodHead)
-	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { notFound(w) })
-	api.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notAllowed := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowedHttpException",
 			"The "+r.Method+" method is not supported for this route.")
-	})
+	}
+	api := r.PathPrefix(cfg.Prefix + "/api/application").Subrouter()
+	api.HandleFunc("/users", legacyapi.Methods(map[string]http.HandlerFunc{
+		http.MethodGet:  s.route(routeOpts{scope: scopeRead}, s.list),
+		http.MethodPost: s.route(routeOpts{scope: scopeWrite, body: true}, s.create),
+	}, notAllowed))
+	api.HandleFunc("/users/external/{external_id}", legacyapi.Methods(map[string]http.HandlerFunc{
+		http.MethodGet: s.route(routeOpts{scope: scopeRead, byExternal: true}, s.get),
+	}, notAllowed))
+	api.HandleFunc("/users/{id}", legacyapi.Methods(map[string]http.HandlerFunc{
+		http.MethodGet:    s.route(routeOpts{scope: scopeRead, byID: true}, s.get),
+		http.MethodPatch:  s.route(routeOpts{scope: scopeWrite, byID: true, body: true}, s.update),
+		http.MethodDelete: s.route(routeOpts{scope: scopeWrite, byID: true}, s.delete),
+	}, notAllowed))
+	// pterodactyl.js probes GET /servers in its constructor; there are no
+	// servers here, so an empty list keeps the client usable.
+	api.HandleFunc("/servers", legacyapi.Methods(map[string]http.HandlerFunc{
+		http.MethodGet: s.route(routeOpts{scope: scopeNone}, s.servers),
+	}, notAllowed))
+	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { notFound(w) })
 }
