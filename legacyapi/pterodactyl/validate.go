@@ -23,7 +23,8 @@ import (
 // nil, string, json.Number, bool, []any or map[string]any.
 type input map[string]any
 
-var errSyntax = errors.New("Syntax error") // PHP's json_last_error_msg()
+//lint:ignore ST1005 the text is PHP's json_last_error_msg(), which clients see.
+var errSyntax = errors.New("Syntax error")
 
 // parseInput reads a JSON body, or a form body as Laravel also accepts one.
 // Only a body that claims to be JSON can be malformed; anything else that
