@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -125,7 +124,7 @@ func memberTypeCode(t store.MemberType) int {
 
 // ListGroups runs a query over groups.
 func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPage, error) {
-	sel, err := buildSelect(groupTable, q)
+	sel, err := buildSelect(groupTable, groupCols, q)
 	if err != nil {
 		return nil, err
 	}
@@ -348,17 +347,8 @@ func (t *txn) touchUsers(ctx context.Context, keys []int64) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(k, 10))
-	}
-	b.WriteByte(']')
 	_, err := t.exec(ctx, `UPDATE users SET version = version + 1, last_modified = ? WHERE key IN (SELECT value FROM json_each(?))`,
-		micros(t.now), b.String())
+		micros(t.now), jsonInts(keys))
 	return err
 }
 
