@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
+	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/pterodactyl"
 	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
@@ -251,7 +252,8 @@ func TestCrossDoorFromSCIM(t *testing.T) {
 // get-by-id next to their SCIM equivalents at 100,000 users, server side
 // only (handler, store, encoding; no network), as BenchmarkSCIMHandler does.
 func BenchmarkPterodactylVsSCIM(b *testing.B) {
-	s := apptest.Start(b)
+	// No rate limit: the benchmark is far above 240 requests a minute.
+	s := apptest.Start(b, func(c *config.Config) { c.Legacy.Pterodactyl.RateLimit = -1 })
 	const n = 100000
 	ids := seedUsers(b, s.Store, n)
 	admin, err := s.Store.GetUser(context.Background(), ids[0])
