@@ -184,7 +184,10 @@ func ParseKey(s string) (int64, bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil && n > 0
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 // BaseURL returns the scheme and host the client used ("https://panel.example.com"),
