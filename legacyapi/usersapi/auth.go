@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -223,6 +224,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
+		if err := s.sweepExpired(ctx, tx, now); err != nil {
+			return err
+		}
 		return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLogin, ResourceType: "User", ResourceID: u.ID,
 			ResourceKey: u.Key, UserKey: u.Key, Detail: "login via " + Dialect + "; user agent: " + r.UserAgent()})
 	})
@@ -241,6 +245,35 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		"data": map[string]any{"user": out, "accessToken": access, "refreshToken": refresh,
 			"expiresIn": int(s.cfg.TokenTTL.Seconds())},
 	})
+}
+
+// sweepExpired removes expired login tokens, at most once an hour, inside
+// a login's transaction (the store keeps them until deleted; FindCredential
+// already refuses them).
+func (s *server) sweepExpired(ctx context.Context, tx store.Tx, now time.Time) error {
+	s.sweepMu.Lock()
+	due := now.Sub(s.lastSweep) >= time.Hour
+	if due {
+		s.lastSweep = now
+	}
+	s.sweepMu.Unlock()
+	if !due {
+		return nil
+	}
+	for _, kind := range []string{SessionKind, RefreshKind} {
+		creds, err := tx.ListCredentials(ctx, kind)
+		if err != nil {
+			return err
+		}
+		for _, c := range creds {
+			if !c.Expires.IsZero() && !c.Expires.After(now) {
+				if err := tx.DeleteCredential(ctx, c.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // findLogin finds a user by userName, else by a unique e-mail address.
@@ -298,12 +331,33 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		"data": map[string]any{"accessToken": access, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
 }
 
-// logout revokes the presented access token (a long-lived key is revoked
-// from the command line, not here).
+// logout revokes the presented access token and the refresh token the
+// body may name (a long-lived key is revoked from the command line).
 func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
-	if c.cred.Kind == SessionKind {
-		err := s.deps.Store.Write(r.Context(), legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
-			return tx.DeleteCredential(r.Context(), c.cred.ID)
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	refresh, _, _ := b.str("refreshToken")
+	ctx := r.Context()
+	if c.cred.Kind == SessionKind || refresh != "" {
+		err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
+			if c.cred.Kind == SessionKind {
+				if err := tx.DeleteCredential(ctx, c.cred.ID); err != nil {
+					return err
+				}
+			}
+			if refresh == "" {
+				return nil
+			}
+			rc, err := tx.FindCredential(ctx, RefreshKind, secret.HashToken(refresh))
+			if store.IsNotFound(err) || (err == nil && rc.UserKey != c.user.Key) {
+				return nil // not this user's: nothing to revoke
+			}
+			if err != nil {
+				return err
+			}
+			return tx.DeleteCredential(ctx, rc.ID)
 		})
 		if err != nil {
 			s.internal(w, r, err)

@@ -10,6 +10,7 @@ package usersapi
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -61,6 +62,9 @@ type server struct {
 	cfg  Config
 	deps legacyapi.Deps
 	log  *slog.Logger
+
+	sweepMu   sync.Mutex
+	lastSweep time.Time // when expired login tokens were last removed
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below

@@ -3,11 +3,16 @@ package usersapi
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
@@ -72,6 +77,10 @@ func TestAuth(t *testing.T) {
 	e.do("POST", "/api/auth/logout", access, "").expect(t, 200, `{"message":"Logout successful","success":true}`)
 	e.do("GET", "/api/users", access, "").expect(t, 401, body401bad)
 	e.do("GET", "/api/users", fresh, "").expect(t, 200, "")
+	// Logging out with the refresh token revokes it too.
+	e.do("POST", "/api/auth/logout", fresh, `{"refreshToken":"`+refresh+`"}`).expect(t, 200, "")
+	e.do("POST", "/api/auth/refresh", "", `{"refreshToken":"`+refresh+`"}`).expect(t, 401,
+		`{"success":false,"error":"Invalid or expired refresh token","message":"Invalid or expired refresh token"}`)
 
 	// A deactivated user's tokens stop working and it cannot log in.
 	e.do("PATCH", fmt.Sprintf("/api/users/%d/status", e.user.Key), e.adminKey, `{"status":"suspended"}`).expect(t, 200, "")
@@ -86,6 +95,25 @@ func TestTokenExpiry(t *testing.T) {
 	e.do("GET", "/api/users", tok, "").expect(t, 200, "")
 	time.Sleep(400 * time.Millisecond)
 	e.do("GET", "/api/users", tok, "").expect(t, 401, body401bad)
+	// Expired tokens are swept out by a later login: this server swept at
+	// its first login and waits an hour; a second server on the same
+	// store sweeps at its first.
+	if creds, _ := e.st.ListCredentials(context.Background(), SessionKind); len(creds) != 1 {
+		t.Fatalf("%d sessions before the sweep", len(creds))
+	}
+	r := mux.NewRouter()
+	Mount(r, Config{}, legacyapi.Deps{Store: e.st, Passwords: &login.Verifier{}})
+	other := httptest.NewServer(r)
+	defer other.Close()
+	res, err := http.Post(other.URL+"/api/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+adminPW+`"}`))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("login: %v %v", res, err)
+	}
+	res.Body.Close()
+	creds, _ := e.st.ListCredentials(context.Background(), SessionKind)
+	if len(creds) != 1 || !creds[0].Expires.After(time.Now()) {
+		t.Fatalf("sessions after the sweep: %+v", creds)
+	}
 }
 
 func TestDirectoryLogin(t *testing.T) {
