@@ -169,12 +169,25 @@ func (s *server) stats(w http.ResponseWriter, r *http.Request, c *caller) {
 	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": out})
 }
 
+// userDetail is GET /{id}'s object: the real product adds its profile and
+// 2FA records, which scimbridge does not keep (both null).
+type userDetail struct {
+	userOut
+	Profile   *struct{} `json:"profile"`
+	TwoFactor *struct{} `json:"twoFactor"`
+}
+
 func (s *server) get(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !c.self() && !c.readsAll() {
 		fail(w, http.StatusForbidden, msgForbidden)
 		return
 	}
-	s.writeUser(w, r, http.StatusOK, c.target, "")
+	out, err := s.render(r.Context(), c.target)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": userDetail{userOut: out}})
 }
 
 // writeUser answers {"success":true,"data":user[,"message":msg]}.

@@ -206,7 +206,8 @@ func TestCreateAndRead(t *testing.T) {
 	e.do("PATCH", "/api/users/1", e.adminKey, "").expect(t, 404, "")
 	// A user made elsewhere (only given/family name, no e-mail) reads naturally.
 	got := e.do("GET", fmt.Sprintf("/api/users/%d", e.user.Key), e.adminKey, "").data(t)
-	if got["name"] != "Ursula User" || got["email"] != "user@example.com" || got["role"] != "user" {
+	if got["name"] != "Ursula User" || got["email"] != "user@example.com" || got["role"] != "user" ||
+		got["profile"] != nil || got["twoFactor"] != nil || len(got) != 18 {
 		t.Fatalf("user %v", got)
 	}
 }
