@@ -13,6 +13,12 @@ import (
 // call sends a SCIM request and decodes the JSON answer (nil for none).
 func call(t *testing.T, s *apptest.Server, method, path string, body any, header ...string) (int, map[string]any, http.Header) {
 	t.Helper()
+	return callB(t, s, method, path, body, header...)
+}
+
+// callB is call for tests and benchmarks alike.
+func callB(t testing.TB, s *apptest.Server, method, path string, body any, header ...string) (int, map[string]any, http.Header) {
+	t.Helper()
 	var payload any
 	switch b := body.(type) {
 	case nil:

@@ -52,9 +52,10 @@ type Options struct {
 	// DefaultPageSize and MaxPageSize bound list responses; 0 means 100 and 1000.
 	DefaultPageSize int
 	MaxPageSize     int
-	// PatchNoContent answers a successful PATCH with 204 instead of 200
-	// and the resource, unless the client asks for attributes.
-	PatchNoContent bool
+	// PatchResponse is how a successful PATCH is answered when the client
+	// asks for no attributes: "auto" (users 200 with the resource, groups
+	// 204), "resource" (always 200) or "no-content" (always 204).
+	PatchResponse string
 	// BulkMaxOperations and BulkMaxPayload bound /Bulk; 0 means 1000 and 1 MiB.
 	BulkMaxOperations int
 	BulkMaxPayload    int64
@@ -65,6 +66,9 @@ type Server struct {
 	opts Options
 	st   store.Store
 	log  *slog.Logger
+	// router and prefix are set by Mount; Bulk dispatches through them.
+	router http.Handler
+	prefix string
 }
 
 // New returns a SCIM server.
@@ -100,6 +104,7 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	prefix = strings.TrimRight(prefix, "/")
 	sub := r.PathPrefix(prefix).Subrouter()
 	sub.Use(s.recoverer)
+	s.router, s.prefix = CaseInsensitive(prefix, sub), prefix
 	open := func(path string, h func(w http.ResponseWriter, r *http.Request) error, methods ...string) {
 		sub.Handle(path, s.handle(prefix, h)).Methods(methods...)
 	}

@@ -53,7 +53,7 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 	scimServer := scim.New(scim.Options{
 		Store: st, Log: log, Auth: scimAuth, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
 		DefaultPageSize: cfg.SCIM.DefaultPageSize, MaxPageSize: cfg.SCIM.MaxPageSize,
-		PatchNoContent:    cfg.SCIM.PatchResponse == "no-content",
+		PatchResponse:     cfg.SCIM.PatchResponse,
 		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
 	})
 	scimServer.Mount(r, SCIMPrefix)

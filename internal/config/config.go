@@ -50,7 +50,8 @@ type SCIM struct {
 	BaseURL         string `yaml:"base_url"`
 	DefaultPageSize int    `yaml:"default_page_size"`
 	MaxPageSize     int    `yaml:"max_page_size"`
-	// PatchResponse is "resource" (200 with the resource) or "no-content" (204).
+	// PatchResponse is "auto" (users 200 with the resource, groups 204),
+	// "resource" (always 200) or "no-content" (always 204).
 	PatchResponse       string `yaml:"patch_response"`
 	BulkMaxOperations   int    `yaml:"bulk_max_operations"`
 	BulkMaxPayloadBytes int64  `yaml:"bulk_max_payload_bytes"`
@@ -76,7 +77,7 @@ func Default() *Config {
 		Log:          Log{Level: "info", Format: "text"},
 		MaxBodyBytes: 1 << 20,
 		SCIM: SCIM{
-			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "resource",
+			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "auto",
 			BulkMaxOperations: 1000, BulkMaxPayloadBytes: 1 << 20,
 		},
 	}
@@ -168,9 +169,9 @@ func (c *Config) Validate() error {
 		bad("scim.default_page_size", "must be between 1 and scim.max_page_size")
 	}
 	switch c.SCIM.PatchResponse {
-	case "resource", "no-content":
+	case "auto", "resource", "no-content":
 	default:
-		bad("scim.patch_response", "%q is not one of resource, no-content", c.SCIM.PatchResponse)
+		bad("scim.patch_response", "%q is not one of auto, resource, no-content", c.SCIM.PatchResponse)
 	}
 	if c.SCIM.BulkMaxOperations < 1 {
 		bad("scim.bulk_max_operations", "must be at least 1")

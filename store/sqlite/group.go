@@ -374,16 +374,26 @@ func (t *txn) RemoveMembers(ctx context.Context, groupID string, ids []string) (
 	removed := 0
 	var userKeys []int64
 	for _, id := range ids {
-		var typ int
-		var key int64
-		err := t.queryRow(ctx, []any{&typ, &key}, `DELETE FROM memberships WHERE group_key = ? AND (
- (member_type = 0 AND member_key = (SELECT key FROM users WHERE id = ?)) OR
- (member_type = 1 AND member_key = (SELECT key FROM groups WHERE id = ?))) RETURNING member_type, member_key`, g.Key, id, id)
+		// Resolve the id first and delete by primary key: an OR of both
+		// member types in one DELETE makes SQLite scan the whole group.
+		typ, key := 0, int64(0)
+		err := t.queryRow(ctx, []any{&key}, `SELECT key FROM users WHERE id = ?`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			typ = 1
+			err = t.queryRow(ctx, []any{&key}, `SELECT key FROM groups WHERE id = ?`, id)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return 0, err
+		}
+		res, err := t.exec(ctx, `DELETE FROM memberships WHERE group_key = ? AND member_type = ? AND member_key = ?`, g.Key, typ, key)
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
 		}
 		removed++
 		userKey := int64(0)
