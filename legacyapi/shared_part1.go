@@ -32,10 +32,6 @@ const (
 	RoleModerator = "moderator" // Users API (real product) read-only administrator
 )
 
-// ActionLogin is the activity action every door records for a successful
-// password login, so "last login" reads the same through all of them.
-const ActionLogin = "user.login"
-
 // HasRole reports whether u has the role value (case-insensitive).
 func HasRole(u *store.User, role string) bool {
 	for _, r := range u.Roles {
@@ -161,8 +157,8 @@ func EmailTaken(ctx context.Context, r store.Reader, email string, exceptKey int
 	return false, nil
 }
 
-// LastLogin returns when the user last logged in through any door, or the
-// zero time.
+// LastLogin returns when the user last logged in through any door (their
+// ActionLogin entries), or the zero time.
 func LastLogin(ctx context.Context, r store.Reader, userKey int64) (time.Time, error) {
 	entries, _, err := r.ListActivity(ctx, store.ActivityQuery{UserKey: userKey, Action: ActionLogin, Limit: 1})
 	if err != nil || len(entries) == 0 {

@@ -71,7 +71,7 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 			s.internal(w, r, err)
 			return
 		}
-		if write && !legacyapi.HasScope(c.cred, "write") {
+		if write && !c.mayWrite() {
 			fail(w, http.StatusForbidden, msgForbidden)
 			return
 		}
@@ -82,25 +82,28 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 // authenticate finds a login access token or a long-lived key and its
 // (active) user; anything else is NotFound.
 func (s *server) authenticate(ctx context.Context, token string) (*caller, error) {
-	kind := legacyapi.KeyKind(Dialect)
+	var c caller
 	if strings.HasPrefix(token, sessionPrefix) {
-		kind = SessionKind
+		sess, err := s.sessions.Find(ctx, s.deps.Store, token, s.deps.Clock())
+		if err != nil {
+			return nil, err
+		}
+		c.cred, c.user = sess.Credential, sess.User
+	} else {
+		var err error
+		if c.cred, c.user, err = legacyapi.LookupKey(ctx, s.deps.Store, Dialect, token); err != nil {
+			return nil, err
+		}
 	}
-	cred, err := s.deps.Store.FindCredential(ctx, kind, secret.HashToken(token))
-	if err != nil {
-		return nil, err
+	if c.user == nil || !c.user.Active {
+		return nil, store.Errorf(store.KindNotFound, "no active user")
 	}
-	if cred.UserKey == 0 {
-		return nil, store.Errorf(store.KindNotFound, "token without a user")
-	}
-	u, err := s.deps.Store.GetUserByKey(ctx, cred.UserKey)
-	if err != nil {
-		return nil, err
-	}
-	if !u.Active {
-		return nil, store.Errorf(store.KindNotFound, "user inactive")
-	}
-	return &caller{user: u, cred: cred}, nil
+	return &c, nil
+}
+
+// mayWrite: a login token may do what its user may; a key needs "write".
+func (c *caller) mayWrite() bool {
+	return c.cred.Kind == SessionKind || legacyapi.HasScope(c.cred, "write")
 }
 
 // withTarget loads the {id} user (404 for an unknown or non-numeric id).
@@ -188,6 +191,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	now := s.deps.Clock()
+	actor := legacyapi.Actor(r, Dialect, strings.TrimSpace(name))
 	u, err := s.findLogin(ctx, strings.TrimSpace(name))
 	if err != nil && !store.IsNotFound(err) {
 		s.internal(w, r, err)
@@ -197,6 +202,15 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, msgBadLogin)
 		return
 	}
+	locked, err := s.sessions.Locked(ctx, s.deps.Store, u, now)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if locked {
+		fail(w, http.StatusTooManyRequests, msgLocked)
+		return
+	}
 	good, err := s.deps.Passwords.Check(ctx, u, pw)
 	if err != nil {
 		s.log.WarnContext(ctx, "usersapi: password check failed", "user", u.UserName, "err", err)
@@ -204,6 +218,15 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !good {
+		// Counted towards the lockout.
+		err := s.deps.Store.Write(ctx, actor, func(tx store.Tx) error {
+			return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLoginFailure, ResourceType: "User",
+				ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: Dialect})
+		})
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
 		fail(w, http.StatusUnauthorized, msgBadLogin)
 		return
 	}
@@ -211,24 +234,23 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, msgInactive)
 		return
 	}
-	access, refresh := secret.NewToken(sessionPrefix), secret.NewToken(refreshPrefix)
-	now := s.deps.Clock()
+	refresh := secret.NewToken(refreshPrefix)
+	var sess *legacyapi.Session
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
-		for _, c := range []*store.Credential{
-			{Kind: SessionKind, Name: "login", UserKey: u.Key, Identifier: access[:12], SecretHash: secret.HashToken(access),
-				Scopes: []string{"read", "write"}, Expires: now.Add(s.cfg.TokenTTL)},
-			{Kind: RefreshKind, Name: "login", UserKey: u.Key, Identifier: refresh[:12], SecretHash: secret.HashToken(refresh),
-				Expires: now.Add(s.cfg.RefreshTTL)},
-		} {
-			if err := tx.CreateCredential(ctx, c); err != nil {
-				return err
-			}
+		var err error
+		if sess, err = s.sessions.Start(ctx, tx, u, now); err != nil {
+			return err
+		}
+		if err := tx.CreateCredential(ctx, &store.Credential{Kind: RefreshKind, Name: u.UserName, UserKey: u.Key,
+			Identifier: refresh[:12], SecretHash: secret.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
+			return err
 		}
 		if err := s.sweepExpired(ctx, tx, now); err != nil {
 			return err
 		}
+		detail, _ := json.Marshal(legacyapi.LoginDetail{Door: Dialect, Session: legacyapi.SessionRef(sess.ID), UserAgent: r.UserAgent()})
 		return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLogin, ResourceType: "User", ResourceID: u.ID,
-			ResourceKey: u.Key, UserKey: u.Key, Detail: "login via " + Dialect + "; user agent: " + r.UserAgent()})
+			ResourceKey: u.Key, UserKey: u.Key, Detail: string(detail)})
 	})
 	if err != nil {
 		s.internal(w, r, err)
@@ -242,14 +264,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	out.LastLoginAt, out.LastLogin = ts(now), ts(now)
 	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{
 		"success": true, "message": "Login successful",
-		"data": map[string]any{"user": out, "accessToken": access, "refreshToken": refresh,
+		"data": map[string]any{"user": out, "accessToken": sess.ID, "refreshToken": refresh,
 			"expiresIn": int(s.cfg.TokenTTL.Seconds())},
 	})
 }
 
-// sweepExpired removes expired login tokens, at most once an hour, inside
+// sweepExpired removes expired refresh tokens, at most once an hour, inside
 // a login's transaction (the store keeps them until deleted; FindCredential
-// already refuses them).
+// already refuses them). Sessions.Start prunes expired access tokens.
 func (s *server) sweepExpired(ctx context.Context, tx store.Tx, now time.Time) error {
 	s.sweepMu.Lock()
 	due := now.Sub(s.lastSweep) >= time.Hour
@@ -260,16 +282,14 @@ func (s *server) sweepExpired(ctx context.Context, tx store.Tx, now time.Time) e
 	if !due {
 		return nil
 	}
-	for _, kind := range []string{SessionKind, RefreshKind} {
-		creds, err := tx.ListCredentials(ctx, kind)
-		if err != nil {
-			return err
-		}
-		for _, c := range creds {
-			if !c.Expires.IsZero() && !c.Expires.After(now) {
-				if err := tx.DeleteCredential(ctx, c.ID); err != nil {
-					return err
-				}
+	creds, err := tx.ListCredentials(ctx, RefreshKind)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		if !c.Expires.IsZero() && !c.Expires.After(now) {
+			if err := tx.DeleteCredential(ctx, c.ID); err != nil {
+				return err
 			}
 		}
 	}
@@ -317,18 +337,18 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, msgBadRefresh)
 		return
 	}
-	access := secret.NewToken(sessionPrefix)
+	var sess *legacyapi.Session
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
-		return tx.CreateCredential(ctx, &store.Credential{Kind: SessionKind, Name: "refresh", UserKey: u.Key,
-			Identifier: access[:12], SecretHash: secret.HashToken(access), Scopes: []string{"read", "write"},
-			Expires: s.deps.Clock().Add(s.cfg.TokenTTL)})
+		var err error
+		sess, err = s.sessions.Start(ctx, tx, u, s.deps.Clock())
+		return err
 	})
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true,
-		"data": map[string]any{"accessToken": access, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
+		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
 }
 
 // logout revokes the presented access token and the refresh token the
@@ -343,7 +363,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.cred.Kind == SessionKind || refresh != "" {
 		err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 			if c.cred.Kind == SessionKind {
-				if err := tx.DeleteCredential(ctx, c.cred.ID); err != nil {
+				if err := s.sessions.End(ctx, tx, &legacyapi.Session{Credential: c.cred, User: c.user}); err != nil {
 					return err
 				}
 			}

@@ -37,6 +37,7 @@ const (
 	msgBadLogin     = "Invalid credentials"
 	msgDirPassword  = "Password is managed by the user's directory and cannot be changed here"
 	msgInactive     = "Account is inactive"
+	msgLocked       = "Too many failed login attempts; try again later"
 	msgEmailExists  = "Email already exists"
 	msgUserExists   = "Username already exists"
 	msgSelfDelete   = "Cannot delete your own account"

@@ -75,7 +75,12 @@ func (s *server) setPasswordHash(r *http.Request, c *caller, hash string) error 
 			u.PasswordHash = hash
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// A new password also lifts a login lockout.
+		return tx.Record(r.Context(), store.Activity{Action: legacyapi.ActionPasswordChange, ResourceType: "User",
+			ResourceID: c.target.ID, ResourceKey: c.target.Key, UserKey: c.target.Key, Detail: Dialect})
 	})
 }
 
@@ -281,8 +286,15 @@ func (s *server) activity(w http.ResponseWriter, r *http.Request, c *caller) {
 	out := make([]activityOut, 0, len(entries))
 	for _, e := range entries {
 		resource, action, _ := strings.Cut(e.Action, ".")
-		if e.Action == legacyapi.ActionLogin {
+		switch e.Action {
+		case legacyapi.ActionLogin:
 			resource, action = "auth", "login"
+		case legacyapi.ActionLogout:
+			resource, action = "auth", "logout"
+		case legacyapi.ActionLoginFailure:
+			resource, action = "auth", "login.failure"
+		case legacyapi.ActionPasswordChange:
+			resource, action = "user", "password.change"
 		}
 		out = append(out, activityOut{ID: e.Seq, Action: action, Resource: resource, Details: e.Detail,
 			IPAddress: optional(e.Actor.Address), Timestamp: *ts(e.At), Door: e.Actor.Door, Actor: e.Actor.Principal})

@@ -22,10 +22,11 @@ import (
 // Dialect names this API in credentials, logs and the activity log.
 const Dialect = "usersapi"
 
-// Credential kinds of the tokens POST /api/auth/login issues. Long-lived
-// keys from the command line are legacyapi.KeyKind(Dialect).
-const (
-	SessionKind = "session:" + Dialect
+// Credential kinds of the tokens POST /api/auth/login issues: access
+// tokens are legacyapi.Sessions of this dialect, refresh tokens their own
+// kind. Long-lived keys from the command line are legacyapi.KeyKind(Dialect).
+var (
+	SessionKind = legacyapi.SessionKind(Dialect)
 	RefreshKind = "refresh:" + Dialect
 )
 
@@ -44,6 +45,8 @@ const (
 //	  token_ttl: 15m      # access tokens from POST /api/auth/login
 //	  refresh_ttl: 168h   # refresh tokens
 //	  max_limit: 100      # cap on ?limit=
+//	  lockout_failures: 5 # failed logins within lockout_window that lock an account; -1 = never
+//	  lockout_window: 15m
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
 	// TokenTTL is the lifetime of a login's access token; 0 means 15 minutes.
@@ -52,6 +55,11 @@ type Config struct {
 	RefreshTTL time.Duration `yaml:"refresh_ttl"`
 	// MaxLimit caps the page size of listings; 0 means 100.
 	MaxLimit int `yaml:"max_limit"`
+	// LockoutFailures locks an account after more failed logins than this
+	// within LockoutWindow; 0 means 5, <0 never.
+	LockoutFailures int `yaml:"lockout_failures"`
+	// LockoutWindow is how long failed logins count; 0 means 15 minutes.
+	LockoutWindow time.Duration `yaml:"lockout_window"`
 }
 
 // NewKey returns a long-lived bearer key ("uak_" + 43 characters); its
@@ -59,9 +67,10 @@ type Config struct {
 func NewKey() (token string, identifierLen int) { return secret.NewToken(keyPrefix), 12 }
 
 type server struct {
-	cfg  Config
-	deps legacyapi.Deps
-	log  *slog.Logger
+	cfg      Config
+	deps     legacyapi.Deps
+	log      *slog.Logger
+	sessions *legacyapi.Sessions
 
 	sweepMu   sync.Mutex
 	lastSweep time.Time // when expired login tokens were last removed
@@ -82,7 +91,16 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if cfg.MaxLimit <= 0 {
 		cfg.MaxLimit = 100
 	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log}
+	if cfg.LockoutFailures == 0 {
+		cfg.LockoutFailures = 5
+	}
+	if cfg.LockoutWindow <= 0 {
+		cfg.LockoutWindow = 15 * time.Minute
+	}
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: &legacyapi.Sessions{
+		Dialect: Dialect, TTL: cfg.TokenTTL, MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow,
+		NewID: func() string { return secret.NewToken(sessionPrefix) },
+	}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

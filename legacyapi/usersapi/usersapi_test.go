@@ -3,16 +3,11 @@ package usersapi
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
-	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
@@ -95,24 +90,14 @@ func TestTokenExpiry(t *testing.T) {
 	e.do("GET", "/api/users", tok, "").expect(t, 200, "")
 	time.Sleep(400 * time.Millisecond)
 	e.do("GET", "/api/users", tok, "").expect(t, 401, body401bad)
-	// Expired tokens are swept out by a later login: this server swept at
-	// its first login and waits an hour; a second server on the same
-	// store sweeps at its first.
+	// A later login prunes expired access tokens (legacyapi.Sessions.Start).
 	if creds, _ := e.st.ListCredentials(context.Background(), SessionKind); len(creds) != 1 {
-		t.Fatalf("%d sessions before the sweep", len(creds))
+		t.Fatalf("%d sessions before the next login", len(creds))
 	}
-	r := mux.NewRouter()
-	Mount(r, Config{}, legacyapi.Deps{Store: e.st, Passwords: &login.Verifier{}})
-	other := httptest.NewServer(r)
-	defer other.Close()
-	res, err := http.Post(other.URL+"/api/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+adminPW+`"}`))
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("login: %v %v", res, err)
-	}
-	res.Body.Close()
+	e.login("admin", adminPW)
 	creds, _ := e.st.ListCredentials(context.Background(), SessionKind)
 	if len(creds) != 1 || !creds[0].Expires.After(time.Now()) {
-		t.Fatalf("sessions after the sweep: %+v", creds)
+		t.Fatalf("sessions after the next login: %+v", creds)
 	}
 }
 
@@ -399,4 +384,29 @@ func TestPrefixAndDisabled(t *testing.T) {
 	e.do("GET", "/waf/api/users", e.adminKey, "").expect(t, 200, "")
 	e.do("POST", "/waf/api/auth/login", "", `{"username":"admin","password":"`+adminPW+`"}`).expect(t, 200, "")
 	e.do("GET", "/api/users", e.adminKey, "").expect(t, 404, "404 page not found")
+}
+
+func TestLoginLockout(t *testing.T) {
+	e := newEnv(t, Config{LockoutFailures: 2})
+	for range 3 {
+		e.do("POST", "/api/auth/login", "", `{"username":"user","password":"wrong"}`).expect(t, 401, "")
+	}
+	// More than 2 failures: even the right password is refused for now.
+	e.do("POST", "/api/auth/login", "", `{"username":"user","password":"`+userPW+`"}`).expect(t, 429,
+		`{"success":false,"error":"Too many failed login attempts; try again later","message":"Too many failed login attempts; try again later"}`)
+	// Another account is not affected; an administrator's reset lifts the lock.
+	e.login("admin", adminPW)
+	temp := e.do("POST", fmt.Sprintf("/api/users/%d/reset-password", e.user.Key), e.adminKey, `{}`).
+		expect(t, 200, "").data(t)["temporaryPassword"].(string)
+	e.login("user", temp)
+	// The failures and the logins are in the user's activity.
+	d := e.do("GET", fmt.Sprintf("/api/users/%d/activity?limit=100", e.user.Key), e.adminKey, "").expect(t, 200, "").data(t)
+	var actions []string
+	for _, a := range d["activities"].([]any) {
+		a := a.(map[string]any)
+		actions = append(actions, a["resource"].(string)+"/"+a["action"].(string))
+	}
+	if got := strings.Join(actions, " "); !strings.HasPrefix(got, "auth/login user/password.change user/update auth/login.failure auth/login.failure auth/login.failure") {
+		t.Fatalf("activity %s", got)
+	}
 }
