@@ -57,7 +57,8 @@ func startDoors(t *testing.T) *doors {
 	return d
 }
 
-func decode(t *testing.T, res *http.Response, want int) map[string]any {
+// decodeStatus checks the status and decodes a JSON object body (or nothing).
+func decodeStatus(t *testing.T, res *http.Response, want int) map[string]any {
 	t.Helper()
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
@@ -79,7 +80,7 @@ func (d *doors) scim(method, path, body string, want int) map[string]any {
 	if body != "" {
 		b = body
 	}
-	return decode(d.t, d.srv.Do(d.t, method, path, b), want)
+	return decodeStatus(d.t, d.srv.Do(d.t, method, path, b), want)
 }
 
 func (d *doors) call(method, path, body string, want int, header, value string) map[string]any {
@@ -99,7 +100,7 @@ func (d *doors) call(method, path, body string, want int, header, value string) 
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	return decode(d.t, res, want)
+	return decodeStatus(d.t, res, want)
 }
 
 func (d *doors) pterodactyl(method, path, body string, want int) map[string]any {
