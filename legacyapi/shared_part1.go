@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scimbridge/scimbridge/internal/secret"
@@ -258,4 +259,58 @@ func Methods(handlers map[string]http.HandlerFunc, notAllowed http.HandlerFunc) 
 		}
 		h(w, r)
 	}
+}
+
+// KeyCache remembers recent successful key lookups for a short time, so
+// that a busy client's requests need no database read to authenticate (the
+// SCIM door caches its tokens the same way). Revoking a key, or
+// deactivating, demoting or deleting its user, takes effect within the TTL.
+// Unknown keys are never cached. The cached credential and user are shared
+// between requests and must not be modified.
+type KeyCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]cachedKey
+}
+
+type cachedKey struct {
+	cred    *store.Credential
+	user    *store.User
+	expires time.Time
+}
+
+const keyCacheSize = 1024
+
+// NewKeyCache returns a cache keeping lookups for ttl; nil (no caching)
+// when ttl is not positive. A nil *KeyCache is valid and looks up every time.
+func NewKeyCache(ttl time.Duration) *KeyCache {
+	if ttl <= 0 {
+		return nil
+	}
+	return &KeyCache{ttl: ttl, m: map[string]cachedKey{}}
+}
+
+// Lookup is LookupKey through the cache.
+func (c *KeyCache) Lookup(ctx context.Context, st store.Reader, dialect, token string, now time.Time) (*store.Credential, *store.User, error) {
+	if c == nil || token == "" {
+		return LookupKey(ctx, st, dialect, token)
+	}
+	h := dialect + ":" + secret.HashToken(token)
+	c.mu.Lock()
+	hit, ok := c.m[h]
+	c.mu.Unlock()
+	if ok && now.Before(hit.expires) {
+		return hit.cred, hit.user, nil
+	}
+	cred, user, err := LookupKey(ctx, st, dialect, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= keyCacheSize {
+		clear(c.m)
+	}
+	c.m[h] = cachedKey{cred: cred, user: user, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return cred, user, nil
 }

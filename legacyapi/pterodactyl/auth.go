@@ -73,7 +73,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			}
 		}
 		c := &call{}
-		key, owner, err := legacyapi.LookupKey(r.Context(), s.deps.Store, Dialect, legacyapi.BearerToken(r))
+		key, owner, err := s.keys.Lookup(r.Context(), s.deps.Store, Dialect, legacyapi.BearerToken(r), s.deps.Clock())
 		if err != nil {
 			if store.KindOf(err) != store.KindNotFound {
 				s.internalError(w, r, err)

@@ -8,6 +8,7 @@ package pterodactyl
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -27,6 +28,7 @@ const Dialect = "pterodactyl"
 //	  languages: [en]                           # values the language field accepts
 //	  rate_limit: 240                           # requests per minute per key owner; -1 = off
 //	  max_per_page: 1000                        # cap on per_page; -1 = none (the panel has none)
+//	  key_cache_ttl: 5s                         # how long a key lookup is reused; -1s = off
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
 	// BaseURL is the public scheme and host; "" derives it from the request.
@@ -37,6 +39,10 @@ type Config struct {
 	RateLimit int `yaml:"rate_limit"`
 	// MaxPerPage caps per_page; 0 means 1000, <0 no cap.
 	MaxPerPage int `yaml:"max_per_page"`
+	// KeyCacheTTL is how long a successful key lookup (key and owner) is
+	// reused; 0 means 5 s, <0 no caching. Revocations, deactivations and
+	// demotions take effect within it.
+	KeyCacheTTL time.Duration `yaml:"key_cache_ttl"`
 }
 
 const (
@@ -60,6 +66,7 @@ type server struct {
 	log       *slog.Logger
 	limiter   *limiter
 	languages map[string]bool
+	keys      *legacyapi.KeyCache
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below
@@ -77,7 +84,10 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if cfg.MaxPerPage == 0 {
 		cfg.MaxPerPage = defaultMaxPerPage
 	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log, languages: map[string]bool{}}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = 5 * time.Second
+	}
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, languages: map[string]bool{}, keys: legacyapi.NewKeyCache(cfg.KeyCacheTTL)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

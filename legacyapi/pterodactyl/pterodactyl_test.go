@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -499,4 +500,24 @@ func TestRateLimit(t *testing.T) {
 	}
 	e.do("GET", "/api/application/users", e.plain, "").expect(t, 403, body403Admin)
 	_ = http.StatusOK
+}
+
+func TestKeyCache(t *testing.T) {
+	e := newEnv(t, Config{KeyCacheTTL: 300 * time.Millisecond})
+	e.do("GET", "/api/application/users", e.ro, "").expect(t, 200, "")
+	fresh := e.key(e.admin, "read")
+	// Demote the owner: the cached key keeps working for at most the TTL,
+	// a key not looked up yet is refused at once.
+	if err := e.st.Write(context.Background(), store.Actor{Door: "test"}, func(tx store.Tx) error {
+		_, err := tx.UpdateUser(context.Background(), e.admin.ID, func(u *store.User) error {
+			legacyapi.SetRole(u, legacyapi.RoleAdmin, false)
+			return nil
+		})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.do("GET", "/api/application/users", fresh, "").expect(t, 403, body403Admin)
+	time.Sleep(350 * time.Millisecond)
+	e.do("GET", "/api/application/users", e.ro, "").expect(t, 403, body403Admin)
 }
