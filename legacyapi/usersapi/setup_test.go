@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,11 @@ type env struct {
 	dir                   *directory
 	admin, user, mod      *store.User
 	adminKey, userKey, ro string
+	skew                  atomic.Int64 // nanoseconds the test clock is ahead
 }
+
+// advance moves the test clock on.
+func (e *env) advance(d time.Duration) { e.skew.Add(int64(d)) }
 
 const (
 	adminPW = "admin-password"
@@ -56,14 +61,17 @@ const (
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{})
+	e := &env{t: t}
+	// One clock for the store and the dialect, so tests can move time on.
+	clock := func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := &directory{passwords: map[string]string{}}
 	r := mux.NewRouter()
-	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 4096, Passwords: &login.Verifier{Directory: dir}})
+	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 4096, Passwords: &login.Verifier{Directory: dir}, Now: clock})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	hash := func(pw string) string {
@@ -73,7 +81,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		}
 		return h
 	}
-	e := &env{t: t, st: st, srv: srv, dir: dir}
+	e.st, e.srv, e.dir = st, srv, dir
 	e.admin = storetest.CreateUser(t, st, &store.User{UserName: "admin", Active: true, DisplayName: "Ada Admin",
 		Roles: []store.Value{{Value: "admin"}}, PasswordHash: hash(adminPW),
 		Emails: []store.Value{{Value: "admin@example.com", Primary: true}}})
@@ -163,5 +171,3 @@ func (e *env) login(name, pw string) string {
 	d := e.do("POST", "/api/auth/login", "", `{"username":"`+name+`","password":"`+pw+`"}`).expect(e.t, 200, "").data(e.t)
 	return d["accessToken"].(string)
 }
-
-var _ = time.Second
