@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -154,7 +152,7 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 		return store.FieldErrorf(store.KindInvalid, "displayName", "displayName is required")
 	}
 	if g.ID == "" {
-		g.ID = uuid.NewString()
+		g.ID = newID()
 	}
 	g.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
 	err := t.queryRow(ctx, []any{&g.Key}, `INSERT INTO groups (id, display_name, external_id, created, last_modified, version,

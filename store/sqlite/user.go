@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -295,7 +293,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	if u.ID == "" {
-		u.ID = uuid.NewString()
+		u.ID = newID()
 	}
 	u.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
 	u.Groups = nil
