@@ -426,7 +426,7 @@ func TestList(t *testing.T) {
 		}
 	}
 	u3, _ := e.st.GetUserByKey(context.Background(), keys[3])
-	ids, _ = listBody(t, e.do("GET", "/api/application/users?filter[uuid]="+strings.ToUpper(u3.ID[:13]), e.ro, ""))
+	ids, _ = listBody(t, e.do("GET", "/api/application/users?filter[uuid]="+strings.ToUpper(u3.ID[len(u3.ID)-12:]), e.ro, ""))
 	if len(ids) != 1 || ids[0] != keys[3] {
 		t.Fatalf("uuid filter: %v", ids)
 	}
