@@ -1,0 +1,636 @@
+package ldapsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// entryError marks an error that concerns one directory entry: the entry is
+// skipped and reported, and the run goes on.
+type entryError struct{ err error }
+
+func (e *entryError) Error() string { return e.err.Error() }
+func (e *entryError) Unwrap() error { return e.err }
+
+func isEntryError(err error) bool {
+	var ee *entryError
+	if errors.As(err, &ee) {
+		return true
+	}
+	return store.KindOf(err) != store.KindInternal
+}
+
+// errRetryBatch rolls a batch back so it can run again without a bad entry.
+var errRetryBatch = errors.New("ldapsync: retry batch without a failed entry")
+
+// applier writes a run's changes to the store, a batch per transaction.
+type applier struct {
+	s    *Syncer
+	src  *source
+	rep  *Report
+	opts RunOptions
+	full bool
+	// dryTx, in a dry run, is the one transaction everything runs in; it is
+	// rolled back at the end.
+	dryTx store.Tx
+	// seenUsers is the set of identities a full run read (to allow taking
+	// over a userName whose old entry vanished).
+	seenUsers map[string]struct{}
+	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
+	// so they are kept in memory for resolving members and memberOf.
+	groupIDs map[string]string
+	// ownGroups holds the SCIM ids of this source's groups (memberOf mode).
+	ownGroups map[string]bool
+}
+
+// batch runs op for items [0,n) in one transaction. When an item fails with
+// an entry error, the batch is rolled back, the item reported, and the
+// batch retried without it; any other error aborts the run.
+func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
+	skip := map[int]bool{}
+	if a.dryTx != nil {
+		// Inside the dry run's single transaction a batch cannot be rolled
+		// back alone; the failed entry is reported and the rest goes on.
+		for i := range n {
+			cs, err := op(ctx, a.dryTx, i)
+			if err != nil {
+				if !isEntryError(err) {
+					return err
+				}
+				a.rep.fail(dn(i), err)
+				continue
+			}
+			a.commit(cs)
+		}
+		return nil
+	}
+	for {
+		var changes []Change
+		failed, failErr := -1, error(nil)
+		err := a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
+			changes = changes[:0]
+			for i := range n {
+				if skip[i] {
+					continue
+				}
+				cs, err := op(ctx, tx, i)
+				if err != nil {
+					if isEntryError(err) {
+						failed, failErr = i, err
+						return errRetryBatch
+					}
+					return err
+				}
+				changes = append(changes, cs...)
+			}
+			return nil
+		})
+		if errors.Is(err, errRetryBatch) {
+			skip[failed] = true
+			a.rep.fail(dn(failed), failErr)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		a.commit(changes)
+		return nil
+	}
+}
+
+func (a *applier) commit(changes []Change) {
+	for _, c := range changes {
+		a.rep.count(c)
+		if a.opts.OnChange != nil {
+			a.opts.OnChange(c)
+		}
+	}
+}
+
+func (a *applier) actor() store.Actor {
+	return store.Actor{Door: "ldapsync", Principal: a.src.cfg.Name}
+}
+
+// applyGroups creates, links or updates each spooled group's own
+// attributes (members come later, once every group exists).
+func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
+	cfg := a.src.cfg
+	prog := a.s.progress(cfg.Name, "write groups")
+	done := 0
+	return f.groups.each(cfg.BatchSize, func(batch []*record) error {
+		done += len(batch)
+		prog(done)
+		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
+			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+				r := batch[i]
+				name := strings.TrimSpace(r.first(cfg.Groups.NameAttribute))
+				if name == "" {
+					return nil, &entryError{fmt.Errorf("group has no %s", cfg.Groups.NameAttribute)}
+				}
+				src := store.Source{Name: cfg.Name, ID: r.ID, DN: r.DN}
+				c, id, err := a.putGroup(ctx, tx, name, src)
+				if err != nil {
+					return nil, err
+				}
+				a.groupIDs[normDN(r.DN)] = id
+				a.ownGroups[id] = true
+				if c.Action == "" {
+					a.rep.Groups.Unchanged++
+					return nil, nil
+				}
+				return []Change{c}, nil
+			})
+	})
+}
+
+func (a *applier) putGroup(ctx context.Context, tx store.Tx, name string, src store.Source) (Change, string, error) {
+	c := Change{Type: "Group", Name: name, DN: src.DN}
+	g, err := tx.GetGroupBySource(ctx, src.Name, src.ID)
+	action := "update"
+	if store.IsNotFound(err) {
+		g, err = a.findGroupToLink(ctx, tx, name)
+		action = "link"
+	}
+	if err != nil {
+		return c, "", err
+	}
+	if g == nil {
+		ng := &store.Group{DisplayName: name, Source: src}
+		if err := tx.CreateGroup(ctx, ng); err != nil {
+			return c, "", err
+		}
+		c.Action = "create"
+		return c, ng.ID, nil
+	}
+	updated, err := tx.UpdateGroup(ctx, g.ID, func(g *store.Group) error {
+		g.DisplayName, g.Source = name, src
+		return nil
+	})
+	if err != nil {
+		return c, "", err
+	}
+	if updated.Meta.Version != g.Meta.Version {
+		c.Action = action
+		if action == "update" && g.DisplayName != name {
+			c.Detail = "renamed from " + g.DisplayName
+		}
+	}
+	return c, g.ID, nil
+}
+
+// findGroupToLink finds an unsynced group with the same displayName.
+func (a *applier) findGroupToLink(ctx context.Context, tx store.Tx, name string) (*store.Group, error) {
+	page, err := tx.ListGroups(ctx, store.Query{Filter: store.Compare{Attr: "displayName", Op: store.OpEq, Value: name}, Limit: 1})
+	if err != nil || len(page.Groups) == 0 {
+		return nil, err
+	}
+	g := page.Groups[0]
+	if g.Source.Name != "" && g.Source.Name != a.src.cfg.Name {
+		return nil, &entryError{fmt.Errorf("group %q already exists, synced from source %s", name, g.Source.Name)}
+	}
+	if g.Source.Name == a.src.cfg.Name && g.Source.ID != "" {
+		return nil, &entryError{fmt.Errorf("group %q already exists, synced from entry %s", name, g.Source.DN)}
+	}
+	return g, nil
+}
+
+// applyUsers creates, links or updates each spooled user.
+func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
+	cfg := a.src.cfg
+	prog := a.s.progress(cfg.Name, "write users")
+	done := 0
+	return f.users.each(cfg.BatchSize, func(batch []*record) error {
+		done += len(batch)
+		prog(done)
+		views := make([]*store.User, len(batch))
+		bad := make([]error, len(batch))
+		for i, r := range batch {
+			views[i], bad[i] = a.src.m.user(r)
+		}
+		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
+			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+				if bad[i] != nil {
+					return nil, &entryError{bad[i]}
+				}
+				return a.putUser(ctx, tx, batch[i], views[i])
+			})
+	})
+}
+
+func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
+	cfg := a.src.cfg
+	if err := a.resolveManager(ctx, tx, view); err != nil {
+		return nil, err
+	}
+	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
+	existing, err := tx.GetUserBySource(ctx, cfg.Name, r.ID)
+	action := "update"
+	if store.IsNotFound(err) {
+		existing, err = a.findUserToLink(ctx, tx, view)
+		action = "link"
+	}
+	if err != nil {
+		return nil, err
+	}
+	var changes []Change
+	var id string
+	var current []store.GroupRef
+	if existing == nil {
+		u := *view
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return nil, err
+		}
+		c.Action, id = "create", u.ID
+		changes = append(changes, c)
+	} else {
+		id, current = existing.ID, existing.Groups
+		updated, err := tx.UpdateUser(ctx, existing.ID, func(u *store.User) error {
+			for attr := range a.src.m.attrs {
+				if !slices.Contains(cfg.StoreOwned, attr) {
+					copyAttr(u, view, attr)
+				}
+			}
+			// A synced user is active unless the directory says otherwise;
+			// this also reactivates a user that comes back.
+			if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
+				u.Active = view.Active
+			}
+			u.Source = view.Source
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case updated.Meta.Version == existing.Meta.Version:
+			a.rep.Users.Unchanged++
+		case action == "link":
+			c.Action, c.Detail = "link", "existing user "+existing.UserName
+			changes = append(changes, c)
+		case existing.Active != updated.Active:
+			c.Action = map[bool]string{true: "activate", false: "deactivate"}[updated.Active]
+			changes = append(changes, c)
+		default:
+			c.Action = "update"
+			if existing.Source.DN != "" && !strings.EqualFold(existing.Source.DN, r.DN) {
+				c.Detail = "moved from " + existing.Source.DN
+			}
+			changes = append(changes, c)
+		}
+	}
+	if cfg.Groups.MemberOf != "" && cfg.Groups.BaseDN != "" {
+		cs, err := a.syncMemberOf(ctx, tx, r, id, view.UserName, current)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, cs...)
+	}
+	return changes, nil
+}
+
+// resolveManager turns the manager DN the mapping left in Manager.Ref into
+// a reference to the synced manager; an unknown manager is left out.
+func (a *applier) resolveManager(ctx context.Context, tx store.Tx, view *store.User) error {
+	if view.Enterprise == nil || view.Enterprise.Manager == nil {
+		return nil
+	}
+	dn := view.Enterprise.Manager.Ref
+	view.Enterprise.Manager = nil
+	m, err := tx.GetUserBySourceDN(ctx, a.src.cfg.Name, dn)
+	if store.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	display := m.DisplayName
+	if display == "" {
+		display = m.UserName
+	}
+	view.Enterprise.Manager = &store.Manager{Value: m.ID, DisplayName: display}
+	return nil
+}
+
+// findUserToLink finds an existing user the entry should take over: one
+// with the same userName or e-mail that no directory owns, or, in a full
+// run, one of this source whose entry vanished (deleted and recreated in
+// the directory with a new identity).
+func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.User) (*store.User, error) {
+	cfg := a.src.cfg
+	var candidates []*store.User
+	for _, by := range cfg.LinkBy {
+		switch by {
+		case "userName":
+			u, err := tx.GetUserByUserName(ctx, view.UserName)
+			if err == nil {
+				candidates = append(candidates, u)
+			} else if !store.IsNotFound(err) {
+				return nil, err
+			}
+		case "emails":
+			for _, e := range view.Emails {
+				page, err := tx.ListUsers(ctx, store.Query{
+					Filter: store.Compare{Attr: "emails.value", Op: store.OpEq, Value: e.Value}, Limit: 2,
+				})
+				if err != nil {
+					return nil, err
+				}
+				if len(page.Users) > 1 {
+					return nil, &entryError{fmt.Errorf("e-mail %s belongs to several users; not linking", e.Value)}
+				}
+				candidates = append(candidates, page.Users...)
+			}
+		}
+		if len(candidates) > 0 {
+			break
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	u := candidates[0]
+	switch {
+	case u.Source.Name == "":
+		return u, nil
+	case u.Source.Name != cfg.Name:
+		return nil, &entryError{fmt.Errorf("user %s already exists, synced from source %s", u.UserName, u.Source.Name)}
+	}
+	if _, alive := a.seenUsers[u.Source.ID]; a.full && !alive {
+		return u, nil
+	}
+	return nil, &entryError{fmt.Errorf("user %s already exists, synced from entry %s", u.UserName, u.Source.DN)}
+}
+
+// syncMemberOf makes the user's direct memberships in this source's groups
+// match the entry's memberOf values.
+func (a *applier) syncMemberOf(ctx context.Context, tx store.Tx, r *record, userID, userName string, current []store.GroupRef) ([]Change, error) {
+	want := map[string]bool{}
+	for _, dn := range r.all(a.src.cfg.Groups.MemberOf) {
+		if id, ok := a.groupIDs[normDN(dn)]; ok {
+			want[id] = true
+			continue
+		}
+		g, err := tx.GetGroupBySourceDN(ctx, a.src.cfg.Name, dn)
+		if store.IsNotFound(err) {
+			a.rep.Unresolved++
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.groupIDs[normDN(dn)] = g.ID
+		want[g.ID] = true
+	}
+	var changes []Change
+	has := map[string]bool{}
+	for _, g := range current {
+		if !g.Direct || !a.ownGroups[g.ID] {
+			continue
+		}
+		has[g.ID] = true
+		if !want[g.ID] {
+			if _, err := tx.RemoveMembers(ctx, g.ID, []string{userID}); err != nil {
+				return nil, err
+			}
+			changes = append(changes, Change{Action: "members", Type: "Group", Name: g.Display, Detail: "removed " + userName})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		if has[id] {
+			continue
+		}
+		if _, err := tx.AddMembers(ctx, id, []store.MemberRef{{ID: userID, Type: store.MemberUser}}); err != nil {
+			return nil, err
+		}
+		changes = append(changes, Change{Action: "members", Type: "Group", Name: id, Detail: "added " + userName})
+	}
+	return changes, nil
+}
+
+// applyMembers sets each spooled group's members from its member attributes.
+func (a *applier) applyMembers(ctx context.Context, f *fetched) error {
+	cfg := a.src.cfg
+	if cfg.Groups.MemberOf != "" {
+		return nil
+	}
+	var graph map[string][]memberRef
+	if cfg.Groups.Flatten {
+		// Flattening follows nested groups, so it needs every group's
+		// member list at hand (groups, not users, are held in memory).
+		graph = map[string][]memberRef{}
+		if err := f.groups.each(cfg.BatchSize, func(batch []*record) error {
+			for _, r := range batch {
+				graph[normDN(r.DN)] = a.src.m.groupMembers(r)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return f.groups.each(cfg.BatchSize, func(batch []*record) error {
+		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
+			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+				r := batch[i]
+				id, ok := a.groupIDs[normDN(r.DN)]
+				if !ok {
+					return nil, nil // the group itself failed and was reported
+				}
+				refs := a.src.m.groupMembers(r)
+				if graph != nil {
+					refs = flatten(normDN(r.DN), graph)
+				}
+				want, err := a.resolveMembers(ctx, tx, refs, graph != nil)
+				if err != nil {
+					return nil, err
+				}
+				before, err := tx.GetGroup(ctx, id, false)
+				if err != nil {
+					return nil, err
+				}
+				if err := tx.SetMembers(ctx, id, want); err != nil {
+					return nil, err
+				}
+				after, err := tx.GetGroup(ctx, id, false)
+				if err != nil {
+					return nil, err
+				}
+				if after.Meta.Version == before.Meta.Version {
+					return nil, nil
+				}
+				return []Change{{Action: "members", Type: "Group", Name: after.DisplayName, DN: r.DN,
+					Detail: fmt.Sprintf("%d members", len(want))}}, nil
+			})
+	})
+}
+
+// flatten returns the non-group members reachable from a group through its
+// nested groups, each once; cycles are cut.
+func flatten(start string, graph map[string][]memberRef) []memberRef {
+	var out []memberRef
+	seenGroups := map[string]bool{start: true}
+	seenMembers := map[memberRef]bool{}
+	queue := []string{start}
+	for len(queue) > 0 {
+		g := queue[0]
+		queue = queue[1:]
+		for _, m := range graph[g] {
+			if m.DN != "" {
+				key := normDN(m.DN)
+				if _, isGroup := graph[key]; isGroup {
+					if !seenGroups[key] {
+						seenGroups[key] = true
+						queue = append(queue, key)
+					}
+					continue
+				}
+				m = memberRef{DN: key}
+			}
+			if !seenMembers[m] {
+				seenMembers[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// resolveMembers turns directory member references into store members of
+// this source; references to unknown entries are counted, not fatal.
+func (a *applier) resolveMembers(ctx context.Context, tx store.Tx, refs []memberRef, usersOnly bool) ([]store.MemberRef, error) {
+	cfg := a.src.cfg
+	out := make([]store.MemberRef, 0, len(refs))
+	seen := map[string]bool{}
+	add := func(m store.MemberRef) {
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			out = append(out, m)
+		}
+	}
+	for _, ref := range refs {
+		if ref.UserName != "" {
+			u, err := tx.GetUserByUserName(ctx, ref.UserName)
+			if err == nil && u.Source.Name == cfg.Name {
+				add(store.MemberRef{ID: u.ID, Type: store.MemberUser})
+				continue
+			}
+			if err != nil && !store.IsNotFound(err) {
+				return nil, err
+			}
+			a.rep.Unresolved++
+			continue
+		}
+		if id, ok := a.groupIDs[normDN(ref.DN)]; ok {
+			if !usersOnly {
+				add(store.MemberRef{ID: id, Type: store.MemberGroup})
+			}
+			continue
+		}
+		u, err := tx.GetUserBySourceDN(ctx, cfg.Name, ref.DN)
+		if err == nil {
+			add(store.MemberRef{ID: u.ID, Type: store.MemberUser})
+			continue
+		}
+		if !store.IsNotFound(err) {
+			return nil, err
+		}
+		if !usersOnly {
+			g, err := tx.GetGroupBySourceDN(ctx, cfg.Name, ref.DN)
+			if err == nil {
+				a.groupIDs[normDN(ref.DN)] = g.ID
+				add(store.MemberRef{ID: g.ID, Type: store.MemberGroup})
+				continue
+			}
+			if !store.IsNotFound(err) {
+				return nil, err
+			}
+		}
+		a.rep.Unresolved++
+	}
+	return out, nil
+}
+
+// vanished is what a full run found gone from the directory.
+type vanished struct {
+	users  []store.SourcedRef
+	groups []store.SourcedRef
+}
+
+// findVanished lists this source's users and groups that a full run did
+// not read. Users already deactivated are left out when deactivating.
+func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, error) {
+	cfg := a.src.cfg
+	v := &vanished{}
+	err := a.s.st.EachSourced(ctx, "User", cfg.Name, func(ref store.SourcedRef) error {
+		if _, ok := f.seenUsers[ref.SourceID]; !ok && (cfg.OnDelete == "delete" || ref.Active) {
+			v.users = append(v.users, ref)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Groups.BaseDN == "" {
+		return v, nil
+	}
+	err = a.s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
+		if _, ok := f.seenGroups[ref.SourceID]; !ok {
+			v.groups = append(v.groups, ref)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// applyVanished deactivates or deletes vanished users and deletes vanished
+// groups.
+func (a *applier) applyVanished(ctx context.Context, v *vanished) error {
+	cfg := a.src.cfg
+	for start := 0; start < len(v.users); start += cfg.BatchSize {
+		batch := v.users[start:min(start+cfg.BatchSize, len(v.users))]
+		err := a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
+			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+				ref := batch[i]
+				u, err := tx.GetUser(ctx, ref.ID)
+				if store.IsNotFound(err) {
+					return nil, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				c := Change{Type: "User", Name: u.UserName, DN: ref.DN, Detail: "gone from the directory"}
+				if cfg.OnDelete == "delete" {
+					c.Action = "delete"
+					return []Change{c}, tx.DeleteUser(ctx, ref.ID)
+				}
+				if _, err := tx.UpdateUser(ctx, ref.ID, func(u *store.User) error { u.Active = false; return nil }); err != nil {
+					return nil, err
+				}
+				c.Action = "deactivate"
+				return []Change{c}, nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	if len(v.groups) == 0 {
+		return nil
+	}
+	return a.batch(ctx, len(v.groups), func(i int) string { return v.groups[i].DN },
+		func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+			g, err := tx.GetGroup(ctx, v.groups[i].ID, false)
+			if store.IsNotFound(err) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []Change{{Action: "delete", Type: "Group", Name: g.DisplayName, DN: v.groups[i].DN,
+				Detail: "gone from the directory"}}, tx.DeleteGroup(ctx, g.ID)
+		})
+}
