@@ -29,9 +29,9 @@ func (f *fetched) close() {
 
 // fetch reads the directory into spools. It writes nothing to the store, so
 // a directory that fails mid-way leaves the store untouched.
-func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report) (f *fetched, err error) {
+func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report) (_ *fetched, err error) {
 	cfg := src.cfg
-	f = &fetched{watermark: st.Watermark, server: st.Server}
+	f := &fetched{watermark: st.Watermark, server: st.Server}
 	defer func() {
 		if err != nil {
 			f.close()
