@@ -60,7 +60,7 @@ type Options struct {
 	LimitSyncAccount bool
 	// ADSchema loads a small schema with Active Directory's attributes
 	// (objectGUID, sAMAccountName, userPrincipalName, userAccountControl,
-	// uSNChanged) and object classes (user, group).
+	// uSNChanged, department) and object classes (user, computer, group).
 	ADSchema bool
 	// TLS, when set, also serves ldaps:// and StartTLS with these PEM files.
 	TLS *TLSFiles
@@ -315,8 +315,11 @@ attributetype ( 1.3.6.1.4.1.99999.1.4 NAME 'userAccountControl'
 attributetype ( 1.3.6.1.4.1.99999.1.5 NAME 'uSNChanged'
 	EQUALITY integerMatch ORDERING integerOrderingMatch
 	SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.99999.1.6 NAME 'department'
+	EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL
-	MAY ( objectGUID $ sAMAccountName $ userPrincipalName $ userAccountControl $ uSNChanged ) )
+	MAY ( objectGUID $ sAMAccountName $ userPrincipalName $ userAccountControl $ uSNChanged $ department ) )
+objectclass ( 1.3.6.1.4.1.99999.2.3 NAME 'computer' SUP user STRUCTURAL )
 objectclass ( 1.3.6.1.4.1.99999.2.2 NAME 'group' SUP top STRUCTURAL
 	MUST cn MAY ( member $ objectGUID $ sAMAccountName $ uSNChanged $ description ) )
 `
