@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -45,8 +44,6 @@ type applier struct {
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.
 	groupIDs map[string]string
-	// ownGroups holds the SCIM ids of this source's groups (memberOf mode).
-	ownGroups map[string]bool
 }
 
 // batch runs op for items [0,n) in one transaction. When an item fails with
@@ -139,7 +136,6 @@ func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
 					return nil, err
 				}
 				a.groupIDs[normDN(r.DN)] = id
-				a.ownGroups[id] = true
 				if c.Action == "" {
 					a.rep.Groups.Unchanged++
 					return nil, nil
@@ -239,17 +235,14 @@ func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *sto
 		return nil, err
 	}
 	var changes []Change
-	var id string
-	var current []store.GroupRef
 	if existing == nil {
 		u := *view
 		if err := tx.CreateUser(ctx, &u); err != nil {
 			return nil, err
 		}
-		c.Action, id = "create", u.ID
+		c.Action = "create"
 		changes = append(changes, c)
 	} else {
-		id, current = existing.ID, existing.Groups
 		updated, err := tx.UpdateUser(ctx, existing.ID, func(u *store.User) error {
 			for attr := range a.src.m.attrs {
 				if !slices.Contains(cfg.StoreOwned, attr) {
@@ -283,13 +276,6 @@ func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *sto
 			}
 			changes = append(changes, c)
 		}
-	}
-	if cfg.Groups.MemberOf != "" && cfg.Groups.BaseDN != "" {
-		cs, err := a.syncMemberOf(ctx, tx, r, id, view.UserName, current)
-		if err != nil {
-			return nil, err
-		}
-		changes = append(changes, cs...)
 	}
 	return changes, nil
 }
@@ -367,58 +353,9 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 	return nil, &entryError{fmt.Errorf("user %s already exists, synced from entry %s", u.UserName, u.Source.DN)}
 }
 
-// syncMemberOf makes the user's direct memberships in this source's groups
-// match the entry's memberOf values.
-func (a *applier) syncMemberOf(ctx context.Context, tx store.Tx, r *record, userID, userName string, current []store.GroupRef) ([]Change, error) {
-	want := map[string]bool{}
-	for _, dn := range r.all(a.src.cfg.Groups.MemberOf) {
-		if id, ok := a.groupIDs[normDN(dn)]; ok {
-			want[id] = true
-			continue
-		}
-		g, err := tx.GetGroupBySourceDN(ctx, a.src.cfg.Name, dn)
-		if store.IsNotFound(err) {
-			a.rep.Unresolved++
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		a.groupIDs[normDN(dn)] = g.ID
-		want[g.ID] = true
-	}
-	var changes []Change
-	has := map[string]bool{}
-	for _, g := range current {
-		if !g.Direct || !a.ownGroups[g.ID] {
-			continue
-		}
-		has[g.ID] = true
-		if !want[g.ID] {
-			if _, err := tx.RemoveMembers(ctx, g.ID, []string{userID}); err != nil {
-				return nil, err
-			}
-			changes = append(changes, Change{Action: "members", Type: "Group", Name: g.Display, Detail: "removed " + userName})
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(want)) {
-		if has[id] {
-			continue
-		}
-		if _, err := tx.AddMembers(ctx, id, []store.MemberRef{{ID: userID, Type: store.MemberUser}}); err != nil {
-			return nil, err
-		}
-		changes = append(changes, Change{Action: "members", Type: "Group", Name: id, Detail: "added " + userName})
-	}
-	return changes, nil
-}
-
 // applyMembers sets each spooled group's members from its member attributes.
 func (a *applier) applyMembers(ctx context.Context, f *fetched) error {
 	cfg := a.src.cfg
-	if cfg.Groups.MemberOf != "" {
-		return nil
-	}
 	var graph map[string][]memberRef
 	if cfg.Groups.Flatten {
 		// Flattening follows nested groups, so it needs every group's

@@ -74,9 +74,10 @@ type SourceConfig struct {
 	// MaxDeletes refuses a run that would deactivate or delete more users
 	// and groups than this (default 500; -1: no limit) unless forced.
 	MaxDeletes int `yaml:"maxDeletes"`
-	// ChangeDetection is how incremental runs find changes:
-	// "modifyTimestamp" (OpenLDAP), "uSNChanged" (AD) or "none" (every run
-	// is full).
+	// ChangeDetection is how incremental runs find changes: "entryCSN"
+	// (OpenLDAP; microsecond resolution), "modifyTimestamp" (any LDAP
+	// server; one-second resolution), "uSNChanged" (AD) or "none" (every
+	// run is full).
 	ChangeDetection string `yaml:"changeDetection"`
 	// Interval between incremental runs (default 5m); FullSyncInterval
 	// between full reconciliations, which detect deletions (default 24h).
@@ -125,6 +126,7 @@ const (
 
 // Change detection modes.
 const (
+	DetectEntryCSN        = "entryCSN"
 	DetectModifyTimestamp = "modifyTimestamp"
 	DetectUSNChanged      = "uSNChanged"
 	DetectNone            = "none"
@@ -173,7 +175,7 @@ func (c SourceConfig) withDefaults() SourceConfig {
 		}
 	}
 	def(&c.IDAttribute, "entryUUID", "objectGUID")
-	def(&c.ChangeDetection, DetectModifyTimestamp, DetectUSNChanged)
+	def(&c.ChangeDetection, DetectEntryCSN, DetectUSNChanged)
 	def(&c.Users.Filter, "(objectClass=inetOrgPerson)", "(&(objectClass=user)(!(objectClass=computer)))")
 	def(&c.Groups.Filter, "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))", "(objectClass=group)")
 	def(&c.Groups.NameAttribute, "cn", "cn")
@@ -320,8 +322,10 @@ func (c *Config) Validate() error {
 		if s.OnDelete != "deactivate" && s.OnDelete != "delete" {
 			bad(".onDelete: must be \"deactivate\" or \"delete\", got %q", s.OnDelete)
 		}
-		if s.ChangeDetection != DetectModifyTimestamp && s.ChangeDetection != DetectUSNChanged && s.ChangeDetection != DetectNone {
-			bad(".changeDetection: must be %q, %q or %q, got %q", DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
+		switch s.ChangeDetection {
+		case DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone:
+		default:
+			bad(".changeDetection: must be %q, %q, %q or %q, got %q", DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
 		}
 		if s.MaxDeletes < -1 {
 			bad(".maxDeletes: must be -1 (no limit) or positive, got %d", s.MaxDeletes)

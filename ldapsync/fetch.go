@@ -71,33 +71,64 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 		if full {
 			f.seenUsers, f.seenGroups = map[string]struct{}{}, map[string]struct{}{}
 		}
-		// Ranged retrieval needs requests while a paged search is still
-		// streaming; a second connection keeps them from blocking each other.
+		// Ranged retrieval and memberOf lookups need requests while a paged
+		// search is still streaming; a second connection keeps them from
+		// blocking each other.
 		var side *ldap.Conn
 		defer func() {
 			if side != nil {
 				side.Close()
 			}
 		}()
+		sideConn := func() (*ldap.Conn, error) {
+			if side != nil {
+				return side, nil
+			}
+			c, err := src.dir.dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if cfg.BindDN != "" {
+				if err := c.Bind(cfg.BindDN, src.dir.password); err != nil {
+					c.Close()
+					return nil, fmt.Errorf("bind as %s: %w", cfg.BindDN, err)
+				}
+			}
+			side = c
+			return c, nil
+		}
 		ranges := func(e *ldap.Entry) error {
 			for _, a := range e.Attributes {
-				if _, _, _, ok := parseRange(a.Name); !ok {
-					continue
-				}
-				if side == nil {
-					c, err := src.dir.dial(ctx)
+				if _, _, _, ok := parseRange(a.Name); ok {
+					c, err := sideConn()
 					if err != nil {
 						return err
 					}
-					side = c
-					if cfg.BindDN != "" {
-						if err := side.Bind(cfg.BindDN, src.dir.password); err != nil {
-							return fmt.Errorf("bind as %s: %w", cfg.BindDN, err)
-						}
-					}
+					return completeRanges(ctx, c, e)
 				}
-				return completeRanges(ctx, side, e)
 			}
+			return nil
+		}
+		// In memberOf mode a group's members are the users whose memberOf
+		// names it: memberOf is a back-link that changes no marker on the
+		// user, but the group's own marker moves when its members change.
+		reverseMembers := func(r *record) error {
+			c, err := sideConn()
+			if err != nil {
+				return err
+			}
+			filter := "(&" + cfg.Users.Filter + "(" + cfg.Groups.MemberOf + "=" + ldap.EscapeFilter(r.DN) + "))"
+			req := ldap.NewSearchRequest(cfg.Users.BaseDN, scope(cfg.Users.Scope), ldap.NeverDerefAliases, 0, 0, false,
+				filter, []string{"1.1"}, nil)
+			dns := []string{}
+			_, err = pagedSearch(ctx, c, req, cfg.PageSize, func(e *ldap.Entry) error {
+				dns = append(dns, e.DN)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("search members of %s by %s: %w", r.DN, cfg.Groups.MemberOf, err)
+			}
+			r.Attrs[memberOfKey] = dns
 			return nil
 		}
 		read := func(kind, base, scopeName, filter string, attrs []string, out *spool, seen map[string]struct{}, n *int) error {
@@ -118,6 +149,11 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 				}
 				if seen != nil {
 					seen[r.ID] = struct{}{}
+				}
+				if out == f.groups && cfg.Groups.MemberOf != "" {
+					if err := reverseMembers(r); err != nil {
+						return err
+					}
 				}
 				f.watermark = s.advance(cfg, f.watermark, r, usnFromDSE)
 				return out.add(r)
@@ -152,9 +188,13 @@ func (s *Syncer) changeFilter(cfg SourceConfig, filter, watermark string) string
 		return filter
 	}
 	switch cfg.ChangeDetection {
+	case DetectEntryCSN:
+		// >= re-reads the entry holding the watermark; re-applying an
+		// unchanged entry writes nothing, and no change can slip between.
+		return "(&" + filter + "(entryCSN>=" + ldap.EscapeFilter(watermark) + "))"
 	case DetectModifyTimestamp:
 		// >= re-reads the watermark's own second: timestamps have one-second
-		// resolution, and re-applying an unchanged entry writes nothing.
+		// resolution, so a later change in that second must not be missed.
 		return "(&" + filter + "(modifyTimestamp>=" + ldap.EscapeFilter(watermark) + "))"
 	case DetectUSNChanged:
 		n, err := strconv.ParseInt(watermark, 10, 64)
@@ -171,6 +211,11 @@ func (s *Syncer) changeFilter(cfg SourceConfig, filter, watermark string) string
 // right and stays.
 func (s *Syncer) advance(cfg SourceConfig, watermark string, r *record, fromDSE bool) string {
 	switch cfg.ChangeDetection {
+	case DetectEntryCSN:
+		// CSNs ("20261122120000.123456Z#000001#000#000000") sort as text.
+		if v := r.first("entryCSN"); v > watermark {
+			return v
+		}
 	case DetectModifyTimestamp:
 		t, err := parseGeneralizedTime(r.first("modifyTimestamp"))
 		if err != nil {

@@ -235,11 +235,10 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	rep.Watermark = f.watermark
 
 	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.seenUsers,
-		groupIDs: map[string]string{}, ownGroups: map[string]bool{}}
+		groupIDs: map[string]string{}}
 	if cfg.Groups.BaseDN != "" {
 		if err := s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
 			a.groupIDs[normDN(ref.DN)] = ref.ID
-			a.ownGroups[ref.ID] = true
 			return nil
 		}); err != nil {
 			return nil, err

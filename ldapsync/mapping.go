@@ -82,25 +82,24 @@ type mapper struct {
 
 // userAttributes lists the directory attributes a user search asks for.
 func (m *mapper) userAttributes() []string {
-	out := []string{m.src.IDAttribute, "modifyTimestamp"}
-	if m.src.ChangeDetection == DetectUSNChanged {
-		out = append(out, "uSNChanged")
-	}
+	out := []string{m.src.IDAttribute, m.changeAttribute()}
 	for _, k := range slices.Sorted(maps.Keys(m.attrs)) {
 		out = append(out, m.attrs[k])
-	}
-	if m.src.Groups.MemberOf != "" {
-		out = append(out, m.src.Groups.MemberOf)
 	}
 	return dedupeFold(out)
 }
 
+// changeAttribute is the attribute that marks an entry's last change.
+func (m *mapper) changeAttribute() string {
+	if m.src.ChangeDetection == DetectNone {
+		return ""
+	}
+	return m.src.ChangeDetection
+}
+
 // groupAttributes lists the directory attributes a group search asks for.
 func (m *mapper) groupAttributes() []string {
-	out := []string{m.src.IDAttribute, "modifyTimestamp", m.src.Groups.NameAttribute}
-	if m.src.ChangeDetection == DetectUSNChanged {
-		out = append(out, "uSNChanged")
-	}
+	out := []string{m.src.IDAttribute, m.changeAttribute(), m.src.Groups.NameAttribute}
 	if m.src.Groups.MemberOf == "" {
 		out = append(out, m.src.Groups.MemberAttributes...)
 	}
@@ -279,9 +278,16 @@ type memberRef struct {
 	UserName string // memberUid
 }
 
+// memberOfKey holds, in memberOf mode, the DNs of the users whose memberOf
+// names the group (no attribute can be named so).
+const memberOfKey = "\x00memberof"
+
 // groupMembers reads a group record's member references.
 func (m *mapper) groupMembers(r *record) []memberRef {
 	var out []memberRef
+	for _, dn := range r.Attrs[memberOfKey] {
+		out = append(out, memberRef{DN: dn})
+	}
 	for _, attr := range m.src.Groups.MemberAttributes {
 		for _, v := range r.all(attr) {
 			switch {
