@@ -1,7 +1,9 @@
 package ldapsync
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,14 +46,38 @@ type applier struct {
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.
 	groupIDs map[string]string
+	// idx knows this source's users by identity and DN.
+	idx *userIndex
+	// current holds the stored users of the batch being applied.
+	current map[string]*store.User
+	// mayLink is false when no stored user can be linked: every user in the
+	// store is this source's and none vanished. It spares an initial import
+	// two lookups per user.
+	mayLink bool
+	// pendingManagers maps a user's identity to its manager's DN when the
+	// manager was not synced yet.
+	pendingManagers map[string]string
 }
 
 // batch runs op for items [0,n) in one transaction. When an item fails with
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
 func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
+	return a.batchPrepared(ctx, n, dn, nil, op)
+}
+
+// batchPrepared is batch with a prepare step that runs first in every
+// attempt's transaction (to read what the batch needs).
+func (a *applier) batchPrepared(ctx context.Context, n int, dn func(i int) string, prepare func(ctx context.Context, tx store.Tx) error,
+	op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
 	skip := map[int]bool{}
+	if prepare == nil {
+		prepare = func(context.Context, store.Tx) error { return nil }
+	}
 	if a.dryTx != nil {
+		if err := prepare(ctx, a.dryTx); err != nil {
+			return err
+		}
 		// Inside the dry run's single transaction a batch cannot be rolled
 		// back alone; the failed entry is reported and the rest goes on.
 		for i := range n {
@@ -72,6 +98,9 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op fu
 		failed, failErr := -1, error(nil)
 		err := a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
 			changes = changes[:0]
+			if err := prepare(ctx, tx); err != nil {
+				return err
+			}
 			for i := range n {
 				if skip[i] {
 					continue
@@ -104,7 +133,7 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op fu
 func (a *applier) commit(changes []Change) {
 	for _, c := range changes {
 		a.rep.count(c)
-		if a.opts.OnChange != nil {
+		if a.opts.OnChange != nil && c.Action != "unchanged" {
 			a.opts.OnChange(c)
 		}
 	}
@@ -137,8 +166,7 @@ func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
 				}
 				a.groupIDs[normDN(r.DN)] = id
 				if c.Action == "" {
-					a.rep.Groups.Unchanged++
-					return nil, nil
+					return []Change{{Action: "unchanged", Type: "Group"}}, nil
 				}
 				return []Change{c}, nil
 			})
@@ -196,7 +224,9 @@ func (a *applier) findGroupToLink(ctx context.Context, tx store.Tx, name string)
 	return g, nil
 }
 
-// applyUsers creates, links or updates each spooled user.
+// applyUsers creates, links or updates each spooled user. A batch's
+// existing users are read with one query, and a user the directory did not
+// change is not written at all.
 func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 	cfg := a.src.cfg
 	prog := a.s.progress(cfg.Name, "write users")
@@ -206,100 +236,186 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 		prog(done)
 		views := make([]*store.User, len(batch))
 		bad := make([]error, len(batch))
+		managers := make([]string, len(batch))
+		var known []string
 		for i, r := range batch {
-			views[i], bad[i] = a.src.m.user(r)
+			if views[i], bad[i] = a.src.m.user(r); bad[i] == nil {
+				if e := views[i].Enterprise; e != nil && e.Manager != nil {
+					managers[i], e.Manager = e.Manager.Ref, nil
+				}
+			}
+			if ref, ok := a.idx.byID[r.ID]; ok {
+				known = append(known, ref.id)
+			}
 		}
-		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
+		prepare := func(ctx context.Context, tx store.Tx) (err error) {
+			a.current, err = usersByID(ctx, tx, known)
+			return err
+		}
+		return a.batchPrepared(ctx, len(batch), func(i int) string { return batch[i].DN }, prepare,
 			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
 				if bad[i] != nil {
 					return nil, &entryError{bad[i]}
 				}
+				a.resolveManager(batch[i].ID, views[i], managers[i])
 				return a.putUser(ctx, tx, batch[i], views[i])
 			})
 	})
 }
 
-func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
-	cfg := a.src.cfg
-	if err := a.resolveManager(ctx, tx, view); err != nil {
-		return nil, err
+// usersByID reads users by SCIM id, without their groups, in one query.
+func usersByID(ctx context.Context, r store.Reader, ids []string) (map[string]*store.User, error) {
+	out := make(map[string]*store.User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
 	}
-	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
-	existing, err := tx.GetUserBySource(ctx, cfg.Name, r.ID)
-	action := "update"
-	if store.IsNotFound(err) {
-		existing, err = a.findUserToLink(ctx, tx, view)
-		action = "link"
+	// A balanced OR tree keeps the SQL expression shallow.
+	var tree func(ids []string) store.Expr
+	tree = func(ids []string) store.Expr {
+		if len(ids) == 1 {
+			return store.Compare{Attr: "id", Op: store.OpEq, Value: ids[0]}
+		}
+		return store.Or{Left: tree(ids[:len(ids)/2]), Right: tree(ids[len(ids)/2:])}
 	}
+	page, err := r.ListUsers(ctx, store.Query{Filter: tree(ids), Limit: len(ids)})
 	if err != nil {
 		return nil, err
 	}
-	var changes []Change
+	for _, u := range page.Users {
+		out[u.ID] = u
+	}
+	return out, nil
+}
+
+func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
+	cfg := a.src.cfg
+	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
+	var existing *store.User
+	action := "update"
+	if ref, ok := a.idx.byID[r.ID]; ok {
+		existing = a.current[ref.id]
+	}
+	if existing == nil && a.mayLink {
+		var err error
+		if existing, err = a.findUserToLink(ctx, tx, view); err != nil {
+			return nil, err
+		}
+		action = "link"
+	}
 	if existing == nil {
 		u := *view
 		if err := tx.CreateUser(ctx, &u); err != nil {
 			return nil, err
 		}
+		a.idx.put(r.ID, u.ID, r.DN, "")
 		c.Action = "create"
-		changes = append(changes, c)
-	} else {
-		updated, err := tx.UpdateUser(ctx, existing.ID, func(u *store.User) error {
-			for attr := range a.src.m.attrs {
-				if !slices.Contains(cfg.StoreOwned, attr) {
-					copyAttr(u, view, attr)
-				}
+		return []Change{c}, nil
+	}
+	apply := func(u *store.User) {
+		for attr := range a.src.m.attrs {
+			if !slices.Contains(cfg.StoreOwned, attr) {
+				copyAttr(u, view, attr)
 			}
-			// A synced user is active unless the directory says otherwise;
-			// this also reactivates a user that comes back.
-			if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
-				u.Active = view.Active
-			}
-			u.Source = view.Source
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
-		switch {
-		case updated.Meta.Version == existing.Meta.Version:
-			a.rep.Users.Unchanged++
-		case action == "link":
-			c.Action, c.Detail = "link", "existing user "+existing.UserName
-			changes = append(changes, c)
-		case existing.Active != updated.Active:
-			c.Action = map[bool]string{true: "activate", false: "deactivate"}[updated.Active]
-			changes = append(changes, c)
-		default:
-			c.Action = "update"
-			if existing.Source.DN != "" && !strings.EqualFold(existing.Source.DN, r.DN) {
-				c.Detail = "moved from " + existing.Source.DN
-			}
-			changes = append(changes, c)
+		// A synced user is active unless the directory says otherwise;
+		// this also reactivates a user that comes back.
+		if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
+			u.Active = view.Active
+		}
+		u.Source = view.Source
+	}
+	if same, err := unchangedBy(existing, apply); err != nil {
+		return nil, err
+	} else if same {
+		return []Change{{Action: "unchanged", Type: "User"}}, nil
+	}
+	updated, err := tx.UpdateUser(ctx, existing.ID, func(u *store.User) error { apply(u); return nil })
+	if err != nil {
+		return nil, err
+	}
+	a.idx.put(r.ID, existing.ID, r.DN, existing.Source.DN)
+	switch {
+	case updated.Meta.Version == existing.Meta.Version:
+		return []Change{{Action: "unchanged", Type: "User"}}, nil
+	case action == "link":
+		c.Action, c.Detail = "link", "existing user "+existing.UserName
+	case existing.Active != updated.Active:
+		c.Action = map[bool]string{true: "activate", false: "deactivate"}[updated.Active]
+	default:
+		c.Action = "update"
+		if existing.Source.DN != "" && !strings.EqualFold(existing.Source.DN, r.DN) {
+			c.Detail = "moved from " + existing.Source.DN
 		}
 	}
-	return changes, nil
+	return []Change{c}, nil
 }
 
-// resolveManager turns the manager DN the mapping left in Manager.Ref into
-// a reference to the synced manager; an unknown manager is left out.
-func (a *applier) resolveManager(ctx context.Context, tx store.Tx, view *store.User) error {
-	if view.Enterprise == nil || view.Enterprise.Manager == nil {
-		return nil
-	}
-	dn := view.Enterprise.Manager.Ref
-	view.Enterprise.Manager = nil
-	m, err := tx.GetUserBySourceDN(ctx, a.src.cfg.Name, dn)
-	if store.IsNotFound(err) {
-		return nil
-	}
+// unchangedBy reports whether apply leaves the user as it is, comparing
+// the stored form, so unchanged users cost no write and no version.
+func unchangedBy(u *store.User, apply func(*store.User)) (bool, error) {
+	before, err := json.Marshal(u)
 	if err != nil {
-		return err
+		return false, err
 	}
-	display := m.DisplayName
-	if display == "" {
-		display = m.UserName
+	c := &store.User{}
+	if err := json.Unmarshal(before, c); err != nil {
+		return false, err
 	}
-	view.Enterprise.Manager = &store.Manager{Value: m.ID, DisplayName: display}
+	c.Source = u.Source
+	apply(c)
+	after, err := json.Marshal(c)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(before, after) && c.Source == u.Source, nil
+}
+
+// resolveManager points the user at its manager when the manager's DN is
+// known; a manager synced later in the run is set by applyManagers.
+func (a *applier) resolveManager(sourceID string, view *store.User, dn string) {
+	if dn == "" {
+		return
+	}
+	if id, ok := a.idx.byDN[normDN(dn)]; ok {
+		enterprise(view).Manager = &store.Manager{Value: id}
+		delete(a.pendingManagers, sourceID)
+		return
+	}
+	if view.Enterprise != nil {
+		view.Enterprise.Manager = nil
+	}
+	a.pendingManagers[sourceID] = dn
+}
+
+// applyManagers sets the managers that were synced after their reports.
+// A manager outside the sync's scope stays unset.
+func (a *applier) applyManagers(ctx context.Context) error {
+	if slices.Contains(a.src.cfg.StoreOwned, "enterprise.manager") {
+		return nil
+	}
+	type pending struct{ userID, managerID string }
+	var todo []pending
+	for srcID, dn := range a.pendingManagers {
+		u, okU := a.idx.byID[srcID]
+		m, okM := a.idx.byDN[normDN(dn)]
+		if okU && okM {
+			todo = append(todo, pending{u.id, m})
+		}
+	}
+	for start := 0; start < len(todo); start += a.src.cfg.BatchSize {
+		batch := todo[start:min(start+a.src.cfg.BatchSize, len(todo))]
+		err := a.batch(ctx, len(batch), func(i int) string { return "" },
+			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+				_, err := tx.UpdateUser(ctx, batch[i].userID, func(u *store.User) error {
+					enterprise(u).Manager = &store.Manager{Value: batch[i].managerID}
+					return nil
+				})
+				return nil, err
+			})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -468,13 +584,9 @@ func (a *applier) resolveMembers(ctx context.Context, tx store.Tx, refs []member
 			}
 			continue
 		}
-		u, err := tx.GetUserBySourceDN(ctx, cfg.Name, ref.DN)
-		if err == nil {
-			add(store.MemberRef{ID: u.ID, Type: store.MemberUser})
+		if id, ok := a.idx.byDN[normDN(ref.DN)]; ok {
+			add(store.MemberRef{ID: id, Type: store.MemberUser})
 			continue
-		}
-		if !store.IsNotFound(err) {
-			return nil, err
 		}
 		if !usersOnly {
 			g, err := tx.GetGroupBySourceDN(ctx, cfg.Name, ref.DN)

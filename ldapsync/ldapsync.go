@@ -235,7 +235,10 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	rep.Watermark = f.watermark
 
 	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.seenUsers,
-		groupIDs: map[string]string{}}
+		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
+	if a.idx, err = loadUserIndex(ctx, s.st, cfg.Name); err != nil {
+		return nil, err
+	}
 	if cfg.Groups.BaseDN != "" {
 		if err := s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
 			a.groupIDs[normDN(ref.DN)] = ref.ID
@@ -255,6 +258,11 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 				len(gone.users), len(gone.groups), cfg.MaxDeletes)
 		}
 	}
+	all, err := s.st.ListUsers(ctx, store.Query{Limit: 0})
+	if err != nil {
+		return nil, err
+	}
+	a.mayLink = all.Total > len(a.idx.byID) || (gone != nil && len(gone.users) > 0)
 	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server,
 		LastFull: st.LastFull, LastSuccess: s.now().UTC()}
 	if a.full {
@@ -265,6 +273,9 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 			return err
 		}
 		if err := a.applyUsers(ctx, f); err != nil {
+			return err
+		}
+		if err := a.applyManagers(ctx); err != nil {
 			return err
 		}
 		if err := a.applyMembers(ctx, f); err != nil {

@@ -104,6 +104,8 @@ func (r *Report) count(c Change) {
 		n.Deleted++
 	case "members":
 		r.MembershipChanges++
+	case "unchanged":
+		n.Unchanged++
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 // posixGroup.
 func directoryLDIF() string {
 	return person("alice", "Alice", "Smith", "alice@example.com", "title: Engineer", "employeeNumber: 1001",
-		"departmentNumber: R&D", "telephoneNumber: +1 555 0100") +
+		"departmentNumber: R&D", "telephoneNumber: +1 555 0100",
+		"manager: "+userDN("carol")) + // a manager synced after the user
 		person("bob", "Bob", "Jones", "bob@example.com", "manager: "+userDN("alice")) +
 		person("carol", "Carol", "White", "carol@example.com") +
 		"dn: ou=staff," + ldaptest.PeopleDN + "\nobjectClass: organizationalUnit\nou: staff\n\n" +
@@ -46,6 +47,9 @@ func TestFullImportThenIncrementalChanges(t *testing.T) {
 	}
 	if alice.Source.Name != "corp" || alice.Source.ID != entryUUID(t, srv, userDN("alice")) || !strings.EqualFold(alice.Source.DN, userDN("alice")) {
 		t.Fatalf("alice's source = %+v", alice.Source)
+	}
+	if carol := mustUser(t, st, "carol"); alice.Enterprise.Manager == nil || alice.Enterprise.Manager.Value != carol.ID {
+		t.Fatalf("alice's manager = %+v, want carol %s", alice.Enterprise.Manager, carol.ID)
 	}
 	bob := mustUser(t, st, "bob")
 	if bob.Enterprise == nil || bob.Enterprise.Manager == nil || bob.Enterprise.Manager.Value != alice.ID {
