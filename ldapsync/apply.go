@@ -54,6 +54,8 @@ type applier struct {
 	// store is this source's and none vanished. It spares an initial import
 	// two lookups per user.
 	mayLink bool
+	// sourcedUsers counts the source's users before the run (full runs).
+	sourcedUsers int
 	// pendingManagers maps a user's identity to its manager's DN when the
 	// manager was not synced yet.
 	pendingManagers map[string]string
@@ -89,6 +91,7 @@ func (a *applier) batchPrepared(ctx context.Context, n int, dn func(i int) strin
 				a.rep.fail(dn(i), err)
 				continue
 			}
+			a.idx.commit()
 			a.commit(cs)
 		}
 		return nil
@@ -117,6 +120,12 @@ func (a *applier) batchPrepared(ctx context.Context, n int, dn func(i int) strin
 			}
 			return nil
 		})
+		if err != nil {
+			// The transaction rolled back: so do the ids it handed out.
+			a.idx.rollback()
+		} else {
+			a.idx.commit()
+		}
 		if errors.Is(err, errRetryBatch) {
 			skip[failed] = true
 			a.rep.fail(dn(failed), failErr)
@@ -137,6 +146,15 @@ func (a *applier) commit(changes []Change) {
 			a.opts.OnChange(c)
 		}
 	}
+}
+
+// reader reads the store as this run sees it: inside a dry run's
+// transaction, its own writes included.
+func (a *applier) reader() store.Reader {
+	if a.dryTx != nil {
+		return a.dryTx
+	}
+	return a.s.st
 }
 
 func (a *applier) actor() store.Actor {
@@ -237,18 +255,25 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 		views := make([]*store.User, len(batch))
 		bad := make([]error, len(batch))
 		managers := make([]string, len(batch))
-		var known []string
 		for i, r := range batch {
 			if views[i], bad[i] = a.src.m.user(r); bad[i] == nil {
 				if e := views[i].Enterprise; e != nil && e.Manager != nil {
 					managers[i], e.Manager = e.Manager.Ref, nil
 				}
 			}
-			if ref, ok := a.idx.byID[r.ID]; ok {
-				known = append(known, ref.id)
-			}
 		}
-		prepare := func(ctx context.Context, tx store.Tx) (err error) {
+		prepare := func(ctx context.Context, tx store.Tx) error {
+			var known []string
+			for _, r := range batch {
+				id, ok, err := a.idx.id(ctx, tx, r.ID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					known = append(known, id)
+				}
+			}
+			var err error
 			a.current, err = usersByID(ctx, tx, known)
 			return err
 		}
@@ -257,7 +282,9 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 				if bad[i] != nil {
 					return nil, &entryError{bad[i]}
 				}
-				a.resolveManager(batch[i].ID, views[i], managers[i])
+				if err := a.resolveManager(ctx, tx, batch[i].ID, views[i], managers[i]); err != nil {
+					return nil, err
+				}
 				return a.putUser(ctx, tx, batch[i], views[i])
 			})
 	})
@@ -292,8 +319,8 @@ func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *sto
 	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
 	var existing *store.User
 	action := "update"
-	if ref, ok := a.idx.byID[r.ID]; ok {
-		existing = a.current[ref.id]
+	if id, ok := a.idx.byID[r.ID]; ok {
+		existing = a.current[id]
 	}
 	if existing == nil && a.mayLink {
 		var err error
@@ -372,19 +399,24 @@ func unchangedBy(u *store.User, apply func(*store.User)) (bool, error) {
 
 // resolveManager points the user at its manager when the manager's DN is
 // known; a manager synced later in the run is set by applyManagers.
-func (a *applier) resolveManager(sourceID string, view *store.User, dn string) {
+func (a *applier) resolveManager(ctx context.Context, tx store.Tx, sourceID string, view *store.User, dn string) error {
 	if dn == "" {
-		return
+		return nil
 	}
-	if id, ok := a.idx.byDN[normDN(dn)]; ok {
+	id, ok, err := a.idx.dn(ctx, tx, dn)
+	if err != nil {
+		return err
+	}
+	if ok {
 		enterprise(view).Manager = &store.Manager{Value: id}
 		delete(a.pendingManagers, sourceID)
-		return
+		return nil
 	}
 	if view.Enterprise != nil {
 		view.Enterprise.Manager = nil
 	}
 	a.pendingManagers[sourceID] = dn
+	return nil
 }
 
 // applyManagers sets the managers that were synced after their reports.
@@ -396,10 +428,16 @@ func (a *applier) applyManagers(ctx context.Context) error {
 	type pending struct{ userID, managerID string }
 	var todo []pending
 	for srcID, dn := range a.pendingManagers {
-		u, okU := a.idx.byID[srcID]
-		m, okM := a.idx.byDN[normDN(dn)]
+		u, okU, err := a.idx.id(ctx, a.reader(), srcID)
+		if err != nil {
+			return err
+		}
+		m, okM, err := a.idx.dn(ctx, a.reader(), dn)
+		if err != nil {
+			return err
+		}
 		if okU && okM {
-			todo = append(todo, pending{u.id, m})
+			todo = append(todo, pending{u, m})
 		}
 	}
 	for start := 0; start < len(todo); start += a.src.cfg.BatchSize {
@@ -584,7 +622,11 @@ func (a *applier) resolveMembers(ctx context.Context, tx store.Tx, refs []member
 			}
 			continue
 		}
-		if id, ok := a.idx.byDN[normDN(ref.DN)]; ok {
+		id, ok, err := a.idx.dn(ctx, tx, ref.DN)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			add(store.MemberRef{ID: id, Type: store.MemberUser})
 			continue
 		}
@@ -616,6 +658,7 @@ func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, erro
 	cfg := a.src.cfg
 	v := &vanished{}
 	err := a.s.st.EachSourced(ctx, "User", cfg.Name, func(ref store.SourcedRef) error {
+		a.sourcedUsers++
 		if _, ok := f.seenUsers[ref.SourceID]; !ok && (cfg.OnDelete == "delete" || ref.Active) {
 			v.users = append(v.users, ref)
 		}
@@ -651,6 +694,9 @@ func (a *applier) applyVanished(ctx context.Context, v *vanished) error {
 				}
 				if err != nil {
 					return nil, err
+				}
+				if u.Source.Name != cfg.Name || u.Source.ID != ref.SourceID {
+					return nil, nil // taken over by a recreated entry in this run
 				}
 				c := Change{Type: "User", Name: u.UserName, DN: ref.DN, Detail: "gone from the directory"}
 				if cfg.OnDelete == "delete" {

@@ -236,8 +236,13 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 
 	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.seenUsers,
 		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
-	if a.idx, err = loadUserIndex(ctx, s.st, cfg.Name); err != nil {
-		return nil, err
+	// Large runs load the whole identity index; small incremental runs
+	// look up what they touch.
+	a.idx = newUserIndex(cfg.Name)
+	if a.full || f.users.n > 1000 || f.groups.n > 20 {
+		if err := a.idx.load(ctx, s.st); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Groups.BaseDN != "" {
 		if err := s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
@@ -262,7 +267,9 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	if err != nil {
 		return nil, err
 	}
-	a.mayLink = all.Total > len(a.idx.byID) || (gone != nil && len(gone.users) > 0)
+	// Every stored user is this source's (counted in a full run's check):
+	// nothing to link, and no lookups for it.
+	a.mayLink = !a.full || all.Total > a.sourcedUsers || len(gone.users) > 0
 	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server,
 		LastFull: st.LastFull, LastSuccess: s.now().UTC()}
 	if a.full {

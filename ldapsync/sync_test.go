@@ -339,3 +339,20 @@ func TestModifyTimestampChangeDetection(t *testing.T) {
 		t.Fatalf("incremental run: %s", rep.Summary())
 	}
 }
+
+func TestRecreatedEntryTakesOverItsUser(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: person("alice", "Alice", "A", "") + person("bob", "Bob", "B", "")})
+	st := newStore(t)
+	s := newSyncer(t, st, sourceFor(srv))
+	syncOnce(t, s, RunOptions{})
+	before := mustUser(t, st, "alice")
+	// Deleted and added again: same uid, new entryUUID.
+	srv.Modify(t, "dn: "+userDN("alice")+"\nchangetype: delete\n\ndn: "+userDN("alice")+
+		"\nchangetype: add\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Again\nsn: A\n")
+	rep := syncOnce(t, s, RunOptions{Full: true})
+	after := mustUser(t, st, "alice")
+	if rep.Failed != 0 || rep.Users.Deactivated != 0 || after.ID != before.ID || after.Source.ID == before.Source.ID ||
+		after.DisplayName != "Alice Again" || !after.Active {
+		t.Fatalf("run: %s; before %+v after %+v", rep.Summary(), before.Source, after.Source)
+	}
+}
