@@ -1,26 +1,462 @@
-// Package xstudio serves the xstudio user API on the shared store.
-// (Stub: the routes land with the legacy adapter issues.)
+// Package xstudio serves XStudio's (XQual) command-style REST API for users
+// on the shared store: /xqual/api?command=<name> and /xqual/api/<name>,
+// authenticated by a JSESSIONID cookie, answering {"result":"success"|
+// "failure"} envelopes (see /work/shared/specs/legacy-xstudio.md).
+//
+// Teams are the store's groups; profiles (named sets of module rights) and
+// the folders of the user tree are store objects; a user's profile and its
+// (profile, team) roles are SCIM roles of the user.
 package xstudio
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // Dialect names this API in credentials, logs and the activity log.
 const Dialect = "xstudio"
 
-// Config is the dialect's configuration (yaml key legacy.xstudio).
+// Config is the dialect's configuration (yaml key legacy.xstudio):
+//
+//	legacy:
+//	  xstudio:
+//	    enabled: true
+//	    prefix: ""
+//	    admin_password: "change-me"  # creates the built-in admin on first start
+//	    admin_password_file: ""      # … or read it from this file
+//	    admin_email: admin@example.com
+//	    session_ttl: 30m             # idle timeout, like a servlet session
+//	    lockout_failures: 5
+//	    lockout_window: 1h
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
+	// AdminPassword, when set, creates the built-in user "admin" on first
+	// start if no user of that name exists. An existing admin is left alone.
+	AdminPassword string `yaml:"admin_password"`
+	// AdminPasswordFile reads that password from a file instead (first
+	// line), to keep it out of the configuration.
+	AdminPasswordFile string `yaml:"admin_password_file"`
+	// AdminEmail is the e-mail the created admin gets.
+	AdminEmail string `yaml:"admin_email"`
+	// SessionTTL is how long an unused session lives (default 30m); using
+	// it extends it.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LockoutFailures locks an account after more failed logins than this
+	// within LockoutWindow (default 5; negative disables).
+	LockoutFailures int           `yaml:"lockout_failures"`
+	LockoutWindow   time.Duration `yaml:"lockout_window"`
+}
+
+// NewKey returns a new API key and its public identifier length. XStudio
+// authenticates by session only; keys exist for the shared CLI contract.
+func NewKey() (token string, identifierLen int) { return secret.NewToken("xsk_"), 8 }
+
+// adminName is the built-in user with every right.
+const adminName = "admin"
+
+const sessionCookie = "JSESSIONID"
+
+type server struct {
+	cfg        Config
+	deps       legacyapi.Deps
+	log        *slog.Logger
+	sessions   *legacyapi.Sessions
+	cookiePath string
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below
-// cfg.Prefix when set).
-func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {}
+// cfg.Prefix when set) and creates the built-in admin when configured.
+func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
+	if !cfg.On() {
+		return
+	}
+	s := newServer(cfg, deps)
+	password, err := cfg.adminPassword()
+	if err != nil {
+		s.log.Error("cannot read the built-in admin's password", "err", err)
+	}
+	if password != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := EnsureAdmin(ctx, deps.Store, password, cfg.AdminEmail); err != nil {
+			s.log.Error("cannot create the built-in admin", "err", err)
+		}
+	}
+	base := r
+	if cfg.Prefix != "" {
+		base = r.PathPrefix(cfg.Prefix).Subrouter()
+	}
+	base.HandleFunc("/xqual/api", s.serve)
+	base.HandleFunc("/xqual/api/{command}", s.serve)
+}
 
-// NewKey returns a new API key in the dialect's format and how many of its
-// leading characters are a public identifier.
-func NewKey() (token string, identifierLen int) { return secret.NewToken(""), 0 }
+// adminPassword returns the configured admin password, from the file when
+// one is named.
+func (c Config) adminPassword() (string, error) {
+	if c.AdminPasswordFile == "" {
+		return c.AdminPassword, nil
+	}
+	b, err := os.ReadFile(c.AdminPasswordFile)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line), nil
+}
+
+func newServer(cfg Config, deps legacyapi.Deps) *server {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	if cfg.LockoutFailures == 0 {
+		cfg.LockoutFailures = 5
+	}
+	if cfg.LockoutWindow <= 0 {
+		cfg.LockoutWindow = time.Hour
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect),
+		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual",
+		sessions: &legacyapi.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL, Sliding: true,
+			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow, NewID: servletID}}
+}
+
+// servletID looks like a servlet container's session id: 32 upper-case hex
+// characters (128 random bits).
+func servletID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// EnsureAdmin creates the built-in admin with the password unless a user
+// named "admin" exists.
+func EnsureAdmin(ctx context.Context, st store.Store, password, email string) error {
+	if _, err := st.GetUserByUserName(ctx, adminName); err == nil || !store.IsNotFound(err) {
+		return err
+	}
+	hash, err := secret.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u := &store.User{UserName: adminName, DisplayName: "Administrator", Active: true, PasswordHash: hash}
+	if email != "" {
+		u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
+	}
+	err = st.Write(ctx, store.Actor{Door: Dialect, Principal: "bootstrap"}, func(tx store.Tx) error {
+		return tx.CreateUser(ctx, u)
+	})
+	if store.KindOf(err) == store.KindConflict { // created meanwhile by another instance
+		return nil
+	}
+	return err
+}
+
+// failure is an answer in the failure envelope; its text is shown as is.
+type failure struct{ msg string }
+
+func (f *failure) Error() string { return f.msg }
+
+func failf(format string, args ...any) error { return &failure{msg: fmt.Sprintf(format, args...)} }
+
+var (
+	errNotAuthenticated = failf("not authenticated")
+	errRights           = failf("insufficient rights")
+)
+
+// call is one command: its merged parameters, its multipart form (for the
+// form commands) and, once authenticated, its session.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	ctx    context.Context
+	params url.Values
+	form   *multipart.Form
+	sess   *legacyapi.Session
+	user   *store.User
+	rights rights
+}
+
+// command is one entry of the command table.
+type command struct {
+	// post: a setter, which must come as POST.
+	post bool
+	// public: needs no session.
+	public bool
+	run    func(s *server, c *call) (map[string]any, error)
+}
+
+var commands = map[string]command{
+	"authenticate": {post: true, public: true, run: (*server).authenticate},
+	"logout":       {post: true, run: (*server).logout},
+
+	"getUsersTree":         {run: (*server).getUsersTree},
+	"getUserForm":          {run: (*server).getUserForm},
+	"getUserDetails":       {run: (*server).getUserDetails},
+	"getUserTeams":         {run: (*server).getUserTeams},
+	"getEncryptedPassword": {run: (*server).notSupported},
+	"getEncryptedString":   {run: (*server).notSupported},
+	"getUserActionRights":  {run: (*server).getUserActionRights},
+	"getUserAccessRights":  {run: (*server).getUserAccessRights},
+	"getProfiles":          {run: (*server).getProfiles},
+	"getProfile":           {run: (*server).getProfile},
+	"getUserProfile":       {run: (*server).getUserProfile},
+	"getUserRoles":         {run: (*server).getUserRoles},
+	"getTeams":             {run: (*server).getTeams},
+
+	"createUser":         {post: true, run: (*server).createUser},
+	"updateUserDetails":  {post: true, run: (*server).updateUserDetails},
+	"updateUserTeams":    {post: true, run: (*server).updateUserTeams},
+	"setUserProfile":     {post: true, run: (*server).setUserProfile},
+	"moveUsers":          {post: true, run: (*server).moveUsers},
+	"deleteUsers":        {post: true, run: (*server).deleteUsers},
+	"updateUserPassword": {post: true, run: (*server).updateUserPassword},
+	"resetUserPassword":  {post: true, run: (*server).resetUserPassword},
+	"createProfile":      {post: true, run: (*server).createProfile},
+	"updateProfile":      {post: true, run: (*server).updateProfile},
+	"insertUserRoles":    {post: true, run: (*server).insertUserRoles},
+	"deleteUserRole":     {post: true, run: (*server).deleteUserRole},
+	"createTeam":         {post: true, run: (*server).createTeam},
+	"createFolder":       {post: true, run: (*server).createFolder},
+}
+
+func (s *server) serve(w http.ResponseWriter, r *http.Request) {
+	c := &call{w: w, r: r, ctx: r.Context()}
+	out, err := s.dispatch(c)
+	var f *failure
+	switch {
+	case err == nil:
+		if out == nil {
+			out = map[string]any{}
+		}
+		out["result"] = "success"
+		legacyapi.WriteJSON(w, http.StatusOK, out)
+	case errors.As(err, &f):
+		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "failure", "message": f.msg})
+	case store.KindOf(err) != store.KindInternal:
+		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "failure", "message": err.Error()})
+	default:
+		s.log.Error("command failed", "path", r.URL.Path, "err", err)
+		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "failure", "message": "internal error"})
+	}
+}
+
+func (s *server) dispatch(c *call) (map[string]any, error) {
+	if err := c.parse(s.deps.BodyLimit()); err != nil {
+		return nil, err
+	}
+	name := mux.Vars(c.r)["command"]
+	if name == "" {
+		name = c.params.Get("command")
+	}
+	if name == "" {
+		return nil, failf("missing parameter: command")
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		return nil, failf("unknown command: %s", name)
+	}
+	switch c.r.Method {
+	case http.MethodPost:
+	case http.MethodGet, http.MethodHead:
+		if cmd.post {
+			return nil, failf("this command requires POST")
+		}
+	default:
+		return nil, failf("unsupported method: %s", c.r.Method)
+	}
+	if !cmd.public {
+		if err := s.authenticateCall(c); err != nil {
+			return nil, err
+		}
+	}
+	return cmd.run(s, c)
+}
+
+// parse merges the query string with form fields of a POST body (query
+// first) and keeps a multipart form for the form commands.
+func (c *call) parse(limit int64) error {
+	c.params = c.r.URL.Query()
+	if c.r.Method != http.MethodPost || c.r.ContentLength == 0 {
+		return nil
+	}
+	c.r.Body = http.MaxBytesReader(c.w, c.r.Body, limit)
+	mediaType, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	var fields url.Values
+	switch mediaType {
+	case "multipart/form-data":
+		if err := c.r.ParseMultipartForm(limit); err != nil {
+			return tooLargeOr(err, "malformed multipart body")
+		}
+		c.form, fields = c.r.MultipartForm, c.r.MultipartForm.Value
+	case "application/x-www-form-urlencoded":
+		if err := c.r.ParseForm(); err != nil {
+			return tooLargeOr(err, "malformed form body")
+		}
+		fields = c.r.PostForm
+	default:
+		return nil
+	}
+	for k, vs := range fields {
+		if !c.params.Has(k) {
+			c.params[k] = vs
+		}
+	}
+	return nil
+}
+
+func tooLargeOr(err error, msg string) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return failf("request body too large")
+	}
+	return failf("%s", msg)
+}
+
+// authenticateCall loads the JSESSIONID session and the rights of its user.
+func (s *server) authenticateCall(c *call) error {
+	ck, err := c.r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return errNotAuthenticated
+	}
+	sess, err := s.sessions.Find(c.ctx, s.deps.Store, ck.Value, s.deps.Clock())
+	if store.IsNotFound(err) {
+		return errNotAuthenticated
+	}
+	if err != nil {
+		return err
+	}
+	if sess.User == nil || !sess.User.Active {
+		return errNotAuthenticated
+	}
+	c.sess, c.user = sess, sess.User
+	c.rights, err = s.rightsOf(c.ctx, s.deps.Store, sess.User)
+	return err
+}
+
+// authenticate is POST ?command=authenticate&username=…&password=….
+func (s *server) authenticate(c *call) (map[string]any, error) {
+	username, password := c.params.Get("username"), c.params.Get("password")
+	if username == "" {
+		return nil, failf("missing parameter: username")
+	}
+	if password == "" {
+		return nil, failf("missing parameter: password")
+	}
+	sess, err := s.sessions.Login(c.ctx, s.deps.Store, s.deps.Passwords, s.deps.Clock(), legacyapi.LoginRequest{
+		UserName: username, Password: password, UserAgent: c.r.UserAgent(),
+		Actor: legacyapi.Actor(c.r, Dialect, username),
+	})
+	switch {
+	case errors.Is(err, legacyapi.ErrBadLogin):
+		return nil, failf("password does not match user")
+	case errors.Is(err, legacyapi.ErrLocked):
+		return nil, failf("account is locked")
+	case errors.Is(err, legacyapi.ErrDisabled):
+		return nil, failf("user is disabled")
+	case err != nil:
+		return nil, err
+	}
+	http.SetCookie(c.w, legacyapi.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, 0))
+	return map[string]any{"userId": sess.User.Key, "userEmail": sess.User.PrimaryEmail(), "local": locale(sess.User)}, nil
+}
+
+// locale is the user's locale in Java form (en_US).
+func locale(u *store.User) string {
+	l := u.Locale
+	if l == "" {
+		l = u.PreferredLanguage
+	}
+	if l == "" {
+		return "en_US"
+	}
+	return strings.ReplaceAll(l, "-", "_")
+}
+
+// logout is POST ?command=logout: it ends the session.
+func (s *server) logout(c *call) (map[string]any, error) {
+	err := s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		return s.sessions.End(c.ctx, tx, c.sess)
+	})
+	if err != nil {
+		return nil, err
+	}
+	http.SetCookie(c.w, legacyapi.SessionCookie(c.r, sessionCookie, "", s.cookiePath, 0))
+	return nil, nil
+}
+
+func (c *call) actor() store.Actor {
+	name := ""
+	if c.user != nil {
+		name = c.user.UserName
+	}
+	return legacyapi.Actor(c.r, Dialect, name)
+}
+
+// notSupported answers the commands that would reveal XStudio's private
+// cipher: the adapter has none, and never hands out a stored secret.
+func (s *server) notSupported(*call) (map[string]any, error) {
+	return nil, failf("not supported")
+}
+
+// id reads a required integer parameter.
+func (c *call) id(name string) (int64, error) {
+	v := strings.TrimSpace(c.params.Get(name))
+	if v == "" {
+		return 0, failf("missing parameter: %s", name)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, failf("invalid parameter: %s", name)
+	}
+	return n, nil
+}
+
+// ids reads a comma-separated id list ("12, 15,18"); empty=true allows an
+// empty list when the parameter is present.
+func (c *call) ids(name string, empty bool) ([]int64, error) {
+	if !c.params.Has(name) {
+		return nil, failf("missing parameter: %s", name)
+	}
+	var out []int64
+	seen := map[int64]bool{}
+	for _, part := range strings.Split(c.params.Get(name), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(part, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, failf("invalid parameter: %s", name)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 && !empty {
+		return nil, failf("missing parameter: %s", name)
+	}
+	return out, nil
+}

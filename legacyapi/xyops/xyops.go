@@ -1,8 +1,24 @@
-// Package xyops serves the xyops user API on the shared store.
-// (Stub: the routes land with the legacy adapter issues.)
+// Package xyops serves the xyOps user self-service API
+// (/api/app/<name>/v1: get_user_activity, user_settings, logout_all) and the
+// pixl-server-user login layer it relies on (/api/user/login,
+// resume_session, logout, and the admin_* user management calls) on the
+// shared store.
+//
+// The wire format follows /work/shared/specs/legacy-xyops.md: a {code:0}
+// envelope on success, {code:"…",description:"…"} on failure, HTTP status
+// mapped from the code only on versioned (/vN) URLs.
 package xyops
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/internal/secret"
@@ -12,15 +28,219 @@ import (
 // Dialect names this API in credentials, logs and the activity log.
 const Dialect = "xyops"
 
-// Config is the dialect's configuration (yaml key legacy.xyops).
+// Config is the dialect's configuration (yaml key legacy.xyops):
+//
+//	legacy:
+//	  xyops:
+//	    enabled: true
+//	    prefix: ""            # mount below another path
+//	    session_ttl: 8760h    # xyOps: session_expire_days 365
+//	    lockout_failures: 5   # lock after more than 5 failed logins …
+//	    lockout_window: 1h    # … within this window; -1 disables
+//	    api_key_max_per_sec: 0  # per-key rate limit; 0: none
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
+	// SessionTTL is a login session's lifetime (default 365 days).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LockoutFailures locks an account after more failed logins than this
+	// within LockoutWindow (default 5; negative disables the lockout).
+	LockoutFailures int `yaml:"lockout_failures"`
+	// LockoutWindow is the period failures are counted in (default 1h).
+	LockoutWindow time.Duration `yaml:"lockout_window"`
+	// APIKeyMaxPerSec limits each API key's requests per second (0: no
+	// limit); over it, calls fail with code "rate" (HTTP 429 on /v1).
+	APIKeyMaxPerSec int `yaml:"api_key_max_per_sec"`
+}
+
+// NewKey returns a new API key in xyOps' format (24 case-sensitive
+// alphanumerics, sent as X-API-Key) and how many of its leading characters
+// are a public identifier (none).
+func NewKey() (token string, identifierLen int) { return secret.RandomString(24), 0 }
+
+type server struct {
+	cfg      Config
+	deps     legacyapi.Deps
+	log      *slog.Logger
+	sessions *legacyapi.Sessions
+	rate     *rateLimiter
+	// cookiePath is where the session cookie applies.
+	cookiePath string
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below
 // cfg.Prefix when set).
-func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {}
+func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
+	if !cfg.On() {
+		return
+	}
+	s := newServer(cfg, deps)
+	base := r
+	if cfg.Prefix != "" {
+		base = r.PathPrefix(cfg.Prefix).Subrouter()
+	}
+	base.HandleFunc("/api/app/{name}/v{version:[0-9]+}", s.serveApp)
+	base.HandleFunc("/api/app/{name}/v{version:[0-9]+}/", s.serveApp)
+	base.HandleFunc("/api/app/{name}", s.serveApp)
+	base.HandleFunc("/api/user/{name}", s.serveUser)
+}
 
-// NewKey returns a new API key in the dialect's format and how many of its
-// leading characters are a public identifier.
-func NewKey() (token string, identifierLen int) { return secret.NewToken(""), 0 }
+func newServer(cfg Config, deps legacyapi.Deps) *server {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 365 * 24 * time.Hour
+	}
+	if cfg.LockoutFailures == 0 {
+		cfg.LockoutFailures = 5
+	}
+	if cfg.LockoutWindow <= 0 {
+		cfg.LockoutWindow = time.Hour
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
+	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
+		rate: newRateLimiter(cfg.APIKeyMaxPerSec),
+		sessions: &legacyapi.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
+			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow}}
+}
+
+// apiError is a failure in the xyOps envelope.
+type apiError struct {
+	Code        string `json:"code"`
+	Description string `json:"description"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Description }
+
+func fail(code, description string) *apiError { return &apiError{Code: code, Description: description} }
+
+// statusOf maps an error code to the HTTP status versioned URLs answer with.
+func statusOf(code string) int {
+	switch code {
+	case "api":
+		return http.StatusBadRequest
+	case "access", "session":
+		return http.StatusForbidden
+	case "rate":
+		return http.StatusTooManyRequests
+	case "notfound":
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// call is one API request: its parsed JSON body and how to answer it.
+type call struct {
+	w         http.ResponseWriter
+	r         *http.Request
+	params    map[string]any
+	versioned bool // status codes follow the error code
+}
+
+var htmlTag = regexp.MustCompile(`<[^>]*>`)
+
+func (c *call) send(v any) {
+	status := http.StatusOK
+	if e, ok := v.(*apiError); ok {
+		e.Description = htmlTag.ReplaceAllString(e.Description, "")
+		if c.versioned {
+			status = statusOf(e.Code)
+		}
+	}
+	// Like JSON.stringify: no HTML escaping of <, > and &.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if c.r.URL.Query().Get("pretty") == "1" {
+		enc.SetIndent("", "\t")
+	}
+	if err := enc.Encode(v); err != nil {
+		legacyapi.WriteJSON(c.w, http.StatusInternalServerError, fail("internal", "Internal server error."))
+		return
+	}
+	c.w.Header().Set("Content-Type", "application/json")
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(buf.Bytes())
+}
+
+// internal logs an unexpected error and answers without its details.
+func (s *server) internal(c *call, err error) {
+	s.log.Error("request failed", "path", c.r.URL.Path, "err", err)
+	c.send(fail("internal", "Internal server error."))
+}
+
+// parse reads the JSON body. A malformed one gets pixl-server-web's plain
+// "400 Bad Request" (not JSON) and ok=false.
+func (s *server) parse(w http.ResponseWriter, r *http.Request) (*call, bool) {
+	c := &call{w: w, r: r, params: map[string]any{}}
+	if r.ContentLength == 0 {
+		return c, true
+	}
+	err := legacyapi.DecodeJSON(w, r, s.deps.BodyLimit(), &c.params)
+	switch {
+	case errors.Is(err, legacyapi.ErrBodyTooLarge):
+		http.Error(w, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	case err != nil:
+		http.Error(w, "400 Bad Request", http.StatusBadRequest)
+		return nil, false
+	}
+	if c.params == nil { // a "null" body
+		c.params = map[string]any{}
+	}
+	return c, true
+}
+
+func (s *server) serveApp(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.parse(w, r)
+	if !ok {
+		return
+	}
+	c.versioned = mux.Vars(r)["version"] != ""
+	switch name := mux.Vars(r)["name"]; name {
+	case "get_user_activity":
+		s.getUserActivity(c)
+	case "user_settings":
+		s.userSettings(c)
+	case "logout_all":
+		s.logoutAll(c)
+	default:
+		// The router's own error: numeric code 1, always HTTP 200.
+		c.versioned = false
+		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: app/api_" + name})
+	}
+}
+
+func (s *server) serveUser(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.parse(w, r)
+	if !ok {
+		return
+	}
+	switch name := mux.Vars(r)["name"]; name {
+	case "login":
+		s.login(c)
+	case "resume_session":
+		s.resumeSession(c)
+	case "logout":
+		s.logout(c)
+	case "admin_create":
+		s.adminCreate(c)
+	case "admin_update":
+		s.adminUpdate(c)
+	case "admin_delete":
+		s.adminDelete(c)
+	case "admin_get_user":
+		s.adminGetUser(c)
+	case "admin_get_users":
+		s.adminGetUsers(c)
+	default:
+		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: user/api_" + name})
+	}
+}
+
+// str returns a string body parameter and whether it was a string.
+func (c *call) str(name string) (string, bool) {
+	v, ok := c.params[name].(string)
+	return v, ok
+}

@@ -35,7 +35,6 @@ type column struct {
 type table struct {
 	name         string // table name, also its row in counts
 	alias        string
-	cols         string
 	catalog      *store.Catalog
 	resourceType string
 	columns      map[string]column // canonical attribute name → column
@@ -43,7 +42,7 @@ type table struct {
 }
 
 var userTable = &table{
-	name: "users", alias: "u", cols: userCols, catalog: store.UserAttrs, resourceType: "User", hasDoc: true,
+	name: "users", alias: "u", catalog: store.UserAttrs, resourceType: "User", hasDoc: true,
 	columns: map[string]column{
 		"id":                {"u.id", colText},
 		"externalId":        {"u.external_id", colText},
@@ -58,7 +57,7 @@ var userTable = &table{
 }
 
 var groupTable = &table{
-	name: "groups", alias: "g", cols: groupCols, catalog: store.GroupAttrs, resourceType: "Group",
+	name: "groups", alias: "g", catalog: store.GroupAttrs, resourceType: "Group",
 	columns: map[string]column{
 		"id":                {"g.id", colText},
 		"externalId":        {"g.external_id", colText},
@@ -82,7 +81,7 @@ func invalidFilter(format string, args ...any) error {
 }
 
 // buildSelect turns q into a page query and a count query.
-func buildSelect(t *table, q store.Query) (*selectSQL, error) {
+func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
 	var where builder
 	where.t = t
 	if q.Filter != nil {
@@ -147,7 +146,7 @@ func buildSelect(t *table, q store.Query) (*selectSQL, error) {
 		order = fmt.Sprintf(" ORDER BY (%s IS NULL), %s%s %s, %s %s", sortExpr, sortExpr, sortColl, dir, key, dir)
 	}
 	from := fmt.Sprintf(" FROM %s %s", t.name, t.alias)
-	s := &selectSQL{sql: "SELECT " + t.cols + from + whereSQL + order}
+	s := &selectSQL{sql: "SELECT " + cols + from + whereSQL + order}
 	s.args = append(s.args, args...)
 	if q.UseCursor {
 		s.sql += " LIMIT ?"

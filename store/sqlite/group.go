@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -125,7 +124,7 @@ func memberTypeCode(t store.MemberType) int {
 
 // ListGroups runs a query over groups.
 func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPage, error) {
-	sel, err := buildSelect(groupTable, q)
+	sel, err := buildSelect(groupTable, groupCols, q)
 	if err != nil {
 		return nil, err
 	}
@@ -348,17 +347,8 @@ func (t *txn) touchUsers(ctx context.Context, keys []int64) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(k, 10))
-	}
-	b.WriteByte(']')
 	_, err := t.exec(ctx, `UPDATE users SET version = version + 1, last_modified = ? WHERE key IN (SELECT value FROM json_each(?))`,
-		micros(t.now), b.String())
+		micros(t.now), jsonInts(keys))
 	return err
 }
 
@@ -384,16 +374,26 @@ func (t *txn) RemoveMembers(ctx context.Context, groupID string, ids []string) (
 	removed := 0
 	var userKeys []int64
 	for _, id := range ids {
-		var typ int
-		var key int64
-		err := t.queryRow(ctx, []any{&typ, &key}, `DELETE FROM memberships WHERE group_key = ? AND (
- (member_type = 0 AND member_key = (SELECT key FROM users WHERE id = ?)) OR
- (member_type = 1 AND member_key = (SELECT key FROM groups WHERE id = ?))) RETURNING member_type, member_key`, g.Key, id, id)
+		// Resolve the id first and delete by primary key: an OR of both
+		// member types in one DELETE makes SQLite scan the whole group.
+		typ, key := 0, int64(0)
+		err := t.queryRow(ctx, []any{&key}, `SELECT key FROM users WHERE id = ?`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			typ = 1
+			err = t.queryRow(ctx, []any{&key}, `SELECT key FROM groups WHERE id = ?`, id)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return 0, err
+		}
+		res, err := t.exec(ctx, `DELETE FROM memberships WHERE group_key = ? AND member_type = ? AND member_key = ?`, g.Key, typ, key)
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
 		}
 		removed++
 		userKey := int64(0)

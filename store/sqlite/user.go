@@ -18,18 +18,44 @@ import (
 const userCols = `u.key, u.id, u.user_name, u.external_id, u.display_name, u.active, u.created,
  u.last_modified, u.version, u.password_hash, u.source, u.source_id, u.source_dn, u.doc`
 
+// userGroupsCol reads a user's direct groups in the same statement as the
+// user, as a JSON array of [id, key, displayName]: one query per read.
+const userGroupsCol = `(SELECT json_group_array(json_array(g.id, g.key, g.display_name))
+ FROM memberships m JOIN groups g ON g.key = m.group_key WHERE m.member_type = 0 AND m.member_key = u.key)`
+
+// userColsWithGroups selects a user and its direct groups.
+const userColsWithGroups = userCols + `, ` + userGroupsCol
+
 type scanner interface{ Scan(dest ...any) error }
 
-func scanUser(s scanner) (*store.User, error) {
+// scanUser reads a row of userCols, or of userColsWithGroups when
+// withGroups is set.
+func scanUser(s scanner, withGroups bool) (*store.User, error) {
 	var (
 		u                                   store.User
 		ext, display, pw, src, srcID, srcDN sql.NullString
 		created, modified                   int64
-		doc                                 []byte
+		doc, groups                         []byte
 	)
-	if err := s.Scan(&u.Key, &u.ID, &u.UserName, &ext, &display, &u.Active, &created, &modified,
-		&u.Meta.Version, &pw, &src, &srcID, &srcDN, &doc); err != nil {
+	dest := []any{&u.Key, &u.ID, &u.UserName, &ext, &display, &u.Active, &created, &modified,
+		&u.Meta.Version, &pw, &src, &srcID, &srcDN, &doc}
+	if withGroups {
+		dest = append(dest, &groups)
+	}
+	if err := s.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if len(groups) > 2 { // "[]" when none
+		var rows [][3]any
+		if err := json.Unmarshal(groups, &rows); err != nil {
+			return nil, err
+		}
+		for _, g := range rows {
+			id, _ := g[0].(string)
+			key, _ := g[1].(float64)
+			display, _ := g[2].(string)
+			u.Groups = append(u.Groups, store.GroupRef{ID: id, Key: int64(key), Display: display, Direct: true})
+		}
 	}
 	if err := json.Unmarshal(doc, &u); err != nil {
 		return nil, err
@@ -42,7 +68,7 @@ func scanUser(s scanner) (*store.User, error) {
 }
 
 func (r *reader) getUser(ctx context.Context, where string, arg ...any) (*store.User, error) {
-	rows, done, err := r.query(ctx, `SELECT `+userCols+` FROM users u WHERE `+where, arg...)
+	rows, done, err := r.query(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE `+where, arg...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +80,12 @@ func (r *reader) getUser(ctx context.Context, where string, arg ...any) (*store.
 		}
 		return nil, store.Errorf(store.KindNotFound, "user not found")
 	}
-	u, err := scanUser(rows)
+	u, err := scanUser(rows, true)
 	if err != nil {
 		return nil, err
 	}
 	rows.Close()
-	if err := r.fillGroups(ctx, []*store.User{u}); err != nil {
+	if err := r.addIndirect(ctx, []*store.User{u}); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -85,57 +111,114 @@ func (r *reader) GetUserBySource(ctx context.Context, source, sourceID string) (
 	return r.getUser(ctx, `u.source = ? AND u.source_id = ?`, source, sourceID)
 }
 
-// groupsOfUsers walks memberships upwards so nested groups show as indirect.
-const groupsOfUsers = `WITH RECURSIVE anc(user_key, group_key, direct) AS (
-  SELECT m.member_key, m.group_key, 1 FROM memberships m
-   WHERE m.member_type = 0 AND m.member_key IN (SELECT value FROM json_each(?))
-  UNION
-  SELECT anc.user_key, m.group_key, 0 FROM memberships m JOIN anc
-   ON m.member_type = 1 AND m.member_key = anc.group_key
-)
-SELECT anc.user_key, g.id, g.key, g.display_name, max(anc.direct)
-FROM anc JOIN groups g ON g.key = anc.group_key
-GROUP BY anc.user_key, g.key ORDER BY anc.user_key, g.key`
+const parentGroups = `SELECT m.member_key, g.id, g.key, g.display_name FROM memberships m
+ JOIN groups g ON g.key = m.group_key
+ WHERE m.member_type = 1 AND m.member_key IN (SELECT value FROM json_each(?))`
 
-// fillGroups sets Groups on each user with one query.
-func (r *reader) fillGroups(ctx context.Context, users []*store.User) error {
-	if len(users) == 0 {
+// addIndirect adds, to users whose direct groups are loaded, the groups
+// above those groups, when nested groups exist at all.
+func (r *reader) addIndirect(ctx context.Context, users []*store.User) error {
+	grouped := false
+	for _, u := range users {
+		grouped = grouped || len(u.Groups) > 0
+	}
+	if !grouped {
 		return nil
 	}
-	byKey := make(map[int64]*store.User, len(users))
-	keys := make([]byte, 0, 8*len(users))
-	keys = append(keys, '[')
-	for i, u := range users {
-		u.Groups = nil
-		byKey[u.Key] = u
-		if i > 0 {
-			keys = append(keys, ',')
-		}
-		keys = strconv.AppendInt(keys, u.Key, 10)
-	}
-	keys = append(keys, ']')
-	rows, done, err := r.query(ctx, groupsOfUsers, string(keys))
-	if err != nil {
+	var nested int
+	if err := r.queryRow(ctx, []any{&nested}, `SELECT n FROM counts WHERE name = 'nested'`); err != nil {
 		return err
 	}
-	defer done()
-	defer rows.Close()
-	for rows.Next() {
-		var userKey int64
-		var g store.GroupRef
-		if err := rows.Scan(&userKey, &g.ID, &g.Key, &g.Display, &g.Direct); err != nil {
-			return err
-		}
-		if u := byKey[userKey]; u != nil {
-			u.Groups = append(u.Groups, g)
+	if nested == 0 {
+		return nil
+	}
+	return r.fillIndirect(ctx, users)
+}
+
+// fillIndirect adds the groups that contain the users' groups, transitively,
+// walked breadth-first (cycles stop the walk).
+func (r *reader) fillIndirect(ctx context.Context, users []*store.User) error {
+	parents := map[int64][]store.GroupRef{} // group key → groups directly containing it
+	var frontier []int64
+	seen := map[int64]bool{}
+	for _, u := range users {
+		for _, g := range u.Groups {
+			if !seen[g.Key] {
+				seen[g.Key] = true
+				frontier = append(frontier, g.Key)
+			}
 		}
 	}
-	return rows.Err()
+	for len(frontier) > 0 {
+		rows, done, err := r.query(ctx, parentGroups, jsonInts(frontier))
+		if err != nil {
+			return err
+		}
+		frontier = frontier[:0]
+		for rows.Next() {
+			var child int64
+			var g store.GroupRef
+			if err := rows.Scan(&child, &g.ID, &g.Key, &g.Display); err != nil {
+				rows.Close()
+				done()
+				return err
+			}
+			parents[child] = append(parents[child], g)
+			if !seen[g.Key] {
+				seen[g.Key] = true
+				frontier = append(frontier, g.Key)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		done()
+		if err != nil {
+			return err
+		}
+	}
+	for _, u := range users {
+		have := map[int64]bool{}
+		queue := make([]int64, 0, len(u.Groups))
+		for _, g := range u.Groups {
+			have[g.Key] = true
+			queue = append(queue, g.Key)
+		}
+		for len(queue) > 0 {
+			k := queue[0]
+			queue = queue[1:]
+			for _, p := range parents[k] {
+				if !have[p.Key] {
+					have[p.Key] = true
+					u.Groups = append(u.Groups, p)
+					queue = append(queue, p.Key)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jsonInts renders keys as a JSON array, bound as one parameter and read
+// with json_each: one statement text whatever the number of keys.
+func jsonInts(keys []int64) string {
+	b := make([]byte, 0, 8*len(keys)+2)
+	b = append(b, '[')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, k, 10)
+	}
+	return string(append(b, ']'))
 }
 
 // ListUsers runs a query over users.
 func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage, error) {
-	sel, err := buildSelect(userTable, q)
+	cols := userCols
+	if q.Related {
+		cols = userColsWithGroups
+	}
+	sel, err := buildSelect(userTable, cols, q)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +231,7 @@ func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage,
 		defer done()
 		defer rows.Close()
 		for rows.Next() {
-			u, err := scanUser(rows)
+			u, err := scanUser(rows, q.Related)
 			if err != nil {
 				return nil, err
 			}
@@ -168,7 +251,7 @@ func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage,
 			page.NextCursor = encodeCursor(userTable, q, last.Key, v)
 		}
 		if q.Related {
-			if err := r.fillGroups(ctx, page.Users); err != nil {
+			if err := r.addIndirect(ctx, page.Users); err != nil {
 				return nil, err
 			}
 		}

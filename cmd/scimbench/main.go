@@ -1,0 +1,316 @@
+// Command scimbench is a load generator for any SCIM 2.0 server: it seeds N
+// users and measures throughput and latency percentiles per operation at a
+// given concurrency, so servers can be compared side by side.
+//
+//	scimbench --url http://127.0.0.1:8080/scim/v2 --token T --users 100000 \
+//	          --ops get,filter,list,create --concurrency 32 --duration 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "scimbench:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	base        string
+	token       string
+	client      *http.Client
+	prefix      string
+	concurrency int
+	seeded      int
+	ids         []string // a sample of seeded user ids
+	created     atomic.Int64
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
+	base := fs.String("url", "http://127.0.0.1:8080/scim/v2", "SCIM root URL")
+	token := fs.String("token", os.Getenv("SCIMBENCH_TOKEN"), "bearer token (or SCIMBENCH_TOKEN)")
+	users := fs.Int("users", 10000, "seed users until this many bench users exist")
+	seedConc := fs.Int("seed-concurrency", 16, "concurrent clients while seeding")
+	ops := fs.String("ops", "get,filter,list,create", "operations to measure, in turn: get, filter, list, create")
+	conc := fs.Int("concurrency", 32, "concurrent clients per operation (create uses --create-concurrency)")
+	createConc := fs.Int("create-concurrency", 8, "concurrent clients for create")
+	duration := fs.Duration("duration", 10*time.Second, "how long to measure each operation")
+	prefix := fs.String("prefix", "bench-user-", "userName prefix of seeded users")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b := &bench{
+		base: strings.TrimRight(*base, "/"), token: *token, prefix: *prefix, concurrency: *conc,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+		}},
+	}
+	start := time.Now()
+	n, err := b.seed(ctx, *users, *seedConc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seeded %d users in %s (%d present now)\n", n, time.Since(start).Round(time.Millisecond), b.seeded)
+	if err := b.sampleIDs(ctx, 5000); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tclients\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\t")
+	for _, op := range strings.Split(*ops, ",") {
+		clients := *conc
+		if op == "create" {
+			clients = *createConc
+		}
+		fn, err := b.op(op)
+		if err != nil {
+			return err
+		}
+		r := b.measure(ctx, fn, clients, *duration)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", op, clients, r.n, r.errors, r.rate,
+			ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)), ms(r.pct(100)))
+		tw.Flush()
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return tw.Flush()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+func (b *bench) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	req.Header.Set("Accept", "application/scim+json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+func userBody(userName string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"userName": userName,
+		"name":     map[string]string{"givenName": "Bench", "familyName": userName},
+		"emails":   []map[string]any{{"value": userName + "@bench.example", "type": "work", "primary": true}},
+		"active":   true,
+	})
+	return b
+}
+
+type listResp struct {
+	TotalResults int `json:"totalResults"`
+	Resources    []struct {
+		ID string `json:"id"`
+	} `json:"Resources"`
+}
+
+func (b *bench) count(ctx context.Context) (int, error) {
+	f := url.QueryEscape(fmt.Sprintf(`userName sw "%s"`, b.prefix))
+	status, data, err := b.do(ctx, "GET", "/Users?count=0&filter="+f, nil)
+	if err != nil {
+		return 0, err
+	}
+	if status != 200 {
+		return 0, fmt.Errorf("count users: HTTP %d: %s", status, data)
+	}
+	var lr listResp
+	err = json.Unmarshal(data, &lr)
+	return lr.TotalResults, err
+}
+
+// seed creates users named prefix+index until total exist; existing ones
+// (409) count as present, so seeding resumes after an interruption.
+func (b *bench) seed(ctx context.Context, total, workers int) (int, error) {
+	have, err := b.count(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var next atomic.Int64
+	next.Store(int64(have))
+	var made atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(total) {
+					return
+				}
+				status, data, err := b.do(ctx, "POST", "/Users", userBody(fmt.Sprintf("%s%08d", b.prefix, i)))
+				switch {
+				case err != nil:
+					once.Do(func() { firstErr = err })
+					return
+				case status == 201:
+					made.Add(1)
+				case status != 409:
+					once.Do(func() { firstErr = fmt.Errorf("seed: HTTP %d: %s", status, data) })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.seeded = max(total, have)
+	return int(made.Load()), firstErr
+}
+
+// sampleIDs collects ids of seeded users spread over the whole set.
+func (b *bench) sampleIDs(ctx context.Context, n int) error {
+	f := url.QueryEscape(fmt.Sprintf(`userName sw "%s"`, b.prefix))
+	pages := max(1, n/100)
+	step := max(1, b.seeded/pages)
+	for start := 1; start <= b.seeded && len(b.ids) < n; start += step {
+		status, data, err := b.do(ctx, "GET", fmt.Sprintf("/Users?attributes=id&count=100&startIndex=%d&filter=%s", start, f), nil)
+		if err != nil {
+			return err
+		}
+		if status != 200 {
+			return fmt.Errorf("sample ids: HTTP %d: %s", status, data)
+		}
+		var lr listResp
+		if err := json.Unmarshal(data, &lr); err != nil {
+			return err
+		}
+		for _, r := range lr.Resources {
+			b.ids = append(b.ids, r.ID)
+		}
+	}
+	if len(b.ids) == 0 {
+		return errors.New("no users to read")
+	}
+	return nil
+}
+
+type opFunc func(ctx context.Context, rng *rand.Rand) error
+
+func (b *bench) expect(ctx context.Context, method, path string, body []byte, want int) error {
+	status, data, err := b.do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	if status != want {
+		return fmt.Errorf("%s %s: HTTP %d: %.200s", method, path, status, data)
+	}
+	return nil
+}
+
+func (b *bench) op(name string) (opFunc, error) {
+	switch name {
+	case "get":
+		return func(ctx context.Context, rng *rand.Rand) error {
+			return b.expect(ctx, "GET", "/Users/"+b.ids[rng.IntN(len(b.ids))], nil, 200)
+		}, nil
+	case "filter":
+		return func(ctx context.Context, rng *rand.Rand) error {
+			f := url.QueryEscape(fmt.Sprintf(`userName eq "%s%08d"`, b.prefix, rng.IntN(b.seeded)))
+			return b.expect(ctx, "GET", "/Users?filter="+f+"&startIndex=1&count=100", nil, 200)
+		}, nil
+	case "list":
+		return func(ctx context.Context, rng *rand.Rand) error {
+			return b.expect(ctx, "GET", "/Users?startIndex=1&count=100", nil, 200)
+		}, nil
+	case "create":
+		runID := time.Now().UnixNano()
+		return func(ctx context.Context, rng *rand.Rand) error {
+			n := b.created.Add(1)
+			return b.expect(ctx, "POST", "/Users", userBody(fmt.Sprintf("bench-new-%d-%d", runID, n)), 201)
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown op %q (want get, filter, list, create)", name)
+}
+
+type result struct {
+	n, errors int
+	rate      float64
+	lat       []time.Duration
+}
+
+func (r *result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(r.lat)-1) * p / 100)
+	return r.lat[i]
+}
+
+// measure runs fn from clients goroutines for d and gathers latencies.
+func (b *bench) measure(ctx context.Context, fn opFunc, clients int, d time.Duration) *result {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var mu sync.Mutex
+	res := &result{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), uint64(start.UnixNano())))
+			var lat []time.Duration
+			errs := 0
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				err := fn(ctx, rng)
+				if ctx.Err() != nil {
+					break // a request cut short by the deadline does not count
+				}
+				if err != nil {
+					errs++
+					if errs == 1 {
+						fmt.Fprintln(os.Stderr, "error:", err)
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errors += errs
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(res.lat, func(i, j int) bool { return res.lat[i] < res.lat[j] })
+	res.n = len(res.lat)
+	res.rate = float64(res.n) / elapsed.Seconds()
+	return res
+}

@@ -1,0 +1,91 @@
+// Package app assembles scimbridge: it mounts every door on one router,
+// each under its own prefix with its own authentication, and wraps them in
+// the cross-cutting middleware (request ids, request logs, panic recovery).
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/ldapsync"
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// SCIMPrefix is where the SCIM door is mounted.
+const SCIMPrefix = "/scim/v2"
+
+// App is an assembled scimbridge.
+type App struct {
+	cfg     *config.Config
+	st      store.Store
+	log     *slog.Logger
+	handler http.Handler
+	syncer  *ldapsync.Syncer
+}
+
+// New builds the app on an open store.
+func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, st: st, log: log}
+	syncer, err := ldapsync.New(cfg.LDAP, st, log)
+	if err != nil {
+		return nil, err
+	}
+	a.syncer = syncer
+	staticToken, err := cfg.SCIMToken()
+	if err != nil {
+		return nil, err
+	}
+
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		legacyapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
+
+	scimAuth := newTokenAuth(st, staticToken)
+	scimServer := scim.New(scim.Options{
+		Store: st, Log: log, Auth: scimAuth, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
+		DefaultPageSize: cfg.SCIM.DefaultPageSize, MaxPageSize: cfg.SCIM.MaxPageSize,
+		PatchResponse:     cfg.SCIM.PatchResponse,
+		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
+	})
+	scimServer.Mount(r, SCIMPrefix)
+	if cfg.SCIM.TestTokenEndpoint {
+		mountTestToken(r, st, log)
+	}
+
+	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &login.Verifier{Directory: syncer}, MaxBody: cfg.MaxBodyBytes}
+	mountLegacy(r, cfg.Legacy, deps)
+
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		legacyapi.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	})
+	a.handler = requestLog(log, recoverer(log, scim.CaseInsensitive(SCIMPrefix, r)))
+	return a, nil
+}
+
+// Handler is the app's HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Syncer is the directory syncer (its scheduler is started by Run).
+func (a *App) Syncer() *ldapsync.Syncer { return a.syncer }
+
+// RunBackground starts the background work (directory sync schedules)
+// until ctx ends.
+func (a *App) RunBackground(ctx context.Context) { a.syncer.Run(ctx) }
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := a.st.Ping(r.Context()); err != nil {
+		a.log.ErrorContext(r.Context(), "readyz: store not ready", "err", err)
+		legacyapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,96 @@
+// Package apptest starts a complete scimbridge on 127.0.0.1 with a real
+// SQLite file, for tests that cross doors.
+package apptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/internal/app"
+	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/store/sqlite"
+)
+
+// Token is the SCIM bearer token the test server accepts.
+const Token = "apptest-scim-token-0123456789"
+
+// Server is a running scimbridge.
+type Server struct {
+	URL   string // e.g. http://127.0.0.1:40123
+	Store *sqlite.DB
+	App   *app.App
+	logs  *lockedWriter
+}
+
+// Logs returns everything the server has logged so far.
+func (s *Server) Logs() string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return s.logs.w.(*strings.Builder).String()
+}
+
+// Start runs a server until the test ends; configure adjusts the config
+// before the app is built.
+func Start(t testing.TB, configure ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DB = filepath.Join(t.TempDir(), "scimbridge.db")
+	cfg.SCIM.Token = Token
+	for _, f := range configure {
+		f(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), cfg.DB, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedWriter{w: &strings.Builder{}}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := app.New(cfg, st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		st.Close()
+	})
+	return &Server{URL: srv.URL, Store: st, App: a, logs: logs}
+}
+
+// Do sends a request with the SCIM token and returns the response; body
+// may be nil, a string or []byte.
+func (s *Server) Do(t testing.TB, method, path string, body any, header ...string) *http.Response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+Token)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}

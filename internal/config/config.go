@@ -1,0 +1,207 @@
+// Package config loads scimbridge's configuration: defaults, then a YAML
+// file (unknown keys are errors, named with their line), then environment
+// variables, then command-line flags (applied by the caller).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/scimbridge/scimbridge/ldapsync"
+	"github.com/scimbridge/scimbridge/legacyapi/pterodactyl"
+	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
+	"github.com/scimbridge/scimbridge/legacyapi/xpdev"
+	"github.com/scimbridge/scimbridge/legacyapi/xstudio"
+	"github.com/scimbridge/scimbridge/legacyapi/xyops"
+)
+
+// Config is the whole configuration. config.example.yaml documents every key.
+type Config struct {
+	Listen string `yaml:"listen"`
+	DB     string `yaml:"db"`
+	Log    Log    `yaml:"log"`
+	// MaxBodyBytes limits every request body.
+	MaxBodyBytes int64           `yaml:"max_body_bytes"`
+	SCIM         SCIM            `yaml:"scim"`
+	LDAP         ldapsync.Config `yaml:"ldap"`
+	Legacy       Legacy          `yaml:"legacy"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// SCIM configures the SCIM door.
+type SCIM struct {
+	// Token is a bearer token accepted besides the stored ones. Prefer
+	// SCIMBRIDGE_SCIM_TOKEN or TokenFile to keeping it in this file.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	// BaseURL is the public URL of the SCIM root, for Location and $ref.
+	BaseURL         string `yaml:"base_url"`
+	DefaultPageSize int    `yaml:"default_page_size"`
+	MaxPageSize     int    `yaml:"max_page_size"`
+	// PatchResponse is "auto" (users 200 with the resource, groups 204),
+	// "resource" (always 200) or "no-content" (always 204).
+	PatchResponse       string `yaml:"patch_response"`
+	BulkMaxOperations   int    `yaml:"bulk_max_operations"`
+	BulkMaxPayloadBytes int64  `yaml:"bulk_max_payload_bytes"`
+	// TestTokenEndpoint serves GET /scim/Token for Microsoft's Postman
+	// collection. Never enable it in production.
+	TestTokenEndpoint bool `yaml:"test_token_endpoint"`
+}
+
+// Legacy configures the legacy vendor dialects.
+type Legacy struct {
+	Pterodactyl pterodactyl.Config `yaml:"pterodactyl"`
+	UsersAPI    usersapi.Config    `yaml:"usersapi"`
+	XPDev       xpdev.Config       `yaml:"xpdev"`
+	XyOps       xyops.Config       `yaml:"xyops"`
+	XStudio     xstudio.Config     `yaml:"xstudio"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() *Config {
+	return &Config{
+		Listen:       "127.0.0.1:8080",
+		DB:           "./scimbridge.db",
+		Log:          Log{Level: "info", Format: "text"},
+		MaxBodyBytes: 1 << 20,
+		SCIM: SCIM{
+			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "auto",
+			BulkMaxOperations: 1000, BulkMaxPayloadBytes: 1 << 20,
+		},
+	}
+}
+
+// Load reads the file at path (if not empty) over the defaults, then the
+// environment, and validates the result.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := Parse(data, c); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := c.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes YAML into c strictly: an unknown key is an error.
+func Parse(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
+		return err
+	}
+	return nil
+}
+
+// ApplyEnv overrides settings from SCIMBRIDGE_* variables.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := map[string]*string{
+		"SCIMBRIDGE_LISTEN":        &c.Listen,
+		"SCIMBRIDGE_DB":            &c.DB,
+		"SCIMBRIDGE_SCIM_TOKEN":    &c.SCIM.Token,
+		"SCIMBRIDGE_SCIM_BASE_URL": &c.SCIM.BaseURL,
+		"SCIMBRIDGE_LOG_LEVEL":     &c.Log.Level,
+		"SCIMBRIDGE_LOG_FORMAT":    &c.Log.Format,
+		// Secrets belong in the environment rather than the file.
+		"SCIMBRIDGE_XSTUDIO_ADMIN_PASSWORD": &c.Legacy.XStudio.AdminPassword,
+	}
+	for name, dst := range str {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+	if v, ok := lookup("SCIMBRIDGE_MAX_BODY_BYTES"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("SCIMBRIDGE_MAX_BODY_BYTES: %q is not a number", v)
+		}
+		c.MaxBodyBytes = n
+	}
+	return nil
+}
+
+// Validate checks every setting and names each bad one.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.Listen == "" {
+		bad("listen", "must not be empty")
+	}
+	if c.DB == "" {
+		bad("db", "must not be empty")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max_body_bytes", "must be at least 1024")
+	}
+	if c.SCIM.MaxPageSize < 1 {
+		bad("scim.max_page_size", "must be at least 1")
+	}
+	if c.SCIM.DefaultPageSize < 1 || c.SCIM.DefaultPageSize > c.SCIM.MaxPageSize {
+		bad("scim.default_page_size", "must be between 1 and scim.max_page_size")
+	}
+	switch c.SCIM.PatchResponse {
+	case "auto", "resource", "no-content":
+	default:
+		bad("scim.patch_response", "%q is not one of auto, resource, no-content", c.SCIM.PatchResponse)
+	}
+	if c.SCIM.BulkMaxOperations < 1 {
+		bad("scim.bulk_max_operations", "must be at least 1")
+	}
+	if c.SCIM.BulkMaxPayloadBytes < 1024 {
+		bad("scim.bulk_max_payload_bytes", "must be at least 1024")
+	}
+	if c.SCIM.BaseURL != "" && !strings.HasPrefix(c.SCIM.BaseURL, "http://") && !strings.HasPrefix(c.SCIM.BaseURL, "https://") {
+		bad("scim.base_url", "must be an http:// or https:// URL")
+	}
+	if c.SCIM.Token != "" && len(c.SCIM.Token) < 16 {
+		bad("scim.token", "must be at least 16 characters")
+	}
+	if err := c.LDAP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SCIMToken returns the configured static SCIM token, reading TokenFile
+// when set.
+func (c *Config) SCIMToken() (string, error) {
+	if c.SCIM.TokenFile == "" {
+		return c.SCIM.Token, nil
+	}
+	b, err := os.ReadFile(c.SCIM.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("scim.token_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

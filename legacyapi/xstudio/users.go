@@ -1,0 +1,460 @@
+package xstudio
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// actionResetRequest records a resetUserPassword call; the adapter has no
+// mailer, so the request is left in the activity log for an operator.
+const actionResetRequest = "password.reset_request"
+
+func userByKey(ctx context.Context, r store.Reader, key int64) (*store.User, error) {
+	u, err := r.GetUserByKey(ctx, key)
+	if store.IsNotFound(err) {
+		return nil, failf("user %d does not exist", key)
+	}
+	return u, err
+}
+
+// userParam loads the user a required id parameter names.
+func (s *server) userParam(c *call, r store.Reader, name string) (*store.User, error) {
+	id, err := c.id(name)
+	if err != nil {
+		return nil, err
+	}
+	return userByKey(c.ctx, r, id)
+}
+
+// userForm is the field list of getUserForm, the fields createUser takes.
+var userForm = []map[string]any{
+	{"name": "name", "type": "string", "mandatory": true},
+	{"name": "firstName", "type": "string", "mandatory": false},
+	{"name": "lastName", "type": "string", "mandatory": false},
+	{"name": "email", "type": "string", "mandatory": false},
+	{"name": "phone", "type": "string", "mandatory": false},
+	{"name": "password", "type": "password", "mandatory": true},
+	{"name": "profileId", "type": "integer", "mandatory": false},
+	{"name": "enabled", "type": "boolean", "mandatory": false},
+}
+
+func (s *server) getUserForm(c *call) (map[string]any, error) {
+	if err := c.require(moduleUsers, rightCreate); err != nil {
+		return nil, err
+	}
+	return map[string]any{"form": userForm}, nil
+}
+
+// details is a user in the layout of getUserDetails / updateUserDetails.
+func details(u *store.User, folderID int64) map[string]any {
+	phone := ""
+	if len(u.PhoneNumbers) > 0 {
+		phone = u.PhoneNumbers[0].Value
+	}
+	return map[string]any{"id": u.Key, "name": u.UserName, "firstName": u.Name.GivenName,
+		"lastName": u.Name.FamilyName, "email": u.PrimaryEmail(), "phone": phone,
+		"parentFolderId": folderID, "profileId": profileID(u), "enabled": u.Active}
+}
+
+func (s *server) getUserDetails(c *call) (map[string]any, error) {
+	u, err := s.userParam(c, s.deps.Store, "userId")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireOrSelf(u.Key, moduleUsers, rightRead); err != nil {
+		return nil, err
+	}
+	folderID, err := folderOf(c.ctx, s.deps.Store, u)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"user": details(u, folderID)}, nil
+}
+
+// userFields reads the user form of createUser / updateUserDetails from a
+// multipart body: one part per field, or one part holding the JSON object.
+func (c *call) userFields() (map[string]string, error) {
+	if c.form == nil {
+		return nil, failf("this command requires a multipart/form-data body")
+	}
+	if raw, err := c.singlePart(); err == nil && strings.HasPrefix(strings.TrimSpace(string(raw)), "{") {
+		var obj map[string]any
+		if json.Unmarshal(raw, &obj) != nil {
+			return nil, failf("malformed user form")
+		}
+		out := make(map[string]string, len(obj))
+		for k, v := range obj {
+			switch v := v.(type) {
+			case string:
+				out[k] = v
+			case float64:
+				out[k] = strconv.FormatFloat(v, 'f', -1, 64)
+			case bool:
+				out[k] = strconv.FormatBool(v)
+			case nil:
+				out[k] = ""
+			default:
+				return nil, failf("malformed user form: field %s", k)
+			}
+		}
+		return out, nil
+	}
+	out := make(map[string]string, len(c.form.Value))
+	for k, vs := range c.form.Value {
+		if len(vs) > 0 {
+			out[k] = vs[0]
+		}
+	}
+	return out, nil
+}
+
+// userChange is a validated user form, applied inside a write.
+type userChange struct {
+	fields   map[string]string
+	hash     string // of a new password
+	profile  *profile
+	folderID int64 // 0: unchanged
+	enabled  *bool
+}
+
+// prepare checks the form and does the slow work (password hashing) before
+// the write transaction starts.
+func (s *server) prepare(c *call, fields map[string]string) (*userChange, error) {
+	ch := &userChange{fields: fields}
+	if pw, ok := fields["password"]; ok && pw != "" {
+		h, err := secret.HashPassword(pw)
+		if err != nil {
+			return nil, err
+		}
+		ch.hash = h
+	}
+	if v, ok := fields["enabled"]; ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, failf("invalid field: enabled")
+		}
+		ch.enabled = &b
+	}
+	for _, name := range []string{"profileId", "parentFolderId"} {
+		v, ok := fields[name]
+		if !ok || v == "" || v == "0" {
+			continue
+		}
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, failf("invalid field: %s", name)
+		}
+		if name == "profileId" {
+			ch.profile = &profile{ID: id}
+		} else {
+			ch.folderID = id
+		}
+	}
+	return ch, nil
+}
+
+// apply writes the change to u (inside fn of UpdateUser or before
+// CreateUser).
+func (ch *userChange) apply(u *store.User) error {
+	f := ch.fields
+	if v, ok := f["name"]; ok {
+		u.UserName = strings.TrimSpace(v)
+	}
+	if v, ok := f["firstName"]; ok {
+		u.Name.GivenName = v
+	}
+	if v, ok := f["lastName"]; ok {
+		u.Name.FamilyName = v
+	}
+	_, first := f["firstName"]
+	_, last := f["lastName"]
+	if first || last { // the formatted name would be stale
+		u.Name.Formatted = ""
+	}
+	if v, ok := f["email"]; ok {
+		setPrimary(&u.Emails, strings.TrimSpace(v), "work")
+	}
+	if v, ok := f["phone"]; ok {
+		setPrimary(&u.PhoneNumbers, strings.TrimSpace(v), "work")
+	}
+	if ch.hash != "" {
+		if u.Source.Name != "" && u.PasswordHash == "" {
+			return failf("the password of this user is managed by the directory")
+		}
+		u.PasswordHash = ch.hash
+	}
+	if ch.enabled != nil {
+		u.Active = *ch.enabled
+	}
+	if ch.profile != nil {
+		setProfile(u, ch.profile)
+	}
+	return nil
+}
+
+// setPrimary replaces the primary (or first) value; "" removes it.
+func setPrimary(vs *[]store.Value, v, typ string) {
+	i := -1
+	for j, x := range *vs {
+		if x.Primary {
+			i = j
+			break
+		}
+	}
+	if i < 0 && len(*vs) > 0 {
+		i = 0
+	}
+	switch {
+	case v == "" && i >= 0:
+		*vs = append((*vs)[:i:i], (*vs)[i+1:]...)
+	case v == "":
+	case i >= 0:
+		(*vs)[i].Value = v
+	default:
+		*vs = []store.Value{{Value: v, Type: typ, Primary: true}}
+	}
+}
+
+// resolve loads the profile and checks the folder a change refers to.
+func (ch *userChange) resolve(ctx context.Context, r store.Reader) error {
+	if ch.profile != nil {
+		p, err := loadProfile(ctx, r, ch.profile.ID)
+		if err != nil {
+			return err
+		}
+		ch.profile = p
+	}
+	if ch.folderID != 0 {
+		return folderExists(ctx, r, ch.folderID)
+	}
+	return nil
+}
+
+func userWriteError(err error) error {
+	if store.KindOf(err) == store.KindConflict && store.FieldOf(err) != "externalId" {
+		return failf("a user with this name already exists")
+	}
+	return err
+}
+
+// createUser takes the form of getUserForm as a multipart body and the
+// folder as parentFolderId.
+func (s *server) createUser(c *call) (map[string]any, error) {
+	if err := c.require(moduleUsers, rightCreate); err != nil {
+		return nil, err
+	}
+	fields, err := c.userFields()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"name", "password"} {
+		if strings.TrimSpace(fields[name]) == "" {
+			return nil, failf("missing field: %s", name)
+		}
+	}
+	if c.params.Has("parentFolderId") {
+		fields["parentFolderId"] = c.params.Get("parentFolderId")
+	}
+	ch, err := s.prepare(c, fields)
+	if err != nil {
+		return nil, err
+	}
+	u := &store.User{Active: true}
+	err = s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		if err := ch.resolve(c.ctx, tx); err != nil {
+			return err
+		}
+		if err := ch.apply(u); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(c.ctx, u); err != nil {
+			return err
+		}
+		if ch.folderID != 0 {
+			return place(c.ctx, tx, u, ch.folderID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, userWriteError(err)
+	}
+	return map[string]any{"userId": u.Key}, nil
+}
+
+// updateUserDetails changes the fields present in the form of the user
+// whose id is in it. A user may change its own names, e-mail, phone and
+// password; anything else needs the users/edit right.
+func (s *server) updateUserDetails(c *call) (map[string]any, error) {
+	fields, err := c.userFields()
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := fields["id"]; !ok || v == "" {
+		if !c.params.Has("userId") {
+			return nil, failf("missing field: id")
+		}
+		fields["id"] = c.params.Get("userId")
+	}
+	key, err := strconv.ParseInt(strings.TrimSpace(fields["id"]), 10, 64)
+	if err != nil || key <= 0 {
+		return nil, failf("invalid field: id")
+	}
+	delete(fields, "id")
+	selfOnly := key == c.user.Key
+	for _, k := range []string{"name", "enabled", "profileId", "parentFolderId"} {
+		if _, ok := fields[k]; ok {
+			selfOnly = false
+		}
+	}
+	if !selfOnly {
+		if err := c.require(moduleUsers, rightEdit); err != nil {
+			return nil, err
+		}
+	}
+	if name, ok := fields["name"]; ok && strings.TrimSpace(name) == "" {
+		return nil, failf("missing field: name")
+	}
+	ch, err := s.prepare(c, fields)
+	if err != nil {
+		return nil, err
+	}
+	err = s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		u, err := userByKey(c.ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		if isAdmin(u) && (ch.enabled != nil && !*ch.enabled || fields["name"] != "" && !strings.EqualFold(fields["name"], adminName)) {
+			return failf("the built-in admin cannot be renamed or disabled")
+		}
+		if err := ch.resolve(c.ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.UpdateUser(c.ctx, u.ID, ch.apply); err != nil {
+			return err
+		}
+		if ch.hash != "" {
+			if err := recordPasswordChange(c.ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		if ch.folderID != 0 {
+			return place(c.ctx, tx, u, ch.folderID)
+		}
+		return nil
+	})
+	return nil, userWriteError(err)
+}
+
+func recordPasswordChange(ctx context.Context, tx store.Tx, u *store.User) error {
+	return tx.Record(ctx, store.Activity{Action: legacyapi.ActionPasswordChange, ResourceType: "User",
+		ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: Dialect})
+}
+
+// setUserProfile makes profileId the user's profile.
+func (s *server) setUserProfile(c *call) (map[string]any, error) {
+	key, err := c.id("userId")
+	if err != nil {
+		return nil, err
+	}
+	pid, err := c.id("profileId")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.require(moduleUsers, rightEdit); err != nil {
+		return nil, err
+	}
+	return nil, s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		u, err := userByKey(c.ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		p, err := loadProfile(c.ctx, tx, pid)
+		if err != nil {
+			return err
+		}
+		_, err = tx.UpdateUser(c.ctx, u.ID, func(u *store.User) error { setProfile(u, p); return nil })
+		return err
+	})
+}
+
+// deleteUsers deletes every listed user, or none when one is unknown, the
+// built-in admin or the caller.
+func (s *server) deleteUsers(c *call) (map[string]any, error) {
+	ids, err := c.ids("userIds", false)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.require(moduleUsers, rightDelete); err != nil {
+		return nil, err
+	}
+	return nil, s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		for _, id := range ids {
+			u, err := userByKey(c.ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if isAdmin(u) || u.Key == c.user.Key {
+				return failf("this user cannot be deleted")
+			}
+			if err := tx.DeleteUser(c.ctx, u.ID); err != nil {
+				return err
+			}
+			if err := tx.DeleteObject(c.ctx, placementKind, u.ID); err != nil && !store.IsNotFound(err) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// updateUserPassword sets the caller's own password.
+func (s *server) updateUserPassword(c *call) (map[string]any, error) {
+	pw := c.params.Get("password")
+	if pw == "" {
+		return nil, failf("missing parameter: password")
+	}
+	hash, err := secret.HashPassword(pw)
+	if err != nil {
+		return nil, err
+	}
+	ch := &userChange{hash: hash}
+	return nil, s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		if _, err := tx.UpdateUser(c.ctx, c.user.ID, ch.apply); err != nil {
+			return err
+		}
+		return recordPasswordChange(c.ctx, tx, c.user)
+	})
+}
+
+// resetUserPassword would e-mail a reset link; scimbridge sends no mail, so
+// the request is recorded in the user's activity for an operator or a
+// mailer that reads the log.
+func (s *server) resetUserPassword(c *call) (map[string]any, error) {
+	name := strings.TrimSpace(c.params.Get("username"))
+	if name == "" {
+		return nil, failf("missing parameter: username")
+	}
+	u, err := s.deps.Store.GetUserByUserName(c.ctx, name)
+	if store.IsNotFound(err) {
+		if err := c.require(moduleUsers, rightEdit); err != nil {
+			return nil, err
+		}
+		return nil, failf("unknown user")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireOrSelf(u.Key, moduleUsers, rightEdit); err != nil {
+		return nil, err
+	}
+	return nil, s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
+		return tx.Record(c.ctx, store.Activity{Action: actionResetRequest, ResourceType: "User", ResourceID: u.ID,
+			ResourceKey: u.Key, UserKey: u.Key, Detail: "password reset link requested (" + Dialect + ")"})
+	})
+}

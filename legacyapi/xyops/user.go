@@ -1,0 +1,109 @@
+package xyops
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"strings"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// prefsKind holds each user's free-form xyOps settings (UI preferences
+// that have no SCIM attribute), one object per user named by its SCIM id.
+const prefsKind = "xyops.prefs"
+
+// Role types that carry xyOps' privileges and role ids in SCIM roles.
+const (
+	privilegeRole = "xyops.privilege"
+	xyopsRole     = "xyops.role"
+)
+
+// loadPrefs returns the user's stored settings and their object version
+// (0 when none are stored).
+func loadPrefs(ctx context.Context, r store.Reader, u *store.User) (map[string]any, *store.Object, error) {
+	o, err := r.GetObject(ctx, prefsKind, u.ID)
+	if store.IsNotFound(err) {
+		return map[string]any{}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	prefs := map[string]any{}
+	if err := json.Unmarshal(o.Doc, &prefs); err != nil {
+		return nil, nil, err
+	}
+	return prefs, o, nil
+}
+
+// fullName is the xyOps full_name of a SCIM user.
+func fullName(u *store.User) string {
+	switch {
+	case u.DisplayName != "":
+		return u.DisplayName
+	case u.Name.Formatted != "":
+		return u.Name.Formatted
+	}
+	if n := strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName); n != "" {
+		return n
+	}
+	return u.UserName
+}
+
+func activeFlag(u *store.User) int {
+	if u.Active {
+		return 1
+	}
+	return 0
+}
+
+// userStub is the short user form activity rows carry.
+func userStub(u *store.User) map[string]any {
+	return map[string]any{"username": u.UserName, "full_name": fullName(u), "email": u.PrimaryEmail(),
+		"active": activeFlag(u), "created": u.Meta.Created.Unix(), "modified": u.Meta.LastModified.Unix()}
+}
+
+// userRecord is the whole xyOps user: the stored preferences overlaid with
+// the fields that come from SCIM attributes. password and salt never appear.
+// prefs nil means load them.
+func (s *server) userRecord(ctx context.Context, u *store.User, prefsObj *store.Object) (map[string]any, error) {
+	var prefs map[string]any
+	if prefsObj == nil {
+		var err error
+		if prefs, prefsObj, err = loadPrefs(ctx, s.deps.Store, u); err != nil {
+			return nil, err
+		}
+	} else if err := json.Unmarshal(prefsObj.Doc, &prefs); err != nil {
+		return nil, err
+	}
+	rec := maps.Clone(prefs)
+	if rec == nil {
+		rec = map[string]any{}
+	}
+	privileges := map[string]any{}
+	roles := []string{}
+	for _, r := range u.Roles {
+		switch r.Type {
+		case privilegeRole:
+			privileges[r.Value] = 1
+		case xyopsRole:
+			roles = append(roles, r.Value)
+		}
+	}
+	modified := u.Meta.LastModified
+	if prefsObj != nil && prefsObj.Updated.After(modified) {
+		modified = prefsObj.Updated
+	}
+	maps.Copy(rec, map[string]any{
+		"username": u.UserName, "full_name": fullName(u), "email": u.PrimaryEmail(), "active": activeFlag(u),
+		"created": u.Meta.Created.Unix(), "modified": modified.Unix(),
+		"privileges": privileges, "roles": roles, "categories": []string{}, "groups": []string{},
+	})
+	if u.Timezone != "" {
+		rec["timezone"] = u.Timezone
+	}
+	if u.PreferredLanguage != "" {
+		rec["language"] = u.PreferredLanguage
+	}
+	return rec, nil
+}

@@ -1,0 +1,201 @@
+package scim
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+const searchRequestSchema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+// rawFromSearch reads a SearchRequest body (RFC 7644 §3.4.3).
+func rawFromSearch(doc map[string]any) (*rawParams, *Error) {
+	p := &rawParams{}
+	for k, v := range doc {
+		var err *Error
+		switch strings.ToLower(k) {
+		case "schemas":
+			list, _ := v.([]any)
+			ok := false
+			for _, s := range list {
+				str, _ := s.(string)
+				ok = ok || strings.EqualFold(str, searchRequestSchema)
+			}
+			if !ok {
+				return nil, badRequest(typeInvalidSyntax, "schemas must contain %s", searchRequestSchema)
+			}
+		case "filter":
+			p.filter, err = stringField(k, v)
+		case "sortby":
+			p.sortBy, err = stringField(k, v)
+		case "sortorder":
+			p.sortOrder, err = stringField(k, v)
+		case "attributes":
+			p.attributes, err = attrList(k, v)
+		case "excludedattributes":
+			p.excluded, err = attrList(k, v)
+		case "startindex":
+			p.startIndex, err = intField(k, v)
+		case "count":
+			p.count, err = intField(k, v)
+		case "cursor":
+			s, serr := stringField(k, v)
+			p.cursor, err = &s, serr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func stringField(name string, v any) (string, *Error) {
+	s, ok := v.(string)
+	if !ok && v != nil {
+		return "", badRequest(typeInvalidValue, "%s must be a string", name)
+	}
+	return s, nil
+}
+
+func intField(name string, v any) (*int, *Error) {
+	f, ok := v.(float64)
+	if !ok || f != float64(int(f)) {
+		return nil, badRequest(typeInvalidValue, "%s must be an integer", name)
+	}
+	n := int(f)
+	return &n, nil
+}
+
+// attrList accepts the RFC's array of names (and, leniently, a string).
+func attrList(name string, v any) (string, *Error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case []any:
+		parts := make([]string, 0, len(t))
+		for _, item := range t {
+			s, ok := item.(string)
+			if !ok {
+				return "", badRequest(typeInvalidValue, "%s must be an array of strings", name)
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", badRequest(typeInvalidValue, "%s must be an array of strings", name)
+}
+
+func (s *Server) readSearch(w http.ResponseWriter, r *http.Request) (*rawParams, error) {
+	doc, err := s.readBody(w, r, s.opts.MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	raw, serr := rawFromSearch(doc)
+	if serr != nil {
+		return nil, serr
+	}
+	return raw, nil
+}
+
+func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) error {
+	raw, err := s.readSearch(w, r)
+	if err != nil {
+		return err
+	}
+	return s.serveUsers(w, r, raw)
+}
+
+func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) error {
+	raw, err := s.readSearch(w, r)
+	if err != nil {
+		return err
+	}
+	return s.serveGroups(w, r, raw)
+}
+
+// searchAll is POST /.search: users, then groups, paged as one list. A
+// filter naming an attribute one type lacks matches nothing of that type.
+func (s *Server) searchAll(w http.ResponseWriter, r *http.Request) error {
+	raw, err := s.readSearch(w, r)
+	if err != nil {
+		return err
+	}
+	if raw.cursor != nil {
+		return badRequest(typeInvalidValue, "cursor paging is offered per resource type, not at the root")
+	}
+	p, perr := s.params(userSchema, raw)
+	if perr != nil {
+		return perr
+	}
+	counts := *raw
+	zero := 0
+	counts.count = &zero
+	// First learn how many of each match, then fetch the window.
+	users, uerr := s.userList(r, &counts)
+	groups, gerr := s.groupList(r, &counts)
+	if uerr != nil && gerr != nil {
+		return uerr
+	}
+	nUsers, nGroups := 0, 0
+	if uerr == nil {
+		nUsers = users.TotalResults
+	}
+	if gerr == nil {
+		nGroups = groups.TotalResults
+	}
+	offset, limit := p.startIndex-1, p.count
+	var out []any
+	if uerr == nil && offset < nUsers && limit > 0 {
+		page := *raw
+		start, n := offset+1, min(limit, nUsers-offset)
+		page.startIndex, page.count = &start, &n
+		lr, err := s.userList(r, &page)
+		if err != nil {
+			return err
+		}
+		out = append(out, lr.Resources...)
+	}
+	if gerr == nil && len(out) < limit && offset+len(out) < nUsers+nGroups {
+		page := *raw
+		start := max(offset-nUsers, 0) + 1
+		n := limit - len(out)
+		page.startIndex, page.count = &start, &n
+		lr, err := s.groupList(r, &page)
+		if err != nil {
+			return err
+		}
+		out = append(out, lr.Resources...)
+	}
+	return writeJSON(w, http.StatusOK, p.response(nUsers+nGroups, out, ""))
+}
+
+// me serves /Me for a token bound to a user (RFC 7644 §3.11).
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	if p == nil || p.UserKey == 0 {
+		return errorf(http.StatusNotImplemented, "", "/Me needs a token bound to a user (scimbridge token create --user NAME)")
+	}
+	if r.Method == http.MethodPost {
+		return errorf(http.StatusNotImplemented, "", "POST /Me is not supported")
+	}
+	u, err := s.st.GetUserByKey(r.Context(), p.UserKey)
+	if err != nil {
+		if store.IsNotFound(err) {
+			return errorf(http.StatusNotFound, "", "the user this token is bound to no longer exists")
+		}
+		return err
+	}
+	r = mux.SetURLVars(r, map[string]string{"id": u.ID})
+	switch r.Method {
+	case http.MethodGet:
+		return s.getUser(w, r)
+	case http.MethodPut:
+		return s.replaceUser(w, r)
+	case http.MethodPatch:
+		return s.patchUser(w, r)
+	}
+	return s.deleteUser(w, r)
+}

@@ -1,0 +1,326 @@
+// Package scim is the SCIM 2.0 door (RFC 7643, RFC 7644, RFC 9865 cursors)
+// onto the store: Users with the Enterprise extension, Groups, discovery,
+// filtering, sorting, paging, projection, PATCH, ETags, Bulk and search.
+//
+// It takes its schema definitions from github.com/elimity-com/scim and owns
+// all protocol behaviour itself: the library's handler lacks sorting,
+// projection, ETags, Bulk and several filters real identity providers send.
+package scim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+const contentType = "application/scim+json"
+
+// Principal is an authenticated SCIM client.
+type Principal struct {
+	Name string
+	// UserKey binds the token to a user (for /Me); 0 when unbound.
+	UserKey int64
+}
+
+// Authenticator decides who a request comes from; (nil, nil) means the
+// credentials are missing or wrong.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// Options configure the SCIM server.
+type Options struct {
+	Store store.Store
+	Log   *slog.Logger
+	Auth  Authenticator
+	// BaseURL is the public URL of the SCIM root used in Location and $ref
+	// ("https://idp.example.com/scim/v2"); empty derives it per request.
+	BaseURL string
+	// MaxBody limits request bodies (bytes); 0 means 1 MiB.
+	MaxBody int64
+	// DefaultPageSize and MaxPageSize bound list responses; 0 means 100 and 1000.
+	DefaultPageSize int
+	MaxPageSize     int
+	// PatchResponse is how a successful PATCH is answered when the client
+	// asks for no attributes: "auto" (users 200 with the resource, groups
+	// 204), "resource" (always 200) or "no-content" (always 204).
+	PatchResponse string
+	// BulkMaxOperations and BulkMaxPayload bound /Bulk; 0 means 1000 and 1 MiB.
+	BulkMaxOperations int
+	BulkMaxPayload    int64
+}
+
+// Server serves SCIM.
+type Server struct {
+	opts Options
+	st   store.Store
+	log  *slog.Logger
+	// router and prefix are set by Mount; Bulk dispatches through them.
+	router http.Handler
+	prefix string
+}
+
+// New returns a SCIM server.
+func New(opts Options) *Server {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 1 << 20
+	}
+	if opts.DefaultPageSize <= 0 {
+		opts.DefaultPageSize = 100
+	}
+	if opts.MaxPageSize <= 0 {
+		opts.MaxPageSize = 1000
+	}
+	if opts.DefaultPageSize > opts.MaxPageSize {
+		opts.DefaultPageSize = opts.MaxPageSize
+	}
+	if opts.BulkMaxOperations <= 0 {
+		opts.BulkMaxOperations = 1000
+	}
+	if opts.BulkMaxPayload <= 0 {
+		opts.BulkMaxPayload = 1 << 20
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	return &Server{opts: opts, st: opts.Store, log: opts.Log}
+}
+
+// Mount adds the SCIM routes below prefix (e.g. "/scim/v2"). Resource
+// paths match case-insensitively ("/users" as well as "/Users").
+func (s *Server) Mount(r *mux.Router, prefix string) {
+	prefix = strings.TrimRight(prefix, "/")
+	sub := r.PathPrefix(prefix).Subrouter()
+	sub.Use(s.recoverer)
+	s.router, s.prefix = CaseInsensitive(prefix, sub), prefix
+	open := func(path string, h func(w http.ResponseWriter, r *http.Request) error, methods ...string) {
+		sub.Handle(path, s.handle(prefix, h)).Methods(methods...)
+	}
+	authed := func(path string, h func(w http.ResponseWriter, r *http.Request) error, methods ...string) {
+		sub.Handle(path, s.authenticate(s.handle(prefix, h))).Methods(methods...)
+	}
+	// Discovery needs no credentials: it describes the server, nothing else.
+	open("/ServiceProviderConfig", s.serviceProviderConfig, http.MethodGet)
+	open("/ResourceTypes", s.resourceTypes, http.MethodGet)
+	open("/ResourceTypes/{id}", s.resourceType, http.MethodGet)
+	open("/Schemas", s.schemas, http.MethodGet)
+	open("/Schemas/{id}", s.schemaByID, http.MethodGet)
+
+	authed("/Users", s.listUsers, http.MethodGet)
+	authed("/Users", s.createUser, http.MethodPost)
+	authed("/Users/.search", s.searchUsers, http.MethodPost)
+	authed("/Users/{id}", s.getUser, http.MethodGet)
+	authed("/Users/{id}", s.replaceUser, http.MethodPut)
+	authed("/Users/{id}", s.patchUser, http.MethodPatch)
+	authed("/Users/{id}", s.deleteUser, http.MethodDelete)
+
+	authed("/Groups", s.listGroups, http.MethodGet)
+	authed("/Groups", s.createGroup, http.MethodPost)
+	authed("/Groups/.search", s.searchGroups, http.MethodPost)
+	authed("/Groups/{id}", s.getGroup, http.MethodGet)
+	authed("/Groups/{id}", s.replaceGroup, http.MethodPut)
+	authed("/Groups/{id}", s.patchGroup, http.MethodPatch)
+	authed("/Groups/{id}", s.deleteGroup, http.MethodDelete)
+
+	authed("/.search", s.searchAll, http.MethodPost)
+	authed("/Bulk", s.bulk, http.MethodPost)
+	authed("/Me", s.me, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost)
+
+	sub.NotFoundHandler = s.handle(prefix, func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "", "no SCIM endpoint at %s", r.URL.Path)
+	})
+	sub.MethodNotAllowedHandler = s.handle(prefix, func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on %s", r.Method, r.URL.Path)
+	})
+}
+
+// CaseInsensitive rewrites the resource segment of SCIM paths below prefix
+// to its canonical case before routing: some clients probe "/users". Wrap
+// the whole router with it (routing middleware runs too late to rewrite).
+func CaseInsensitive(prefix string, next http.Handler) http.Handler {
+	prefix = strings.TrimRight(prefix, "/") + "/"
+	canonical := map[string]string{}
+	for _, n := range []string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"} {
+		canonical[strings.ToLower(n)] = n
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
+			seg, tail, hasTail := strings.Cut(rest, "/")
+			if c, ok := canonical[strings.ToLower(seg)]; ok && c != seg {
+				r.URL.Path = prefix + c
+				if hasTail {
+					r.URL.Path += "/" + tail
+				}
+				r.URL.RawPath = ""
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type principalKey struct{}
+
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Auth == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.opts.Auth.Authenticate(r)
+		if err != nil {
+			WriteError(w, asError(s.log, r, err))
+			return
+		}
+		if p == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge"`)
+			WriteError(w, errorf(http.StatusUnauthorized, "", "missing or invalid bearer token"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+// recoverer turns a panic in a handler into a SCIM 500; nothing else of
+// it reaches the client.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "scim: panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				WriteError(w, errorf(http.StatusInternalServerError, "", "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type baseKey struct{}
+
+// handle adapts a handler that returns an error.
+func (s *Server) handle(prefix string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base := s.opts.BaseURL
+		if base == "" {
+			scheme := "http"
+			if r.TLS != nil {
+				scheme = "https"
+			}
+			base = scheme + "://" + r.Host + prefix
+		}
+		r = r.WithContext(withBase(r.Context(), base))
+		if err := h(w, r); err != nil {
+			WriteError(w, asError(s.log, r, err))
+		}
+	})
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON encodes v into a pooled buffer first, so an encoding failure
+// can still become an error response.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// readBody reads a JSON object body within the size limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (map[string]any, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", limit)
+		}
+		return nil, badRequest(typeInvalidSyntax, "cannot read request body")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, badRequest(typeInvalidSyntax, "request body must be a JSON object")
+		}
+		return nil, badRequest(typeInvalidSyntax, "malformed JSON: %v", err)
+	}
+	if doc == nil {
+		return nil, badRequest(typeInvalidSyntax, "request body must be a JSON object")
+	}
+	return doc, nil
+}
+
+// actor is the activity-log actor of a SCIM request.
+func actor(r *http.Request) store.Actor {
+	a := store.Actor{Door: "scim", Address: clientIP(r)}
+	if p := principalFrom(r.Context()); p != nil {
+		a.Principal = p.Name
+	}
+	return a
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// checkIfMatch enforces an If-Match precondition against a version.
+func checkIfMatch(r *http.Request, version int64) error {
+	h := r.Header.Get("If-Match")
+	if h == "" || matchesETag(h, version) {
+		return nil
+	}
+	return errorf(http.StatusPreconditionFailed, "", "resource changed: version is %s", etag(version))
+}
+
+// matchesETag reports whether an If-Match/If-None-Match list names the
+// version (weak comparison, RFC 7232 §2.3.2) or is "*".
+func matchesETag(header string, version int64) bool {
+	want := strconv.FormatInt(version, 10)
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" {
+			return true
+		}
+		tag = strings.TrimPrefix(tag, "W/")
+		if strings.Trim(tag, `"`) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// hashPassword hashes a new password; empty stays empty.
+func hashPassword(pw string) (string, error) {
+	if pw == "" {
+		return "", nil
+	}
+	return secret.HashPassword(pw)
+}

@@ -1,0 +1,107 @@
+package scim_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
+)
+
+// spyStore counts member reads and can be told to panic.
+type spyStore struct {
+	*sqlite.DB
+	memberReads atomic.Int64
+	panicOnGet  bool
+}
+
+func (s *spyStore) GetGroup(ctx context.Context, id string, withMembers bool) (*store.Group, error) {
+	if withMembers {
+		s.memberReads.Add(1)
+	}
+	return s.DB.GetGroup(ctx, id, withMembers)
+}
+
+func (s *spyStore) ListGroups(ctx context.Context, q store.Query) (*store.GroupPage, error) {
+	if q.Related {
+		s.memberReads.Add(1)
+	}
+	return s.DB.ListGroups(ctx, q)
+}
+
+func (s *spyStore) GetUser(ctx context.Context, id string) (*store.User, error) {
+	if s.panicOnGet {
+		panic("boom: secret internals")
+	}
+	return s.DB.GetUser(ctx, id)
+}
+
+func startSpy(t *testing.T) (*spyStore, string) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "spy.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	spy := &spyStore{DB: db}
+	r := mux.NewRouter()
+	scim.New(scim.Options{Store: spy}).Mount(r, "/scim/v2")
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return spy, srv.URL
+}
+
+func TestExcludedMembersReadsNoMemberRows(t *testing.T) {
+	spy, url := startSpy(t)
+	u := storetest.CreateUser(t, spy, &store.User{UserName: "m"})
+	g := &store.Group{DisplayName: "big", Members: []store.Member{{ID: u.ID}}}
+	if err := spy.Write(context.Background(), store.Actor{Door: "test"}, func(tx store.Tx) error { return tx.CreateGroup(context.Background(), g) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"/scim/v2/Groups/" + g.ID + "?excludedAttributes=members",
+		"/scim/v2/Groups?excludedAttributes=members&filter=displayName%20eq%20%22big%22",
+		"/scim/v2/Groups/" + g.ID + "?attributes=displayName",
+	} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	if n := spy.memberReads.Load(); n != 0 {
+		t.Fatalf("members were read %d times", n)
+	}
+	resp, _ := http.Get(url + "/scim/v2/Groups/" + g.ID)
+	resp.Body.Close()
+	if spy.memberReads.Load() != 1 {
+		t.Fatal("members not read when asked for")
+	}
+}
+
+func TestPanicBecomesSCIMError(t *testing.T) {
+	spy, url := startSpy(t)
+	spy.panicOnGet = true
+	resp, err := http.Get(url + "/scim/v2/Users/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := new(bytes.Buffer)
+	_, _ = body.ReadFrom(resp.Body)
+	if resp.StatusCode != 500 || !strings.Contains(body.String(), `"status":"500"`) || strings.Contains(body.String(), "boom") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}

@@ -1,0 +1,64 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+func seed(b *testing.B, db *DB, n int) []string {
+	ids := make([]string, 0, n)
+	for len(ids) < n {
+		err := db.Write(context.Background(), store.Actor{Door: "bench"}, func(tx store.Tx) error {
+			for i := 0; i < 1000 && len(ids) < n; i++ {
+				name := fmt.Sprintf("bench-user-%08d", len(ids))
+				u := &store.User{UserName: name, Active: true, Emails: []store.Value{{Value: name + "@x.example"}}}
+				if err := tx.CreateUser(context.Background(), u); err != nil {
+					return err
+				}
+				ids = append(ids, u.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+func BenchmarkReads(b *testing.B) {
+	db := openTemp(b)
+	ids := seed(b, db, 20000)
+	ctx := context.Background()
+	b.Run("GetUser", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := db.GetUser(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("getUserRowOnly", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			rows, done, err := db.query(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE u.id = ?`, ids[i%len(ids)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows.Next()
+			if _, err := scanUser(rows, true); err != nil {
+				b.Fatal(err)
+			}
+			rows.Close()
+			done()
+		}
+	})
+	b.Run("ListUsers100", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.ListUsers(ctx, store.Query{Limit: 100, Related: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
