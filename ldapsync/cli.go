@@ -20,7 +20,7 @@ func RunCLI(ctx context.Context, args []string, cfg Config, st store.Store, log 
 	name := fs.String("source", "", "sync only this source (default: all)")
 	full := fs.Bool("full", false, "full sync: also find entries that vanished from the directory")
 	dry := fs.Bool("dry-run", false, "show what would change and write nothing")
-	force := fs.Bool("force", false, "allow removing more users and groups than maxDeletes")
+	force := fs.Bool("force", false, "allow removing more users and groups than max_deletes")
 	fs.Usage = func() {
 		fmt.Fprintln(stdout, "usage: scimbridge sync [--source NAME] [--full] [--dry-run] [--force]")
 		fs.PrintDefaults()

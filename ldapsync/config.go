@@ -19,14 +19,14 @@ import (
 //	    - name: corp
 //	      preset: openldap            # or activedirectory
 //	      url: ldaps://ldap.example.com
-//	      caFile: /etc/scimbridge/ldap-ca.pem
-//	      bindDN: cn=sync,dc=example,dc=com
-//	      bindPasswordEnv: LDAP_SYNC_PASSWORD
-//	      users:  {baseDN: "ou=people,dc=example,dc=com"}
-//	      groups: {baseDN: "ou=groups,dc=example,dc=com"}
+//	      ca_file: /etc/scimbridge/ldap-ca.pem
+//	      bind_dn: cn=sync,dc=example,dc=com
+//	      bind_password_env: LDAP_SYNC_PASSWORD
+//	      users:  {base_dn: "ou=people,dc=example,dc=com"}
+//	      groups: {base_dn: "ou=groups,dc=example,dc=com"}
 //	      attributes: {enterprise.department: ou}
 //	      interval: 5m
-//	      fullSyncInterval: 24h
+//	      full_sync_interval: 24h
 type Config struct {
 	Sources []SourceConfig `yaml:"sources"`
 }
@@ -41,59 +41,59 @@ type SourceConfig struct {
 	Preset string `yaml:"preset"`
 
 	URL                string        `yaml:"url"`
-	StartTLS           bool          `yaml:"startTLS"`
-	CAFile             string        `yaml:"caFile"`
-	InsecureSkipVerify bool          `yaml:"insecureSkipVerify"`
-	BindDN             string        `yaml:"bindDN"`
-	BindPassword       string        `yaml:"bindPassword"`
-	BindPasswordEnv    string        `yaml:"bindPasswordEnv"`
-	BindPasswordFile   string        `yaml:"bindPasswordFile"`
-	DialTimeout        time.Duration `yaml:"dialTimeout"`
-	RequestTimeout     time.Duration `yaml:"requestTimeout"`
-	PageSize           int           `yaml:"pageSize"`
+	StartTLS           bool          `yaml:"start_tls"`
+	CAFile             string        `yaml:"ca_file"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
+	BindDN             string        `yaml:"bind_dn"`
+	BindPassword       string        `yaml:"bind_password"`
+	BindPasswordEnv    string        `yaml:"bind_password_env"`
+	BindPasswordFile   string        `yaml:"bind_password_file"`
+	DialTimeout        time.Duration `yaml:"dial_timeout"`
+	RequestTimeout     time.Duration `yaml:"request_timeout"`
+	PageSize           int           `yaml:"page_size"`
 
 	Users  UserSearch  `yaml:"users"`
 	Groups GroupSearch `yaml:"groups"`
 
 	// IDAttribute holds the stable identity: entryUUID, objectGUID, or any
 	// attribute that survives renames.
-	IDAttribute string `yaml:"idAttribute"`
+	IDAttribute string `yaml:"id_attribute"`
 	// Attributes maps SCIM attributes to directory attributes, over the
 	// preset's map; an empty value removes a preset mapping.
 	Attributes map[string]string `yaml:"attributes"`
 	// StoreOwned lists SCIM attributes the directory sets only when it
 	// creates a user; later syncs leave them to SCIM and the other doors.
-	StoreOwned []string `yaml:"storeOwned"`
+	StoreOwned []string `yaml:"store_owned"`
 	// LinkBy lists how a directory entry finds an existing unsynced user:
 	// "userName" and/or "emails" (default both, in that order).
-	LinkBy []string `yaml:"linkBy"`
+	LinkBy []string `yaml:"link_by"`
 
 	// OnDelete is what a full sync does to users that vanished from the
 	// directory: "deactivate" (default) or "delete".
-	OnDelete string `yaml:"onDelete"`
+	OnDelete string `yaml:"on_delete"`
 	// MaxDeletes refuses a run that would deactivate or delete more users
 	// and groups than this (default 500; -1: no limit) unless forced.
-	MaxDeletes int `yaml:"maxDeletes"`
+	MaxDeletes int `yaml:"max_deletes"`
 	// ChangeDetection is how incremental runs find changes: "entryCSN"
 	// (OpenLDAP; microsecond resolution), "modifyTimestamp" (any LDAP
 	// server; one-second resolution), "uSNChanged" (AD) or "none" (every
 	// run is full).
-	ChangeDetection string `yaml:"changeDetection"`
+	ChangeDetection string `yaml:"change_detection"`
 	// Interval between incremental runs (default 5m); FullSyncInterval
 	// between full reconciliations, which detect deletions (default 24h).
 	Interval         time.Duration `yaml:"interval"`
-	FullSyncInterval time.Duration `yaml:"fullSyncInterval"`
+	FullSyncInterval time.Duration `yaml:"full_sync_interval"`
 	// RetryMin and RetryMax bound the backoff after a failed run
 	// (default 10s and 10m).
-	RetryMin time.Duration `yaml:"retryMin"`
-	RetryMax time.Duration `yaml:"retryMax"`
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
 	// BatchSize is how many entries one store transaction writes (default 500).
-	BatchSize int `yaml:"batchSize"`
+	BatchSize int `yaml:"batch_size"`
 }
 
 // UserSearch says where users are.
 type UserSearch struct {
-	BaseDN string `yaml:"baseDN"`
+	BaseDN string `yaml:"base_dn"`
 	Filter string `yaml:"filter"`
 	// Scope is "sub" (default) or "one".
 	Scope string `yaml:"scope"`
@@ -102,17 +102,17 @@ type UserSearch struct {
 // GroupSearch says where groups are and how membership is expressed. An
 // empty BaseDN disables group sync.
 type GroupSearch struct {
-	BaseDN string `yaml:"baseDN"`
+	BaseDN string `yaml:"base_dn"`
 	Filter string `yaml:"filter"`
 	Scope  string `yaml:"scope"`
 	// NameAttribute becomes the group's displayName (default cn).
-	NameAttribute string `yaml:"nameAttribute"`
+	NameAttribute string `yaml:"name_attribute"`
 	// MemberAttributes are read from groups: member and uniqueMember hold
 	// DNs, memberUid holds user names (posixGroup).
-	MemberAttributes []string `yaml:"memberAttributes"`
+	MemberAttributes []string `yaml:"member_attributes"`
 	// MemberOf, when set (e.g. memberOf), reads membership from this user
 	// attribute instead of the groups' member attributes.
-	MemberOf string `yaml:"memberOf"`
+	MemberOf string `yaml:"member_of"`
 	// Flatten stores each group with all users of its nested groups as
 	// direct members, and no group members.
 	Flatten bool `yaml:"flatten"`
@@ -254,11 +254,11 @@ func (c *Config) Validate() error {
 		} else if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
 			bad(".url: must be ldap://host[:port] or ldaps://host[:port], got %q", s.URL)
 		} else if u.Scheme == "ldaps" && s.StartTLS {
-			bad(".startTLS: cannot be combined with an ldaps:// url")
+			bad(".start_tls: cannot be combined with an ldaps:// url")
 		}
 		if s.CAFile != "" {
 			if _, err := os.Stat(s.CAFile); err != nil {
-				bad(".caFile: %v", err)
+				bad(".ca_file: %v", err)
 			}
 		}
 		n := 0
@@ -268,28 +268,28 @@ func (c *Config) Validate() error {
 			}
 		}
 		if n > 1 {
-			bad(": set only one of bindPassword, bindPasswordEnv, bindPasswordFile")
+			bad(": set only one of bind_password, bind_password_env, bind_password_file")
 		}
 		if s.BindPasswordEnv != "" {
 			if _, ok := os.LookupEnv(s.BindPasswordEnv); !ok {
-				bad(".bindPasswordEnv: environment variable %q is not set", s.BindPasswordEnv)
+				bad(".bind_password_env: environment variable %q is not set", s.BindPasswordEnv)
 			}
 		}
 		if s.BindPasswordFile != "" {
 			if _, err := os.Stat(s.BindPasswordFile); err != nil {
-				bad(".bindPasswordFile: %v", err)
+				bad(".bind_password_file: %v", err)
 			}
 		}
 		if s.BindDN != "" && n == 0 {
-			bad(": bindDN is set but no bindPassword, bindPasswordEnv or bindPasswordFile")
+			bad(": bind_dn is set but no bind_password, bind_password_env or bind_password_file")
 		}
 		if s.Users.BaseDN == "" {
-			missing("users.baseDN")
+			missing("users.base_dn")
 		}
 		checkSearch := func(key, base, filter, scope string) {
 			if base != "" {
 				if _, err := ldap.ParseDN(base); err != nil {
-					bad(".%s.baseDN: %v", key, err)
+					bad(".%s.base_dn: %v", key, err)
 				}
 			}
 			if _, err := ldap.CompileFilter(filter); err != nil {
@@ -311,30 +311,30 @@ func (c *Config) Validate() error {
 		}
 		for _, k := range s.StoreOwned {
 			if !slices.Contains(mappable, k) {
-				bad(".storeOwned: %q is not a mappable SCIM attribute", k)
+				bad(".store_owned: %q is not a mappable SCIM attribute", k)
 			}
 		}
 		for _, k := range s.LinkBy {
 			if k != "userName" && k != "emails" {
-				bad(".linkBy: %q must be \"userName\" or \"emails\"", k)
+				bad(".link_by: %q must be \"userName\" or \"emails\"", k)
 			}
 		}
 		if s.OnDelete != "deactivate" && s.OnDelete != "delete" {
-			bad(".onDelete: must be \"deactivate\" or \"delete\", got %q", s.OnDelete)
+			bad(".on_delete: must be \"deactivate\" or \"delete\", got %q", s.OnDelete)
 		}
 		switch s.ChangeDetection {
 		case DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone:
 		default:
-			bad(".changeDetection: must be %q, %q, %q or %q, got %q", DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
+			bad(".change_detection: must be %q, %q, %q or %q, got %q", DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
 		}
 		if s.MaxDeletes < -1 {
-			bad(".maxDeletes: must be -1 (no limit) or positive, got %d", s.MaxDeletes)
+			bad(".max_deletes: must be -1 (no limit) or positive, got %d", s.MaxDeletes)
 		}
 		if s.PageSize > 1000 && s.Preset == PresetActiveDirectory {
-			bad(".pageSize: Active Directory serves at most 1000 entries a page, got %d", s.PageSize)
+			bad(".page_size: Active Directory serves at most 1000 entries a page, got %d", s.PageSize)
 		}
 		if s.RetryMin > s.RetryMax {
-			bad(".retryMin: %s is more than retryMax %s", s.RetryMin, s.RetryMax)
+			bad(".retry_min: %s is more than retry_max %s", s.RetryMin, s.RetryMax)
 		}
 	}
 	return errors.Join(errs...)

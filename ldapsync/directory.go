@@ -50,12 +50,12 @@ func newDirectory(cfg SourceConfig, log *slog.Logger) (*directory, error) {
 	}
 	if cfg.InsecureSkipVerify {
 		tc.InsecureSkipVerify = true
-		log.Warn("ldapsync: TLS CERTIFICATE VERIFICATION IS DISABLED for this source (insecureSkipVerify); "+
+		log.Warn("ldapsync: TLS CERTIFICATE VERIFICATION IS DISABLED for this source (insecure_skip_verify); "+
 			"anyone on the network path can read the bind password and forge directory data",
 			"source", cfg.Name, "url", cfg.URL)
 	}
 	if u.Scheme == "ldap" && !cfg.StartTLS && cfg.BindDN != "" && !isLoopback(u.Hostname()) {
-		log.Warn("ldapsync: the bind password travels unencrypted (ldap:// without startTLS)", "source", cfg.Name)
+		log.Warn("ldapsync: the bind password travels unencrypted (ldap:// without start_tls)", "source", cfg.Name)
 	}
 	return &directory{cfg: cfg, password: pw, tls: tc}, nil
 }

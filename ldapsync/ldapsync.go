@@ -225,7 +225,7 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	case st.Detection != cfg.ChangeDetection:
 		rep.Mode, rep.Reason = "full", "change detection changed"
 	case s.now().Sub(st.LastFull) >= cfg.FullSyncInterval:
-		rep.Mode, rep.Reason = "full", "periodic reconciliation (fullSyncInterval)"
+		rep.Mode, rep.Reason = "full", "periodic reconciliation (full_sync_interval)"
 	}
 	f, err := s.fetch(ctx, src, st, rep)
 	if err != nil {
@@ -259,7 +259,7 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 		}
 		// One bad run (a wrong filter, an empty OU) must not empty the store.
 		if n := len(gone.users) + len(gone.groups); cfg.MaxDeletes >= 0 && n > cfg.MaxDeletes && !opts.Force {
-			return nil, fmt.Errorf("refusing to remove %d users and %d groups that vanished from the directory (more than maxDeletes %d); check the source, then run with --full --force",
+			return nil, fmt.Errorf("refusing to remove %d users and %d groups that vanished from the directory (more than max_deletes %d); check the source, then run with --full --force",
 				len(gone.users), len(gone.groups), cfg.MaxDeletes)
 		}
 	}
@@ -358,7 +358,7 @@ func (src *source) finish(rep *Report, st *state, err error) {
 
 // Run runs each source on its interval until ctx ends: the first run at
 // once, then every interval; after a failure it retries with exponential
-// backoff between retryMin and retryMax.
+// backoff between retry_min and retry_max.
 func (s *Syncer) Run(ctx context.Context) {
 	s.mu.Lock()
 	s.runCtx = ctx
@@ -405,8 +405,8 @@ func (s *Syncer) schedule(ctx context.Context, src *source) {
 	}
 }
 
-// backoff doubles the wait after each consecutive failure, from retryMin up
-// to retryMax, with up to 10% jitter so sources do not retry in lockstep.
+// backoff doubles the wait after each consecutive failure, from retry_min up
+// to retry_max, with up to 10% jitter so sources do not retry in lockstep.
 func backoff(cfg SourceConfig, failures int) time.Duration {
 	d := cfg.RetryMin
 	for i := 1; i < failures && d < cfg.RetryMax; i++ {

@@ -14,7 +14,7 @@ type RunOptions struct {
 	// the report says what would change and nothing is written.
 	DryRun bool
 	// Force runs even when more users and groups would be removed than the
-	// source's maxDeletes allows.
+	// source's max_deletes allows.
 	Force bool
 	// OnChange, when set, is told about every change after it is committed
 	// (or, in a dry run, as it is found).

@@ -218,8 +218,8 @@ func TestMassDeleteGuard(t *testing.T) {
 	syncOnce(t, s, RunOptions{})
 	srv.Modify(t, "dn: "+userDN("a")+"\nchangetype: delete\n\ndn: "+userDN("b")+"\nchangetype: delete\n")
 	rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{Full: true})
-	if err == nil || !strings.Contains(err.Error(), "maxDeletes") {
-		t.Fatalf("run removing 2 > maxDeletes 1 was not refused: %v %s", err, rep.Summary())
+	if err == nil || !strings.Contains(err.Error(), "max_deletes") {
+		t.Fatalf("run removing 2 > max_deletes 1 was not refused: %v %s", err, rep.Summary())
 	}
 	if !mustUser(t, st, "a").Active || !mustUser(t, st, "b").Active {
 		t.Fatal("refused run deactivated users")
