@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -228,4 +229,41 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestReferralsAreNotFollowedAndProgressIsLogged(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: manyPeople(300) +
+		"dn: ou=branch," + ldaptest.PeopleDN + "\nobjectClass: referral\nobjectClass: extensibleObject\nou: branch\nref: ldap://branch.example.com/ou=people,dc=branch,dc=com\n\n"})
+	st := newStore(t)
+	var logs strings.Builder
+	var mu sync.Mutex
+	s, err := New(Config{Sources: []SourceConfig{sourceFor(srv)}}, st,
+		slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.spoolDir, s.progressEvery = t.TempDir(), 0
+	rep := syncOnce(t, s, RunOptions{})
+	if rep.Referrals != 1 || rep.Users.Created != 300 || rep.Failed != 0 {
+		t.Fatalf("run: %s, %d referrals", rep.Summary(), rep.Referrals)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{`msg="ldapsync: progress" source=corp phase=read entries=`,
+		`msg="ldapsync: progress" source=corp phase="write users"`, `msg="ldapsync: sync done" source=corp mode=full`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

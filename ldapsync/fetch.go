@@ -275,9 +275,6 @@ func usnLess(a, b string) bool {
 func (s *Syncer) progress(source, phase string) func(n int) {
 	last := time.Now()
 	return func(n int) {
-		if n%256 != 0 {
-			return
-		}
 		if time.Since(last) >= s.progressEvery {
 			last = time.Now()
 			s.log.Info("ldapsync: progress", slog.String("source", source), slog.String("phase", phase), slog.Int("entries", n))

@@ -227,10 +227,14 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	case s.now().Sub(st.LastFull) >= cfg.FullSyncInterval:
 		rep.Mode, rep.Reason = "full", "periodic reconciliation (full_sync_interval)"
 	}
+	readStart := s.now()
 	f, err := s.fetch(ctx, src, st, rep)
+	rep.ReadSeconds = s.now().Sub(readStart).Seconds()
 	if err != nil {
 		return nil, fmt.Errorf("read directory: %w", err)
 	}
+	writeStart := s.now()
+	defer func() { rep.WriteSeconds = s.now().Sub(writeStart).Seconds() }()
 	defer f.close()
 	rep.Watermark = f.watermark
 

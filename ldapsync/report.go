@@ -60,6 +60,10 @@ type Report struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"-"`
 	Seconds  float64       `json:"durationSeconds"`
+	// ReadSeconds and WriteSeconds split the duration between reading the
+	// directory and writing the store.
+	ReadSeconds  float64 `json:"readSeconds"`
+	WriteSeconds float64 `json:"writeSeconds"`
 	// Read is how many user and group entries came from the directory.
 	ReadUsers  int    `json:"readUsers"`
 	ReadGroups int    `json:"readGroups"`
@@ -115,8 +119,8 @@ func (r *Report) Summary() string {
 	if r.DryRun {
 		prefix = "dry run (nothing written): "
 	}
-	s := fmt.Sprintf("%s%s %s sync in %.2fs: read %d users, %d groups; users: %d created, %d updated, %d linked, %d deactivated, %d deleted; groups: %d created, %d updated, %d linked, %d deleted, %d membership changes; %d failed",
-		prefix, r.Source, r.Mode, r.Duration.Seconds(), r.ReadUsers, r.ReadGroups,
+	s := fmt.Sprintf("%s%s %s sync in %.2fs (read %.2fs, write %.2fs): read %d users, %d groups; users: %d created, %d updated, %d linked, %d deactivated, %d deleted; groups: %d created, %d updated, %d linked, %d deleted, %d membership changes; %d failed",
+		prefix, r.Source, r.Mode, r.Duration.Seconds(), r.ReadSeconds, r.WriteSeconds, r.ReadUsers, r.ReadGroups,
 		r.Users.Created, r.Users.Updated, r.Users.Linked, r.Users.Deactivated, r.Users.Deleted,
 		r.Groups.Created, r.Groups.Updated, r.Groups.Linked, r.Groups.Deleted, r.MembershipChanges, r.Failed)
 	if r.Unresolved > 0 {
