@@ -277,11 +277,19 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 			a.current, err = usersByID(ctx, tx, known)
 			return err
 		}
-		return a.batchPrepared(ctx, len(batch), func(i int) string { return batch[i].DN }, prepare,
-			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
-				if bad[i] != nil {
-					return nil, &entryError{bad[i]}
-				}
+		// Entries the mapping rejects are reported at once, so they never
+		// cost their batch a retry.
+		var good []int
+		for i := range batch {
+			if bad[i] != nil {
+				a.rep.fail(batch[i].DN, bad[i])
+				continue
+			}
+			good = append(good, i)
+		}
+		return a.batchPrepared(ctx, len(good), func(j int) string { return batch[good[j]].DN }, prepare,
+			func(ctx context.Context, tx store.Tx, j int) ([]Change, error) {
+				i := good[j]
 				if err := a.resolveManager(ctx, tx, batch[i].ID, views[i], managers[i]); err != nil {
 					return nil, err
 				}
@@ -390,6 +398,10 @@ func unchangedBy(u *store.User, apply func(*store.User)) (bool, error) {
 	}
 	c.Source = u.Source
 	apply(c)
+	// As the store normalises it: an empty enterprise part is none.
+	if c.Enterprise.IsZero() {
+		c.Enterprise = nil
+	}
 	after, err := json.Marshal(c)
 	if err != nil {
 		return false, err

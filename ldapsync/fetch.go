@@ -147,6 +147,12 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 					rep.fail(e.DN, err)
 					return nil
 				}
+				// A CSN names one change: the entry holding exactly the
+				// watermark was applied by the run that set it.
+				if !full && cfg.ChangeDetection == DetectEntryCSN && r.first("entryCSN") == st.Watermark {
+					*n--
+					return nil
+				}
 				if seen != nil {
 					seen[r.ID] = struct{}{}
 				}
