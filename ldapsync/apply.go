@@ -664,14 +664,31 @@ type vanished struct {
 	groups []store.SourcedRef
 }
 
-// findVanished lists this source's users and groups that a full run did
-// not read. Users already deactivated are left out when deactivating.
+// findVanished lists this source's users and groups that are gone from
+// the directory: not read by a run that read everything, or reported
+// deleted by a content sync. Users already deactivated are left out when
+// deactivating.
 func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, error) {
 	cfg := a.src.cfg
 	v := &vanished{}
+	gone := func(seen map[string]struct{}, deleted map[string]bool, id string) bool {
+		if seen != nil {
+			_, ok := seen[id]
+			return !ok
+		}
+		return deleted[id]
+	}
+	setOf := func(ids []string) map[string]bool {
+		m := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			m[id] = true
+		}
+		return m
+	}
+	deletedUsers, deletedGroups := setOf(f.deletedUsers), setOf(f.deletedGroups)
 	err := a.s.st.EachSourced(ctx, "User", cfg.Name, func(ref store.SourcedRef) error {
 		a.sourcedUsers++
-		if _, ok := f.seenUsers[ref.SourceID]; !ok && (cfg.OnDelete == "delete" || ref.Active) {
+		if gone(f.seenUsers, deletedUsers, ref.SourceID) && (cfg.OnDelete == "delete" || ref.Active) {
 			v.users = append(v.users, ref)
 		}
 		return nil
@@ -679,11 +696,11 @@ func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, erro
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Groups.BaseDN == "" {
+	if cfg.Groups.BaseDN == "" || (f.seenGroups == nil && len(deletedGroups) == 0) {
 		return v, nil
 	}
 	err = a.s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
-		if _, ok := f.seenGroups[ref.SourceID]; !ok {
+		if gone(f.seenGroups, deletedGroups, ref.SourceID) {
 			v.groups = append(v.groups, ref)
 		}
 		return nil

@@ -126,6 +126,9 @@ const (
 
 // Change detection modes.
 const (
+	// DetectSyncrepl uses RFC 4533 content sync (refreshOnly) with a
+	// cookie per search; deletions are found in incremental runs too.
+	DetectSyncrepl        = "syncrepl"
 	DetectEntryCSN        = "entryCSN"
 	DetectModifyTimestamp = "modifyTimestamp"
 	DetectUSNChanged      = "uSNChanged"
@@ -324,8 +327,12 @@ func (c *Config) Validate() error {
 		}
 		switch s.ChangeDetection {
 		case DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone:
+		case DetectSyncrepl:
+			if !strings.EqualFold(s.IDAttribute, "entryUUID") {
+				bad(".change_detection: syncrepl identifies entries by entryUUID; id_attribute is %q", s.IDAttribute)
+			}
 		default:
-			bad(".change_detection: must be %q, %q, %q or %q, got %q", DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
+			bad(".change_detection: must be %q, %q, %q, %q or %q, got %q", DetectSyncrepl, DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
 		}
 		if s.MaxDeletes < -1 {
 			bad(".max_deletes: must be -1 (no limit) or positive, got %d", s.MaxDeletes)

@@ -227,3 +227,96 @@ func rootDSE(conn *ldap.Conn, attrs ...string) (*ldap.Entry, error) {
 	}
 	return res.Entries[0], nil
 }
+
+// syncResult is what one RFC 4533 refreshOnly search told.
+type syncResult struct {
+	cookie []byte
+	// complete is true when the server listed every entry in scope (an
+	// initial load or its present phase): what it did not list is gone.
+	complete bool
+	present  []string // unchanged entries' entryUUIDs (present phase)
+	deleted  []string // deleted entries' entryUUIDs (delete phase)
+}
+
+// contentSync runs an RFC 4533 refreshOnly search from cookie (nil: from
+// scratch). Added and modified entries go to fn; unchanged and deleted ones
+// are only named, in the result. Deletes arrive either as entries in the
+// delete state or as syncIdSet lists, which a client must not ignore.
+func contentSync(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest, cookie []byte, fn func(*ldap.Entry) error) (*syncResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := &syncResult{cookie: cookie}
+	refreshDeletes, added := false, 0
+	resp := conn.Syncrepl(ctx, req, 64, ldap.SyncRequestModeRefreshOnly, cookie, false)
+	for resp.Next() {
+		if e := resp.Entry(); e != nil {
+			st, _ := ldap.FindControl(resp.Controls(), ldap.ControlTypeSyncState).(*ldap.ControlSyncState)
+			if st == nil {
+				return nil, fmt.Errorf("%s: entry without a sync state control", e.DN)
+			}
+			switch st.State {
+			case ldap.SyncStatePresent:
+				res.present = append(res.present, st.EntryUUID.String())
+			case ldap.SyncStateDelete:
+				res.deleted = append(res.deleted, st.EntryUUID.String())
+			default:
+				added++
+				if err := fn(e); err != nil {
+					return nil, err
+				}
+			}
+			if len(st.Cookie) > 0 {
+				res.cookie = st.Cookie
+			}
+			continue
+		}
+		for _, c := range resp.Controls() {
+			switch c := c.(type) {
+			case *ldap.ControlSyncInfo:
+				switch {
+				case c.NewCookie != nil:
+					res.cookie = c.NewCookie.Cookie
+				case c.RefreshDelete != nil:
+					refreshDeletes = true
+					if len(c.RefreshDelete.Cookie) > 0 {
+						res.cookie = c.RefreshDelete.Cookie
+					}
+				case c.RefreshPresent != nil:
+					if len(c.RefreshPresent.Cookie) > 0 {
+						res.cookie = c.RefreshPresent.Cookie
+					}
+				case c.SyncIdSet != nil:
+					for _, u := range c.SyncIdSet.SyncUUIDs {
+						if c.SyncIdSet.RefreshDeletes {
+							res.deleted = append(res.deleted, u.String())
+						} else {
+							res.present = append(res.present, u.String())
+						}
+					}
+					if len(c.SyncIdSet.Cookie) > 0 {
+						res.cookie = c.SyncIdSet.Cookie
+					}
+				}
+			case *ldap.ControlSyncDone:
+				if len(c.Cookie) > 0 {
+					res.cookie = c.Cookie
+				}
+				refreshDeletes = refreshDeletes || c.RefreshDeletes
+			}
+		}
+	}
+	if err := resp.Err(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if conn.IsClosing() {
+		return nil, errors.New("connection closed during content sync")
+	}
+	// Without a cookie the server sent everything. With one, a present
+	// phase lists every unchanged entry; one that lists nothing is taken
+	// as "no changes", never as "everything is gone".
+	res.complete = cookie == nil || (!refreshDeletes && len(res.present)+added > 0)
+	return res, nil
+}

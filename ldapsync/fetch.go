@@ -18,7 +18,11 @@ type fetched struct {
 	// seenUsers and seenGroups hold every identity read in a full run, for
 	// finding entries that vanished.
 	seenUsers, seenGroups map[string]struct{}
-	watermark             string
+	// deletedUsers and deletedGroups are identities an incremental content
+	// sync reported deleted.
+	deletedUsers, deletedGroups []string
+	cookies                     map[string]string
+	watermark                   string
 	server                string
 }
 
@@ -31,7 +35,7 @@ func (f *fetched) close() {
 // a directory that fails mid-way leaves the store untouched.
 func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report) (_ *fetched, err error) {
 	cfg := src.cfg
-	f := &fetched{watermark: st.Watermark, server: st.Server}
+	f := &fetched{watermark: st.Watermark, server: st.Server, cookies: map[string]string{}}
 	defer func() {
 		if err != nil {
 			f.close()
@@ -131,12 +135,12 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 			r.Attrs[memberOfKey] = dns
 			return nil
 		}
-		read := func(kind, base, scopeName, filter string, attrs []string, out *spool, seen map[string]struct{}, n *int) error {
+		read := func(kind, base, scopeName, filter string, attrs []string, out *spool, seen *map[string]struct{}, deleted *[]string, n *int) error {
 			if !full {
 				filter = s.changeFilter(cfg, filter, st.Watermark)
 			}
 			req := ldap.NewSearchRequest(base, scope(scopeName), ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
-			refs, err := pagedSearch(ctx, conn, req, cfg.PageSize, func(e *ldap.Entry) error {
+			handle := func(e *ldap.Entry) error {
 				*n++
 				prog(*n)
 				if err := ranges(e); err != nil {
@@ -153,8 +157,8 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 					*n--
 					return nil
 				}
-				if seen != nil {
-					seen[r.ID] = struct{}{}
+				if *seen != nil {
+					(*seen)[r.ID] = struct{}{}
 				}
 				if out == f.groups && cfg.Groups.MemberOf != "" {
 					if err := reverseMembers(r); err != nil {
@@ -163,7 +167,32 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 				}
 				f.watermark = s.advance(cfg, f.watermark, r, usnFromDSE)
 				return out.add(r)
-			})
+			}
+			if cfg.ChangeDetection == DetectSyncrepl {
+				var cookie []byte
+				if c := st.Cookies[kind]; c != "" && !full {
+					cookie = []byte(c)
+				}
+				if *seen == nil {
+					*seen = map[string]struct{}{}
+				}
+				res, err := contentSync(ctx, conn, req, cookie, handle)
+				if err != nil {
+					return fmt.Errorf("content sync of %s under %s: %w", kind, base, err)
+				}
+				for _, id := range res.present {
+					(*seen)[id] = struct{}{}
+				}
+				if !res.complete {
+					*seen, *deleted = nil, res.deleted
+				}
+				f.cookies[kind] = string(res.cookie)
+				if kind == "users" {
+					f.watermark = string(res.cookie)
+				}
+				return nil
+			}
+			refs, err := pagedSearch(ctx, conn, req, cfg.PageSize, handle)
 			rep.Referrals += refs
 			if err != nil {
 				return fmt.Errorf("search %s under %s: %w", kind, base, err)
@@ -171,7 +200,7 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 			return nil
 		}
 		if err := read("users", cfg.Users.BaseDN, cfg.Users.Scope, cfg.Users.Filter, src.m.userAttributes(),
-			f.users, f.seenUsers, &rep.ReadUsers); err != nil {
+			f.users, &f.seenUsers, &f.deletedUsers, &rep.ReadUsers); err != nil {
 			return err
 		}
 		if cfg.Groups.BaseDN == "" {
@@ -180,7 +209,7 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 		// Flattening needs every group's members, so it reads all groups.
 		full = full || cfg.Groups.Flatten
 		return read("groups", cfg.Groups.BaseDN, cfg.Groups.Scope, cfg.Groups.Filter, src.m.groupAttributes(),
-			f.groups, f.seenGroups, &rep.ReadGroups)
+			f.groups, &f.seenGroups, &f.deletedGroups, &rep.ReadGroups)
 	})
 	if err != nil {
 		return nil, err

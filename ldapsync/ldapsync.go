@@ -90,7 +90,9 @@ type state struct {
 	Watermark string `json:"watermark,omitempty"`
 	Detection string `json:"detection,omitempty"`
 	// Server is the AD domain controller the USN watermark belongs to.
-	Server      string    `json:"server,omitempty"`
+	Server string `json:"server,omitempty"`
+	// Cookies are the RFC 4533 sync cookies, per search ("users", "groups").
+	Cookies     map[string]string `json:"cookies,omitempty"`
 	LastFull    time.Time `json:"lastFull,omitzero"`
 	LastSuccess time.Time `json:"lastSuccess,omitzero"`
 	LastRun     *Report   `json:"lastRun,omitempty"`
@@ -257,7 +259,7 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 		}
 	}
 	var gone *vanished
-	if a.full {
+	if f.seenUsers != nil || f.seenGroups != nil || len(f.deletedUsers)+len(f.deletedGroups) > 0 {
 		if gone, err = a.findVanished(ctx, f); err != nil {
 			return nil, err
 		}
@@ -273,8 +275,8 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	}
 	// Every stored user is this source's (counted in a full run's check):
 	// nothing to link, and no lookups for it.
-	a.mayLink = !a.full || all.Total > a.sourcedUsers || len(gone.users) > 0
-	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server,
+	a.mayLink = !a.full || all.Total > a.sourcedUsers || (gone != nil && len(gone.users) > 0)
+	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server, Cookies: f.cookies,
 		LastFull: st.LastFull, LastSuccess: s.now().UTC()}
 	if a.full {
 		next.LastFull = rep.Started

@@ -91,7 +91,7 @@ func (m *mapper) userAttributes() []string {
 
 // changeAttribute is the attribute that marks an entry's last change.
 func (m *mapper) changeAttribute() string {
-	if m.src.ChangeDetection == DetectNone {
+	if m.src.ChangeDetection == DetectNone || m.src.ChangeDetection == DetectSyncrepl {
 		return ""
 	}
 	return m.src.ChangeDetection

@@ -356,3 +356,49 @@ func TestRecreatedEntryTakesOverItsUser(t *testing.T) {
 		t.Fatalf("run: %s; before %+v after %+v", rep.Summary(), before.Source, after.Source)
 	}
 }
+
+func TestContentSyncFindsDeletionsIncrementally(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: directoryLDIF()})
+	st := newStore(t)
+	cfg := sourceFor(srv)
+	cfg.ChangeDetection = DetectSyncrepl
+	s := newSyncer(t, st, cfg)
+	rep := syncOnce(t, s, RunOptions{})
+	if rep.Mode != "full" || rep.Users.Created != 4 || rep.Groups.Created != 4 || rep.Watermark == "" {
+		t.Fatalf("first run: %s (cookie %q)", rep.Summary(), rep.Watermark)
+	}
+	rep = syncOnce(t, s, RunOptions{})
+	if rep.Mode != "incremental" || rep.ReadUsers != 0 || rep.ReadGroups != 0 || rep.Users.Deactivated != 0 || rep.Groups.Deleted != 0 {
+		t.Fatalf("idle run: %s", rep.Summary())
+	}
+	srv.Modify(t, `dn: `+userDN("alice")+`
+changetype: modify
+replace: sn
+sn: Smith-Jones
+
+dn: `+userDN("bob")+`
+changetype: delete
+
+dn: `+groupDN("ops")+`
+changetype: delete
+
+dn: `+userDN("dave")+`
+changetype: add
+objectClass: inetOrgPerson
+uid: dave
+cn: Dave
+sn: Green
+`)
+	rep = syncOnce(t, s, RunOptions{})
+	if rep.Mode != "incremental" || rep.ReadUsers != 2 || rep.Users.Updated != 1 || rep.Users.Created != 1 ||
+		rep.Users.Deactivated != 1 || rep.Groups.Deleted != 1 {
+		t.Fatalf("incremental run: %s", rep.Summary())
+	}
+	if mustUser(t, st, "bob").Active || mustUser(t, st, "alice").Name.FamilyName != "Smith-Jones" {
+		t.Fatal("changes not applied")
+	}
+	rep = syncOnce(t, s, RunOptions{})
+	if rep.ReadUsers+rep.ReadGroups != 0 || rep.Users.Deactivated+rep.Groups.Deleted != 0 {
+		t.Fatalf("idle run after changes: %s", rep.Summary())
+	}
+}
