@@ -23,7 +23,7 @@ type fetched struct {
 	deletedUsers, deletedGroups []string
 	cookies                     map[string]string
 	watermark                   string
-	server                string
+	server                      string
 }
 
 func (f *fetched) close() {

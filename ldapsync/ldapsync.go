@@ -93,9 +93,9 @@ type state struct {
 	Server string `json:"server,omitempty"`
 	// Cookies are the RFC 4533 sync cookies, per search ("users", "groups").
 	Cookies     map[string]string `json:"cookies,omitempty"`
-	LastFull    time.Time `json:"lastFull,omitzero"`
-	LastSuccess time.Time `json:"lastSuccess,omitzero"`
-	LastRun     *Report   `json:"lastRun,omitempty"`
+	LastFull    time.Time         `json:"lastFull,omitzero"`
+	LastSuccess time.Time         `json:"lastSuccess,omitzero"`
+	LastRun     *Report           `json:"lastRun,omitempty"`
 }
 
 // New prepares a syncer; it contacts no directory until asked.
