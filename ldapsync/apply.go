@@ -1,11 +1,11 @@
 package ldapsync
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -48,8 +48,6 @@ type applier struct {
 	groupIDs map[string]string
 	// idx knows this source's users by identity and DN.
 	idx *userIndex
-	// current holds the stored users of the batch being applied.
-	current map[string]*store.User
 	// mayLink is false when no stored user can be linked: every user in the
 	// store is this source's and none vanished. It spares an initial import
 	// two lookups per user.
@@ -65,21 +63,8 @@ type applier struct {
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
 func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
-	return a.batchPrepared(ctx, n, dn, nil, op)
-}
-
-// batchPrepared is batch with a prepare step that runs first in every
-// attempt's transaction (to read what the batch needs).
-func (a *applier) batchPrepared(ctx context.Context, n int, dn func(i int) string, prepare func(ctx context.Context, tx store.Tx) error,
-	op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
 	skip := map[int]bool{}
-	if prepare == nil {
-		prepare = func(context.Context, store.Tx) error { return nil }
-	}
 	if a.dryTx != nil {
-		if err := prepare(ctx, a.dryTx); err != nil {
-			return err
-		}
 		// Inside the dry run's single transaction a batch cannot be rolled
 		// back alone; the failed entry is reported and the rest goes on.
 		for i := range n {
@@ -101,9 +86,6 @@ func (a *applier) batchPrepared(ctx context.Context, n int, dn func(i int) strin
 		failed, failErr := -1, error(nil)
 		err := a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
 			changes = changes[:0]
-			if err := prepare(ctx, tx); err != nil {
-				return err
-			}
 			for i := range n {
 				if skip[i] {
 					continue
@@ -262,21 +244,6 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 				}
 			}
 		}
-		prepare := func(ctx context.Context, tx store.Tx) error {
-			var known []string
-			for _, r := range batch {
-				id, ok, err := a.idx.id(ctx, tx, r.ID)
-				if err != nil {
-					return err
-				}
-				if ok {
-					known = append(known, id)
-				}
-			}
-			var err error
-			a.current, err = usersByID(ctx, tx, known)
-			return err
-		}
 		// Entries the mapping rejects are reported at once, so they never
 		// cost their batch a retry.
 		var good []int
@@ -287,7 +254,7 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 			}
 			good = append(good, i)
 		}
-		return a.batchPrepared(ctx, len(good), func(j int) string { return batch[good[j]].DN }, prepare,
+		return a.batch(ctx, len(good), func(j int) string { return batch[good[j]].DN },
 			func(ctx context.Context, tx store.Tx, j int) ([]Change, error) {
 				i := good[j]
 				if err := a.resolveManager(ctx, tx, batch[i].ID, views[i], managers[i]); err != nil {
@@ -298,115 +265,100 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 	})
 }
 
-// usersByID reads users by SCIM id, without their groups, in one query.
-func usersByID(ctx context.Context, r store.Reader, ids []string) (map[string]*store.User, error) {
-	out := make(map[string]*store.User, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	// A balanced OR tree keeps the SQL expression shallow.
-	var tree func(ids []string) store.Expr
-	tree = func(ids []string) store.Expr {
-		if len(ids) == 1 {
-			return store.Compare{Attr: "id", Op: store.OpEq, Value: ids[0]}
-		}
-		return store.Or{Left: tree(ids[:len(ids)/2]), Right: tree(ids[len(ids)/2:])}
-	}
-	page, err := r.ListUsers(ctx, store.Query{Filter: tree(ids), Limit: len(ids)})
+func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
+	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
+	ref, known, err := a.idx.get(ctx, tx, r.ID)
 	if err != nil {
 		return nil, err
 	}
-	for _, u := range page.Users {
-		out[u.ID] = u
+	if known {
+		// The stored user's directory-owned part already matches: nothing
+		// to write, not even a read.
+		if ref.hash != 0 && ref.hash == a.fingerprint(view) {
+			return []Change{{Action: "unchanged", Type: "User"}}, nil
+		}
+		return a.updateUser(ctx, tx, r, view, ref.id, "update", c)
 	}
-	return out, nil
+	if a.mayLink {
+		existing, err := a.findUserToLink(ctx, tx, view)
+		if err != nil {
+			return nil, err
+		}
+		if existing != nil {
+			c.Detail = "existing user " + existing.UserName
+			return a.updateUser(ctx, tx, r, view, existing.ID, "link", c)
+		}
+	}
+	u := *view
+	if err := tx.CreateUser(ctx, &u); err != nil {
+		return nil, err
+	}
+	a.idx.put(r.ID, u.ID, r.DN, "")
+	c.Action = "create"
+	return []Change{c}, nil
 }
 
-func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
-	cfg := a.src.cfg
-	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
-	var existing *store.User
-	action := "update"
-	if id, ok := a.idx.byID[r.ID]; ok {
-		existing = a.current[id]
-	}
-	if existing == nil && a.mayLink {
-		var err error
-		if existing, err = a.findUserToLink(ctx, tx, view); err != nil {
-			return nil, err
-		}
-		action = "link"
-	}
-	if existing == nil {
-		u := *view
-		if err := tx.CreateUser(ctx, &u); err != nil {
-			return nil, err
-		}
-		a.idx.put(r.ID, u.ID, r.DN, "")
-		c.Action = "create"
-		return []Change{c}, nil
-	}
-	apply := func(u *store.User) {
-		for attr := range a.src.m.attrs {
-			if !slices.Contains(cfg.StoreOwned, attr) {
-				copyAttr(u, view, attr)
-			}
-		}
-		// A synced user is active unless the directory says otherwise;
-		// this also reactivates a user that comes back.
-		if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
-			u.Active = view.Active
-		}
-		u.Source = view.Source
-	}
-	if same, err := unchangedBy(existing, apply); err != nil {
-		return nil, err
-	} else if same {
-		return []Change{{Action: "unchanged", Type: "User"}}, nil
-	}
-	updated, err := tx.UpdateUser(ctx, existing.ID, func(u *store.User) error { apply(u); return nil })
+// updateUser writes the directory-owned attributes of view onto the user
+// with SCIM id id, and says what kind of change it was.
+func (a *applier) updateUser(ctx context.Context, tx store.Tx, r *record, view *store.User, id, action string, c Change) ([]Change, error) {
+	var old store.User
+	updated, err := tx.UpdateUser(ctx, id, func(u *store.User) error {
+		old = *u
+		a.takeOwned(u, view)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	a.idx.put(r.ID, existing.ID, r.DN, existing.Source.DN)
+	a.idx.put(r.ID, id, r.DN, old.Source.DN)
 	switch {
-	case updated.Meta.Version == existing.Meta.Version:
+	case updated.Meta.Version == old.Meta.Version:
 		return []Change{{Action: "unchanged", Type: "User"}}, nil
 	case action == "link":
-		c.Action, c.Detail = "link", "existing user "+existing.UserName
-	case existing.Active != updated.Active:
+		c.Action = "link"
+	case old.Active != updated.Active:
 		c.Action = map[bool]string{true: "activate", false: "deactivate"}[updated.Active]
 	default:
 		c.Action = "update"
-		if existing.Source.DN != "" && !strings.EqualFold(existing.Source.DN, r.DN) {
-			c.Detail = "moved from " + existing.Source.DN
+		if old.Source.DN != "" && !strings.EqualFold(old.Source.DN, r.DN) {
+			c.Detail = "moved from " + old.Source.DN
 		}
 	}
 	return []Change{c}, nil
 }
 
-// unchangedBy reports whether apply leaves the user as it is, comparing
-// the stored form, so unchanged users cost no write and no version.
-func unchangedBy(u *store.User, apply func(*store.User)) (bool, error) {
-	before, err := json.Marshal(u)
+// takeOwned copies the attributes the directory owns from view to u.
+func (a *applier) takeOwned(u, view *store.User) {
+	cfg := a.src.cfg
+	for attr := range a.src.m.attrs {
+		if !slices.Contains(cfg.StoreOwned, attr) {
+			copyAttr(u, view, attr)
+		}
+	}
+	// A synced user is active unless the directory says otherwise; this
+	// also reactivates a user that comes back.
+	if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
+		u.Active = view.Active
+	}
+	u.Source = view.Source
+	if u.Enterprise.IsZero() {
+		u.Enterprise = nil
+	}
+}
+
+// fingerprint hashes the directory-owned part of a user and its directory
+// link, so a full run tells an unchanged user without reading it.
+func (a *applier) fingerprint(u *store.User) uint64 {
+	p := &store.User{}
+	a.takeOwned(p, u)
+	doc, err := json.Marshal(p)
 	if err != nil {
-		return false, err
+		return 0
 	}
-	c := &store.User{}
-	if err := json.Unmarshal(before, c); err != nil {
-		return false, err
-	}
-	c.Source = u.Source
-	apply(c)
-	// As the store normalises it: an empty enterprise part is none.
-	if c.Enterprise.IsZero() {
-		c.Enterprise = nil
-	}
-	after, err := json.Marshal(c)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(before, after) && c.Source == u.Source, nil
+	h := fnv.New64a()
+	h.Write(doc)
+	h.Write([]byte("\x00" + p.Source.Name + "\x00" + p.Source.ID + "\x00" + p.Source.DN))
+	return h.Sum64() | 1 // never 0, which means "unknown"
 }
 
 // resolveManager points the user at its manager when the manager's DN is

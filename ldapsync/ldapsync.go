@@ -244,11 +244,15 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
 	// Large runs load the whole identity index; small incremental runs
 	// look up what they touch.
-	a.idx = newUserIndex(cfg.Name)
-	if a.full || f.users.n > 1000 || f.groups.n > 20 {
-		if err := a.idx.load(ctx, s.st); err != nil {
-			return nil, err
-		}
+	a.idx = newUserIndex(cfg.Name, a.fingerprint)
+	switch {
+	case a.full:
+		err = a.idx.loadWithFingerprints(ctx, s.st)
+	case f.users.n > 1000 || f.groups.n > 20:
+		err = a.idx.load(ctx, s.st)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Groups.BaseDN != "" {
 		if err := s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {

@@ -402,3 +402,33 @@ sn: Green
 		t.Fatalf("idle run after changes: %s", rep.Summary())
 	}
 }
+
+func TestFullRunWritesOnlyWhatChanged(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: directoryLDIF()})
+	st := newStore(t)
+	s := newSyncer(t, st, sourceFor(srv))
+	syncOnce(t, s, RunOptions{})
+	activity := activityCount(t, st)
+	rep := syncOnce(t, s, RunOptions{Full: true})
+	if rep.Users.Unchanged != 4 || rep.Users.Updated+rep.Groups.Updated+rep.MembershipChanges != 0 || activityCount(t, st) != activity {
+		t.Fatalf("idle full run: %s, unchanged %d", rep.Summary(), rep.Users.Unchanged)
+	}
+	srv.Modify(t, "dn: "+userDN("carol")+"\nchangetype: modify\nreplace: title\ntitle: Boss\n")
+	rep = syncOnce(t, s, RunOptions{Full: true})
+	if rep.Users.Unchanged != 3 || rep.Users.Updated != 1 || mustUser(t, st, "carol").Title != "Boss" {
+		t.Fatalf("full run after one change: %s, unchanged %d", rep.Summary(), rep.Users.Unchanged)
+	}
+	// A change made through SCIM to a directory-owned attribute is undone
+	// by the next full run.
+	carol := mustUser(t, st, "carol")
+	if err := st.Write(context.Background(), store.Actor{Door: "scim"}, func(tx store.Tx) error {
+		_, err := tx.UpdateUser(context.Background(), carol.ID, func(u *store.User) error { u.Title = "Intern"; return nil })
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep = syncOnce(t, s, RunOptions{Full: true})
+	if rep.Users.Updated != 1 || mustUser(t, st, "carol").Title != "Boss" {
+		t.Fatalf("full run after a SCIM change: %s", rep.Summary())
+	}
+}
