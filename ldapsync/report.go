@@ -119,9 +119,9 @@ func (r *Report) Summary() string {
 	if r.DryRun {
 		prefix = "dry run (nothing written): "
 	}
-	s := fmt.Sprintf("%s%s %s sync in %.2fs (read %.2fs, write %.2fs): read %d users, %d groups; users: %d created, %d updated, %d linked, %d deactivated, %d deleted; groups: %d created, %d updated, %d linked, %d deleted, %d membership changes; %d failed",
+	s := fmt.Sprintf("%s%s %s sync in %.2fs (read %.2fs, write %.2fs): read %d users, %d groups; users: %d created, %d updated, %d linked, %d deactivated, %d deleted, %d unchanged; groups: %d created, %d updated, %d linked, %d deleted, %d membership changes; %d failed",
 		prefix, r.Source, r.Mode, r.Duration.Seconds(), r.ReadSeconds, r.WriteSeconds, r.ReadUsers, r.ReadGroups,
-		r.Users.Created, r.Users.Updated, r.Users.Linked, r.Users.Deactivated, r.Users.Deleted,
+		r.Users.Created, r.Users.Updated, r.Users.Linked, r.Users.Deactivated, r.Users.Deleted, r.Users.Unchanged,
 		r.Groups.Created, r.Groups.Updated, r.Groups.Linked, r.Groups.Deleted, r.MembershipChanges, r.Failed)
 	if r.Unresolved > 0 {
 		s += fmt.Sprintf(", %d unresolved member references", r.Unresolved)
