@@ -37,6 +37,9 @@ var (
 	ErrRunning       = errors.New("ldapsync: a sync of this source is already running")
 )
 
+// bindTimeout bounds a login bind.
+const bindTimeout = 15 * time.Second
+
 // errDryRun rolls a dry run's transaction back.
 var errDryRun = errors.New("ldapsync: dry run")
 
@@ -443,6 +446,9 @@ func (s *Syncer) Bind(ctx context.Context, sourceName, dn, password string) erro
 		return err
 	}
 	defer conn.Close()
+	// Someone is waiting to log in: a hung directory must not hold them
+	// for the sync's long request timeout.
+	conn.SetTimeout(min(src.cfg.RequestTimeout, bindTimeout))
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if err := conn.Bind(dn, password); err != nil {
