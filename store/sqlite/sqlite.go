@@ -53,6 +53,11 @@ type DB struct {
 	r       *sql.DB
 	now     func() time.Time
 	closing atomic.Bool
+	// The writer goroutine (write.go) takes Write calls from writes until
+	// stop closes, then closes writerDone.
+	writes     chan *writeReq
+	stop       chan struct{}
+	writerDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -102,8 +107,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	r.SetConnMaxLifetime(0)
-	db := &DB{path: path, w: w, r: r, now: opts.Now}
+	db := &DB{path: path, w: w, r: r, now: opts.Now,
+		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{})}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
+	go db.writer()
 	return db, nil
 }
 
@@ -127,35 +134,10 @@ func (db *DB) Close() error {
 	if db.closing.Swap(true) {
 		return nil
 	}
+	close(db.stop)
+	<-db.writerDone
 	db.reader.stmts.close()
 	return errors.Join(db.r.Close(), db.w.Close())
-}
-
-// Write runs fn in one IMMEDIATE transaction.
-func (db *DB) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) (err error) {
-	sqlTx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = sqlTx.Rollback()
-		}
-	}()
-	t := &txn{
-		reader: reader{q: sqlTx, tx: sqlTx, txStmts: map[string]*sql.Stmt{}, clock: db.now},
-		actor:  actor,
-		now:    db.now().UTC().Truncate(time.Microsecond),
-	}
-	if err := fn(t); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return mapErr(fmt.Errorf("sqlite: commit: %w", err))
-	}
-	committed = true
-	return nil
 }
 
 // Checkpoint copies the WAL into the main file (used before backups and on
