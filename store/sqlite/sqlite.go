@@ -79,16 +79,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dsn := func(extra string) string {
+	dsn := func(cacheKiB int, extra string) string {
 		v := url.Values{}
 		v.Set("_journal_mode", "WAL")
 		v.Set("_synchronous", "NORMAL")
 		v.Set("_busy_timeout", strconv.Itoa(int(opts.BusyTimeout/time.Millisecond)))
 		v.Set("_foreign_keys", "on")
-		v.Set("_cache_size", strconv.Itoa(-opts.CacheKiB))
+		v.Set("_cache_size", strconv.Itoa(-cacheKiB))
 		return "file:" + url.PathEscape(path) + "?" + v.Encode() + extra
 	}
-	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
+	// The one writer gets a larger cache: every change walks the same
+	// index pages, and re-reading them from the OS costs system calls.
+	w, err := sql.Open("sqlite3", dsn(4*opts.CacheKiB, "&_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +101,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite3", dsn("&_query_only=1"))
+	r, err := sql.Open("sqlite3", dsn(opts.CacheKiB, "&_query_only=1"))
 	if err != nil {
 		w.Close()
 		return nil, err
