@@ -659,12 +659,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		out, err = tx.UpdateUser(r.Context(), id, func(u *store.User) error {
-			pw, src := u.PasswordHash, u.Source
-			*u = *next
-			if u.PasswordHash == "" {
-				u.PasswordHash = pw
-			}
-			u.Source = src
+			replaceUser(u, next)
 			return nil
 		})
 		return err

@@ -98,12 +98,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 			if err := checkIfMatch(r, u.Meta.Version); err != nil {
 				return err
 			}
-			pw, src := u.PasswordHash, u.Source
-			*u = *next
-			if u.PasswordHash == "" {
-				u.PasswordHash = pw
-			}
-			u.Source = src
+			replaceUser(u, next)
 			return nil
 		})
 		return err
@@ -112,6 +107,17 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeResource(w, http.StatusOK, out.Meta.Version, "", project(proj, renderUser(out, baseFrom(r.Context()))))
+}
+
+// replaceUser makes u the client's next version of it. The password stays
+// unless next sets one, and the directory link is not the client's to change.
+func replaceUser(u, next *store.User) {
+	pw, src := u.PasswordHash, u.Source
+	*u = *next
+	if u.PasswordHash == "" {
+		u.PasswordHash = pw
+	}
+	u.Source = src
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {

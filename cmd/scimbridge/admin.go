@@ -59,6 +59,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs, false)
 	name := fs.String("name", "", "a name for the token (who uses it)")
 	userName := fs.String("user", "", "bind the token to this user (for /Me)")
+	admin := fs.Bool("admin", false, "an admin token (for /admin) instead of a SCIM token")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -67,6 +68,10 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
+	kind := app.SCIMTokenKind
+	if *admin {
+		kind = app.AdminTokenKind
+	}
 	switch args[0] {
 	case "create":
 		if *name == "" {
@@ -80,16 +85,20 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			userKey = u.Key
 		}
-		token, cred, err := app.IssueSCIMToken(ctx, st, cliActor, *name, userKey)
+		issue := app.IssueSCIMToken
+		if *admin {
+			issue = app.IssueAdminToken
+		}
+		token, cred, err := issue(ctx, st, cliActor, *name, userKey)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "token %d created; shown only this once:\n%s\n", cred.ID, token)
 		return nil
 	case "list":
-		return listCredentials(ctx, st, stdout, app.SCIMTokenKind)
+		return listCredentials(ctx, st, stdout, kind)
 	case "revoke":
-		return revoke(ctx, st, fs.Args(), app.SCIMTokenKind, stdout)
+		return revoke(ctx, st, fs.Args(), kind, stdout)
 	}
 	return fmt.Errorf("token: unknown action %q", args[0])
 }

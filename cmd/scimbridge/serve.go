@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,9 +61,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.RunBackground(bg) })
 
-	log.Info("scimbridge listening", "addr", ln.Addr().String(), "db", cfg.DB, "scim", "http://"+ln.Addr().String()+app.SCIMPrefix, "version", version)
+	scheme := "http"
+	if cfg.TLS.CertFile != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	log.Info("scimbridge listening", "addr", ln.Addr().String(), "db", cfg.DB,
+		"scim", scheme+"://"+ln.Addr().String()+app.SCIMPrefix, "version", version)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if scheme == "https" {
+			errc <- srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		stopBG()

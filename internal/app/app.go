@@ -12,6 +12,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/internal/metrics"
 	"github.com/scimbridge/scimbridge/ldapsync"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/scim"
@@ -23,16 +24,22 @@ const SCIMPrefix = "/scim/v2"
 
 // App is an assembled scimbridge.
 type App struct {
-	cfg     *config.Config
-	st      store.Store
-	log     *slog.Logger
-	handler http.Handler
-	syncer  *ldapsync.Syncer
+	cfg      *config.Config
+	st       store.Store
+	log      *slog.Logger
+	handler  http.Handler
+	syncer   *ldapsync.Syncer
+	metrics  *metrics.Metrics
+	scimAuth *tokenAuth
 }
 
-// New builds the app on an open store.
+// New builds the app on an open store (cfg.DB names the SQLite file whose
+// size /metrics reports).
 func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, st: st, log: log}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(cfg.DB)}
+	// Every door reads and writes through the timed store.
+	st = a.metrics.Store(st)
+	a.st = st
 	syncer, err := ldapsync.New(cfg.LDAP, st, log)
 	if err != nil {
 		return nil, err
@@ -44,14 +51,18 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 	}
 
 	r := mux.NewRouter()
+	r.Use(captureRoute)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		legacyapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
 
-	scimAuth := newTokenAuth(st, staticToken)
+	if cfg.Metrics.On() {
+		r.Handle("/metrics", a.metrics.Handler(cfg.Metrics.Token)).Methods(http.MethodGet)
+	}
+	a.scimAuth = newTokenAuth(st, staticToken)
 	scimServer := scim.New(scim.Options{
-		Store: st, Log: log, Auth: scimAuth, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
+		Store: st, Log: log, Auth: a.scimAuth, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
 		DefaultPageSize: cfg.SCIM.DefaultPageSize, MaxPageSize: cfg.SCIM.MaxPageSize,
 		PatchResponse:     cfg.SCIM.PatchResponse,
 		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
@@ -61,13 +72,16 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 		mountTestToken(r, st, log)
 	}
 
+	a.mountAdmin(r, cfg.Admin.Token)
+
 	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &login.Verifier{Directory: syncer}, MaxBody: cfg.MaxBodyBytes}
 	mountLegacy(r, cfg.Legacy, deps)
 
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		legacyapi.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})
-	a.handler = requestLog(log, recoverer(log, scim.CaseInsensitive(SCIMPrefix, r)))
+	limited := newRateLimiter(cfg.RateLimit).middleware(scim.CaseInsensitive(SCIMPrefix, r))
+	a.handler = requestLog(log, a.metrics, recoverer(log, limited))
 	return a, nil
 }
 

@@ -80,16 +80,33 @@ func (a *tokenAuth) Authenticate(r *http.Request) (*scim.Principal, error) {
 	return p, nil
 }
 
+// forget drops cached tokens, so that a revocation made through this
+// process takes effect at once.
+func (a *tokenAuth) forget() {
+	a.mu.Lock()
+	clear(a.cache)
+	a.mu.Unlock()
+}
+
 // IssueSCIMToken stores a new SCIM token and returns it; only its hash is
 // kept. userKey binds it to a user for /Me (0: unbound).
 func IssueSCIMToken(ctx context.Context, st store.Store, actor store.Actor, name string, userKey int64) (string, *store.Credential, error) {
-	token := secret.NewToken("scim_")
-	c := &store.Credential{Kind: SCIMTokenKind, Name: name, UserKey: userKey, Identifier: token[:9], SecretHash: secret.HashToken(token)}
+	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, userKey)
+}
+
+// IssueAdminToken stores a new admin token (for /admin) and returns it.
+func IssueAdminToken(ctx context.Context, st store.Store, actor store.Actor, name string, _ int64) (string, *store.Credential, error) {
+	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0)
+}
+
+func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64) (string, *store.Credential, error) {
+	token := secret.NewToken(prefix)
+	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: secret.HashToken(token)}
 	err := st.Write(ctx, actor, func(tx store.Tx) error {
 		if err := tx.CreateCredential(ctx, c); err != nil {
 			return err
 		}
-		return tx.Record(ctx, store.Activity{Action: "token.create", ResourceType: "Token", Detail: "scim token " + name})
+		return tx.Record(ctx, store.Activity{Action: "token.create", ResourceType: "Token", Detail: kind + " " + name})
 	})
 	return token, c, err
 }

@@ -8,9 +8,38 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/internal/metrics"
 )
 
 type requestIDKey struct{}
+
+func contextWith(r *http.Request, k, v any) context.Context {
+	return context.WithValue(r.Context(), k, v)
+}
+
+// routeInfo carries the matched route pattern from inside the router back
+// to the request log and metrics, which wrap the router.
+type routeInfo struct{ pattern string }
+
+type routeKey struct{}
+
+// captureRoute is router middleware: it runs after matching, so it knows
+// the pattern ("/scim/v2/Users/{id}"), which keeps metric labels bounded.
+func captureRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(routeKey{}).(*routeInfo); ok {
+			if route := mux.CurrentRoute(r); route != nil {
+				if p, err := route.GetPathTemplate(); err == nil {
+					info.pattern = p
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // RequestID returns the request id of ctx, or "".
 func RequestID(ctx context.Context) string {
@@ -43,7 +72,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // requestLog gives every request an id (a sane incoming X-Request-Id is
 // kept) and logs one line per request. It logs the path without the query
 // string: filters can carry user names, and nothing secret belongs in logs.
-func requestLog(log *slog.Logger, next http.Handler) http.Handler {
+func requestLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -54,14 +83,24 @@ func requestLog(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		info := &routeInfo{pattern: "unmatched"}
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), routeKey{}, info)
+		door := doorOf(r.URL.Path)
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		if m != nil {
+			m.ObserveRequest(door, info.pattern, r.Method, sw.status, elapsed)
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("id", id),
-			slog.String("door", doorOf(r.URL.Path)),
+			slog.String("door", door),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.String("remote", r.RemoteAddr),
 		)
 	})

@@ -30,6 +30,10 @@ type Config struct {
 	// MaxBodyBytes limits every request body.
 	MaxBodyBytes int64           `yaml:"max_body_bytes"`
 	SCIM         SCIM            `yaml:"scim"`
+	Admin        Admin           `yaml:"admin"`
+	Metrics      Metrics         `yaml:"metrics"`
+	TLS          TLS             `yaml:"tls"`
+	RateLimit    RateLimit       `yaml:"rate_limit"`
 	LDAP         ldapsync.Config `yaml:"ldap"`
 	Legacy       Legacy          `yaml:"legacy"`
 }
@@ -60,6 +64,45 @@ type SCIM struct {
 	TestTokenEndpoint bool `yaml:"test_token_endpoint"`
 }
 
+// Admin configures the operators' API under /admin.
+type Admin struct {
+	// Token is an admin bearer token besides stored ones (scimbridge token
+	// create --admin). Prefer SCIMBRIDGE_ADMIN_TOKEN.
+	Token string `yaml:"token"`
+}
+
+// Metrics configures /metrics.
+type Metrics struct {
+	Enabled *bool `yaml:"enabled"`
+	// Token, when set, is required as a bearer token to read /metrics.
+	Token string `yaml:"token"`
+}
+
+// On reports whether /metrics is served (default: yes).
+func (m Metrics) On() bool { return m.Enabled == nil || *m.Enabled }
+
+// TLS serves HTTPS directly (TLS 1.2 and newer) when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// RateLimit bounds request rates; a zero rate is no limit.
+type RateLimit struct {
+	PerCredential Bucket `yaml:"per_credential"`
+	PerAddress    Bucket `yaml:"per_address"`
+	// LoginPerMinute limits login attempts per client address on every
+	// door's login endpoint.
+	LoginPerMinute float64 `yaml:"login_per_minute"`
+	LoginBurst     int     `yaml:"login_burst"`
+}
+
+// Bucket is a token bucket: a sustained rate and a burst.
+type Bucket struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
 // Legacy configures the legacy vendor dialects.
 type Legacy struct {
 	Pterodactyl pterodactyl.Config `yaml:"pterodactyl"`
@@ -80,6 +123,7 @@ func Default() *Config {
 			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "auto",
 			BulkMaxOperations: 1000, BulkMaxPayloadBytes: 1 << 20,
 		},
+		RateLimit: RateLimit{LoginPerMinute: 10, LoginBurst: 10},
 	}
 }
 
@@ -118,6 +162,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		"SCIMBRIDGE_LISTEN":        &c.Listen,
 		"SCIMBRIDGE_DB":            &c.DB,
 		"SCIMBRIDGE_SCIM_TOKEN":    &c.SCIM.Token,
+		"SCIMBRIDGE_ADMIN_TOKEN":   &c.Admin.Token,
+		"SCIMBRIDGE_METRICS_TOKEN": &c.Metrics.Token,
 		"SCIMBRIDGE_SCIM_BASE_URL": &c.SCIM.BaseURL,
 		"SCIMBRIDGE_LOG_LEVEL":     &c.Log.Level,
 		"SCIMBRIDGE_LOG_FORMAT":    &c.Log.Format,
@@ -186,6 +232,30 @@ func (c *Config) Validate() error {
 	}
 	if c.SCIM.Token != "" && len(c.SCIM.Token) < 16 {
 		bad("scim.token", "must be at least 16 characters")
+	}
+	if c.Admin.Token != "" && len(c.Admin.Token) < 16 {
+		bad("admin.token", "must be at least 16 characters")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file go together")
+	}
+	for _, f := range []struct{ key, path string }{{"tls.cert_file", c.TLS.CertFile}, {"tls.key_file", c.TLS.KeyFile}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.key, "%v", err)
+			}
+		}
+	}
+	for _, b := range []struct {
+		key string
+		b   Bucket
+	}{{"rate_limit.per_credential", c.RateLimit.PerCredential}, {"rate_limit.per_address", c.RateLimit.PerAddress}} {
+		if b.b.PerSecond < 0 || b.b.Burst < 0 {
+			bad(b.key, "rates and bursts cannot be negative")
+		}
+	}
+	if c.RateLimit.LoginPerMinute < 0 || c.RateLimit.LoginBurst < 0 {
+		bad("rate_limit.login_per_minute", "cannot be negative")
 	}
 	if err := c.LDAP.Validate(); err != nil {
 		errs = append(errs, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -57,6 +58,22 @@ func BenchmarkReads(b *testing.B) {
 	b.Run("ListUsers100", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := db.ListUsers(ctx, store.Query{Limit: 100, Related: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkCreateUser(b *testing.B) {
+	db := openTemp(b)
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			name := fmt.Sprintf("c-%d-%p", time.Now().UnixNano(), pb)
+			err := db.Write(ctx, store.Actor{Door: "bench"}, func(tx store.Tx) error {
+				return tx.CreateUser(ctx, &store.User{UserName: name, Active: true, Emails: []store.Value{{Value: name + "@x"}}})
+			})
+			if err != nil {
 				b.Fatal(err)
 			}
 		}

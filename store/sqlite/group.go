@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -130,31 +128,10 @@ func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPag
 	}
 	page := &store.GroupPage{}
 	if q.Limit > 0 {
-		rows, done, err := r.query(ctx, sel.sql, sel.args...)
+		page.Groups, page.NextCursor, err = scanPage(ctx, r, groupTable, q, sel, scanGroup,
+			func(g *store.Group) int64 { return g.Key })
 		if err != nil {
 			return nil, err
-		}
-		defer done()
-		defer rows.Close()
-		for rows.Next() {
-			g, err := scanGroup(rows)
-			if err != nil {
-				return nil, err
-			}
-			page.Groups = append(page.Groups, g)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		rows.Close()
-		if q.UseCursor && len(page.Groups) > q.Limit {
-			page.Groups = page.Groups[:q.Limit]
-			last := page.Groups[len(page.Groups)-1]
-			v, err := r.sortValue(ctx, groupTable, q, last.Key)
-			if err != nil {
-				return nil, err
-			}
-			page.NextCursor = encodeCursor(groupTable, q, last.Key, v)
 		}
 		if q.Related {
 			for _, g := range page.Groups {
@@ -175,7 +152,7 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 		return store.FieldErrorf(store.KindInvalid, "displayName", "displayName is required")
 	}
 	if g.ID == "" {
-		g.ID = uuid.NewString()
+		g.ID = newID()
 	}
 	g.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
 	err := t.queryRow(ctx, []any{&g.Key}, `INSERT INTO groups (id, display_name, external_id, created, last_modified, version,

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -224,31 +222,11 @@ func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage,
 	}
 	page := &store.UserPage{}
 	if q.Limit > 0 {
-		rows, done, err := r.query(ctx, sel.sql, sel.args...)
+		page.Users, page.NextCursor, err = scanPage(ctx, r, userTable, q, sel,
+			func(s scanner) (*store.User, error) { return scanUser(s, q.Related) },
+			func(u *store.User) int64 { return u.Key })
 		if err != nil {
 			return nil, err
-		}
-		defer done()
-		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows, q.Related)
-			if err != nil {
-				return nil, err
-			}
-			page.Users = append(page.Users, u)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		rows.Close()
-		if q.UseCursor && len(page.Users) > q.Limit {
-			page.Users = page.Users[:q.Limit]
-			last := page.Users[len(page.Users)-1]
-			v, err := r.sortValue(ctx, userTable, q, last.Key)
-			if err != nil {
-				return nil, err
-			}
-			page.NextCursor = encodeCursor(userTable, q, last.Key, v)
 		}
 		if q.Related {
 			if err := r.addIndirect(ctx, page.Users); err != nil {
@@ -258,6 +236,40 @@ func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage,
 	}
 	page.Total, err = r.total(ctx, userTable, q, sel, len(page.Users))
 	return page, err
+}
+
+// scanPage runs a page query and, for cursor queries, cuts the extra row
+// that tells whether more follow and encodes the next cursor.
+func scanPage[T any](ctx context.Context, r *reader, t *table, q store.Query, sel *selectSQL,
+	scan func(scanner) (T, error), keyOf func(T) int64) ([]T, string, error) {
+	rows, done, err := r.query(ctx, sel.sql, sel.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer done()
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	rows.Close()
+	if !q.UseCursor || len(out) <= q.Limit {
+		return out, "", nil
+	}
+	out = out[:q.Limit]
+	last := keyOf(out[len(out)-1])
+	v, err := r.sortValue(ctx, t, q, last)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, encodeCursor(t, q, last, v), nil
 }
 
 // total counts the query's matches, avoiding the count where the page
@@ -281,7 +293,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	if u.ID == "" {
-		u.ID = uuid.NewString()
+		u.ID = newID()
 	}
 	u.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
 	u.Groups = nil

@@ -20,6 +20,9 @@ import (
 // Token is the SCIM bearer token the test server accepts.
 const Token = "apptest-scim-token-0123456789"
 
+// AdminToken is the admin bearer token the test server accepts.
+const AdminToken = "apptest-admin-token-0123456789"
+
 // Server is a running scimbridge.
 type Server struct {
 	URL   string // e.g. http://127.0.0.1:40123
@@ -42,6 +45,9 @@ func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 	cfg := config.Default()
 	cfg.DB = filepath.Join(t.TempDir(), "scimbridge.db")
 	cfg.SCIM.Token = Token
+	cfg.Admin.Token = AdminToken
+	// Door tests log in often; the login limit has tests of its own.
+	cfg.RateLimit.LoginPerMinute = 0
 	for _, f := range configure {
 		f(cfg)
 	}

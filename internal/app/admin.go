@@ -1,0 +1,223 @@
+package app
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// AdminTokenKind is the credential kind of admin bearer tokens.
+const AdminTokenKind = "admin-token"
+
+// mountAdmin serves the operators' API under /admin: directory sync status
+// and runs, the activity log with filters, and SCIM token management. Every
+// route needs an admin bearer token.
+func (a *App) mountAdmin(r *mux.Router, staticToken string) {
+	sub := r.PathPrefix("/admin").Subrouter()
+	sub.Use(a.adminAuth(staticToken))
+	sub.HandleFunc("/activity", a.adminActivity).Methods(http.MethodGet)
+	sub.HandleFunc("/tokens", a.adminListTokens).Methods(http.MethodGet)
+	sub.HandleFunc("/tokens", a.adminCreateToken).Methods(http.MethodPost)
+	sub.HandleFunc("/tokens/{id:[0-9]+}", a.adminRevokeToken).Methods(http.MethodDelete)
+	sub.PathPrefix("/sync").Handler(http.StripPrefix("/admin/sync", a.syncer.AdminHandler()))
+	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusNotFound, "no admin endpoint at "+r.URL.Path)
+	})
+}
+
+func adminError(w http.ResponseWriter, status int, msg string) {
+	legacyapi.WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+type adminKey struct{}
+
+func (a *App) adminAuth(static string) mux.MiddlewareFunc {
+	staticHash := ""
+	if static != "" {
+		staticHash = secret.HashToken(static)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token := legacyapi.BearerToken(r)
+			name := ""
+			if token != "" {
+				h := secret.HashToken(token)
+				if staticHash != "" && secret.Equal(h, staticHash) {
+					name = "config-admin-token"
+				} else if c, err := a.st.FindCredential(r.Context(), AdminTokenKind, h); err == nil {
+					name = "admin:" + c.Name
+				} else if !store.IsNotFound(err) {
+					a.log.ErrorContext(r.Context(), "admin auth", "err", err)
+					adminError(w, http.StatusInternalServerError, "internal error")
+					return
+				}
+			}
+			if name == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge-admin"`)
+				adminError(w, http.StatusUnauthorized, "missing or invalid admin token")
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(contextWith(r, adminKey{}, name)))
+		})
+	}
+}
+
+func adminActor(r *http.Request) store.Actor {
+	name, _ := r.Context().Value(adminKey{}).(string)
+	return store.Actor{Door: "admin", Principal: name, Address: legacyapi.ClientIP(r)}
+}
+
+type activityJSON struct {
+	Seq          int64  `json:"seq"`
+	At           string `json:"at"`
+	Door         string `json:"door"`
+	Principal    string `json:"principal"`
+	Address      string `json:"address,omitempty"`
+	Action       string `json:"action"`
+	ResourceType string `json:"resourceType,omitempty"`
+	ResourceID   string `json:"resourceId,omitempty"`
+	UserKey      int64  `json:"userKey,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+}
+
+// adminActivity: GET /admin/activity?user=&door=&action=&since=&until=&offset=&limit=
+// (user is a userName or SCIM id; times are RFC 3339).
+func (a *App) adminActivity(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	aq := store.ActivityQuery{Door: q.Get("door"), Action: q.Get("action"), ResourceID: q.Get("resource")}
+	if u := q.Get("user"); u != "" {
+		user, err := a.st.GetUserByUserName(r.Context(), u)
+		if store.IsNotFound(err) {
+			user, err = a.st.GetUser(r.Context(), u)
+		}
+		if err != nil {
+			adminError(w, http.StatusNotFound, "no user "+strconv.Quote(u))
+			return
+		}
+		aq.UserKey = user.Key
+	}
+	for name, dst := range map[string]*time.Time{"since": &aq.Since, "until": &aq.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				adminError(w, http.StatusBadRequest, name+" must be an RFC 3339 time")
+				return
+			}
+			*dst = t
+		}
+	}
+	var ok bool
+	if aq.Offset, ok = legacyapi.IntParam(r, "offset", 0); !ok || aq.Offset < 0 {
+		adminError(w, http.StatusBadRequest, "offset must be a non-negative integer")
+		return
+	}
+	if aq.Limit, ok = legacyapi.IntParam(r, "limit", 100); !ok || aq.Limit < 1 || aq.Limit > 1000 {
+		adminError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
+		return
+	}
+	entries, total, err := a.st.ListActivity(r.Context(), aq)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "admin activity", "err", err)
+		adminError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	out := make([]activityJSON, len(entries))
+	for i, e := range entries {
+		out[i] = activityJSON{Seq: e.Seq, At: e.At.Format(time.RFC3339Nano), Door: e.Actor.Door, Principal: e.Actor.Principal,
+			Address: e.Actor.Address, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
+			UserKey: e.UserKey, Detail: e.Detail}
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"total": total, "offset": aq.Offset, "entries": out})
+}
+
+type tokenJSON struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Identifier string `json:"identifier,omitempty"`
+	UserKey    int64  `json:"userKey,omitempty"`
+	Created    string `json:"created"`
+	Token      string `json:"token,omitempty"` // only in the answer to a create
+}
+
+func (a *App) adminListTokens(w http.ResponseWriter, r *http.Request) {
+	creds, err := a.st.ListCredentials(r.Context(), SCIMTokenKind)
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	out := make([]tokenJSON, len(creds))
+	for i, c := range creds {
+		out[i] = tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier, UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339)}
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+// adminCreateToken: POST /admin/tokens {"name": "...", "userName": "..."};
+// the token is in this answer only.
+func (a *App) adminCreateToken(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name     string `json:"name"`
+		UserName string `json:"userName"`
+	}
+	if err := legacyapi.DecodeJSON(w, r, 64<<10, &body); err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if strings.TrimSpace(body.Name) == "" {
+		adminError(w, http.StatusBadRequest, "name is required")
+		return
+	}
+	var userKey int64
+	if body.UserName != "" {
+		u, err := a.st.GetUserByUserName(r.Context(), body.UserName)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "no user "+strconv.Quote(body.UserName))
+			return
+		}
+		userKey = u.Key
+	}
+	token, c, err := IssueSCIMToken(r.Context(), a.st, adminActor(r), body.Name, userKey)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "admin create token", "err", err)
+		adminError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	legacyapi.WriteJSON(w, http.StatusCreated, tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier,
+		UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339), Token: token})
+}
+
+func (a *App) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	creds, err := a.st.ListCredentials(r.Context(), SCIMTokenKind)
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	found := false
+	for _, c := range creds {
+		found = found || c.ID == id
+	}
+	if !found {
+		adminError(w, http.StatusNotFound, "no SCIM token "+strconv.FormatInt(id, 10))
+		return
+	}
+	err = a.st.Write(r.Context(), adminActor(r), func(tx store.Tx) error {
+		if err := tx.DeleteCredential(r.Context(), id); err != nil {
+			return err
+		}
+		return tx.Record(r.Context(), store.Activity{Action: "token.revoke", ResourceType: "Token", Detail: "scim token " + strconv.FormatInt(id, 10)})
+	})
+	if err != nil {
+		adminError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	a.scimAuth.forget()
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,64 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// TestHotLookupsUseIndexes guards the lookups identity providers make on
+// every sync against plans that scan the users or groups table.
+func TestHotLookupsUseIndexes(t *testing.T) {
+	db := openTemp(t)
+	eq := func(attr string) store.Query {
+		return store.Query{Filter: store.Compare{Attr: attr, Op: store.OpEq, Value: "x"}, Limit: 100, Related: true}
+	}
+	cases := []struct {
+		name  string
+		t     *table
+		cols  string
+		query store.Query
+	}{
+		{"userName", userTable, userColsWithGroups, eq("userName")},
+		{"externalId", userTable, userColsWithGroups, eq("externalId")},
+		{"emails.value", userTable, userColsWithGroups, eq("emails.value")},
+		{"entra emails value path", userTable, userColsWithGroups, store.Query{Limit: 100, Filter: store.ValueFilter{Attr: "emails",
+			Filter: store.And{Left: store.Compare{Attr: "type", Op: store.OpEq, Value: "work"}, Right: store.Compare{Attr: "value", Op: store.OpEq, Value: "x"}}}}},
+		{"user displayName", userTable, userColsWithGroups, eq("displayName")},
+		{"group displayName", groupTable, groupCols, eq("displayName")},
+		{"group externalId", groupTable, groupCols, eq("externalId")},
+		{"members.value", groupTable, groupCols, eq("members.value")},
+	}
+	for _, tc := range cases {
+		sel, err := buildSelect(tc.t, tc.cols, tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{{sel.sql, sel.args}, {sel.countSQL, sel.countArgs}} {
+			rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q.sql, q.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			rows.Close()
+			for _, step := range plan {
+				if strings.HasPrefix(step, "SCAN u") || strings.HasPrefix(step, "SCAN g") || strings.HasPrefix(step, "SCAN memberships") {
+					t.Errorf("%s scans: %s", tc.name, strings.Join(plan, " | "))
+				}
+			}
+		}
+	}
+}
