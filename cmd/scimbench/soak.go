@@ -107,7 +107,7 @@ type soak struct {
 	c      soakConfig
 	runID  string
 	groups []string
-	pick   []int    // weighted op indexes
+	pick   []int // weighted op indexes
 	// counts and errors per op for the current interval and in total.
 	mu       sync.Mutex
 	interval [][]time.Duration
