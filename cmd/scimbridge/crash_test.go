@@ -51,7 +51,7 @@ func TestCrashRecovery(t *testing.T) {
 			t.Logf("cycle %d: after restart verified %d users (acknowledged version and displayName), %d groups with %d members; %d in-flight writes landed; lost 0",
 				cycle-1, n.users, n.groups, n.members, n.landed)
 		}
-		runFor := time.Duration(300+rng.IntN(1700)) * time.Millisecond
+		runFor := time.Duration(500+rng.IntN(2000)) * time.Millisecond
 		acked := m.write(t, srv, writers, runFor, cycle)
 		srv.kill(t)
 		if err := integrityCheck(db); err != nil {
@@ -78,7 +78,7 @@ func buildServer(t *testing.T) string {
 	t.Helper()
 	// go test puts its own GOROOT/bin first on PATH.
 	bin := filepath.Join(t.TempDir(), "scimbridge")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", bin, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
