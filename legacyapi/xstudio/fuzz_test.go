@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -36,6 +37,10 @@ type fuzzEnv struct {
 }
 
 const fuzzAdminPW = "fuzz-admin-pw"
+
+// slowRequest is how long one request may take; a body of at most 64 KiB
+// that keeps the server busy longer is a denial-of-service bug.
+const slowRequest = 5 * time.Second
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
 	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
@@ -90,7 +95,11 @@ func FuzzCommand(f *testing.F) {
 			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: e.session})
 		}
 		rec := httptest.NewRecorder()
+		start := time.Now()
 		e.h.ServeHTTP(rec, req)
+		if took := time.Since(start); took > slowRequest {
+			t.Fatalf("%s ?%q: took %s (body %d bytes)", method, query, took, len(body))
+		}
 		res := rec.Result()
 		raw := rec.Body.Bytes()
 		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
