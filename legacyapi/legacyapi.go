@@ -89,31 +89,6 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return nil
 }
 
-// Page is the arithmetic of page-numbered listings.
-type Page struct {
-	Number     int // 1-based
-	Size       int
-	Offset     int
-	Total      int
-	TotalPages int
-}
-
-// Paginate clamps page and size (size to [1, maxSize], defaulting to def)
-// and computes the offset and page count for total items.
-func Paginate(page, size, def, maxSize, total int) Page {
-	if size <= 0 {
-		size = def
-	}
-	if size > maxSize {
-		size = maxSize
-	}
-	if page < 1 {
-		page = 1
-	}
-	pages := (total + size - 1) / size
-	return Page{Number: page, Size: size, Offset: (page - 1) * size, Total: total, TotalPages: pages}
-}
-
 // IntParam parses a query parameter as an int, returning def when absent
 // and ok=false when present but not a number.
 func IntParam(r *http.Request, name string, def int) (int, bool) {

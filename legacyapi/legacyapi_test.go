@@ -11,22 +11,6 @@ import (
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
-func TestPaginate(t *testing.T) {
-	for _, tc := range []struct {
-		page, size, total int
-		want              Page
-	}{
-		{1, 50, 120, Page{1, 50, 0, 120, 3}},
-		{3, 50, 120, Page{3, 50, 100, 120, 3}},
-		{0, 0, 5, Page{1, 10, 0, 5, 1}},
-		{2, 1000, 0, Page{2, 100, 100, 0, 0}},
-	} {
-		if got := Paginate(tc.page, tc.size, 10, 100, tc.total); got != tc.want {
-			t.Errorf("Paginate(%d,%d,%d) = %+v, want %+v", tc.page, tc.size, tc.total, got, tc.want)
-		}
-	}
-}
-
 func TestKeys(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})

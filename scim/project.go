@@ -27,6 +27,13 @@ func parseProjection(rs *resourceSchema, attributes, excluded string) (*projecti
 		if raw == "" {
 			continue
 		}
+		// A value filter is not attribute-path syntax, but clients send
+		// it (emails[type eq "work"]): select the attribute it names.
+		if i := strings.IndexByte(raw, '['); i >= 0 {
+			if j := strings.LastIndexByte(raw, ']'); j > i {
+				raw = raw[:i] + raw[j+1:]
+			}
+		}
 		rp, ok := rs.resolve(raw)
 		if !ok {
 			// RFC 7644 says unknown attributes are ignored here, not an error.

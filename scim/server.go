@@ -113,6 +113,8 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	}
 	// Discovery needs no credentials: it describes the server, nothing else.
 	open("/ServiceProviderConfig", s.serviceProviderConfig, http.MethodGet)
+	// The name in early SCIM 2.0 drafts, still probed by Microsoft's samples.
+	open("/serviceConfiguration", s.serviceProviderConfig, http.MethodGet)
 	open("/ResourceTypes", s.resourceTypes, http.MethodGet)
 	open("/ResourceTypes/{id}", s.resourceType, http.MethodGet)
 	open("/Schemas", s.schemas, http.MethodGet)

@@ -440,6 +440,10 @@ func TestAttributeProjection(t *testing.T) {
 	if doc["emails"] != nil || doc["id"] != id || doc["userName"] != "proj" || ent["costCenter"] != nil || ent["department"] != "D" {
 		t.Fatalf("excludedAttributes: %v", doc)
 	}
+	_, doc, _ = call(t, s, "GET", "/scim/v2/Users/"+id+"?attributes="+url.QueryEscape(`emails[type eq "work"]`), nil)
+	if doc["emails"] == nil || doc["userName"] != nil {
+		t.Fatalf("attributes with a value filter: %v", doc)
+	}
 	_, doc, _ = call(t, s, "GET", "/scim/v2/Users?attributes=userName&filter="+url.QueryEscape(`userName eq "proj"`), nil)
 	if r := resources(doc)[0]; r["userName"] != "proj" || r["name"] != nil || r["id"] != id {
 		t.Fatalf("list projection: %v", r)

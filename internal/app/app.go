@@ -67,10 +67,11 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 		PatchResponse:     cfg.SCIM.PatchResponse,
 		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
 	})
-	scimServer.Mount(r, SCIMPrefix)
+	// Before the SCIM routes: /scim/v2/Token would otherwise be theirs.
 	if cfg.SCIM.TestTokenEndpoint {
 		mountTestToken(r, st, log)
 	}
+	scimServer.Mount(r, SCIMPrefix)
 
 	a.mountAdmin(r, cfg.Admin.Token)
 

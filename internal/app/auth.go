@@ -115,7 +115,7 @@ func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, pr
 // which fetches its bearer token there. Off by default: it hands a token to
 // anyone who asks.
 func mountTestToken(r *mux.Router, st store.Store, log *slog.Logger) {
-	r.HandleFunc("/scim/Token", func(w http.ResponseWriter, r *http.Request) {
+	r.HandleFunc("/scim{v:(?:/v2)?}/Token", func(w http.ResponseWriter, r *http.Request) {
 		token, _, err := IssueSCIMToken(r.Context(), st, store.Actor{Door: "scim", Principal: "test-token-endpoint"}, "test-endpoint", 0)
 		if err != nil {
 			log.ErrorContext(r.Context(), "test token endpoint", "err", err)

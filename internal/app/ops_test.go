@@ -181,3 +181,22 @@ func TestRateLimitsSpeakEachDoorsFormat(t *testing.T) {
 		t.Fatalf("xyOps login limit (unversioned URL answers 200): %d %s", status, body)
 	}
 }
+
+func TestTestTokenEndpointIsOffByDefault(t *testing.T) {
+	s := apptest.Start(t)
+	if status, _, _ := get(t, s.URL+"/scim/Token"); status != 404 {
+		t.Fatalf("token endpoint served by default: %d", status)
+	}
+	on := apptest.Start(t, func(c *config.Config) { c.SCIM.TestTokenEndpoint = true })
+	for _, p := range []string{"/scim/Token", "/scim/v2/Token"} {
+		status, body, _ := get(t, on.URL+p)
+		var tok struct{ Token string }
+		json.Unmarshal([]byte(body), &tok)
+		if status != 200 || tok.Token == "" {
+			t.Fatalf("%s: %d %s", p, status, body)
+		}
+		if status, _, _ := get(t, on.URL+"/scim/v2/Users", "Authorization", "Bearer "+tok.Token); status != 200 {
+			t.Fatalf("issued token rejected: %d", status)
+		}
+	}
+}

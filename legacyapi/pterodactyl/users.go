@@ -1,0 +1,266 @@
+package pterodactyl
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// attributes is the panel's user transformer output (spec §3), in its order.
+type attributes struct {
+	ID            int64          `json:"id"`
+	ExternalID    *string        `json:"external_id"`
+	UUID          string         `json:"uuid"`
+	Username      string         `json:"username"`
+	Email         string         `json:"email"`
+	FirstName     string         `json:"first_name"`
+	LastName      string         `json:"last_name"`
+	Language      string         `json:"language"`
+	RootAdmin     bool           `json:"root_admin"`
+	TwoFA         bool           `json:"2fa"`
+	CreatedAt     string         `json:"created_at"`
+	UpdatedAt     string         `json:"updated_at"`
+	Relationships *relationships `json:"relationships,omitempty"`
+}
+
+type relationships struct {
+	Servers list `json:"servers"`
+}
+
+type item struct {
+	Object     string     `json:"object"`
+	Attributes attributes `json:"attributes"`
+	Meta       *itemMeta  `json:"meta,omitempty"`
+}
+
+type itemMeta struct {
+	Resource string `json:"resource"`
+}
+
+type list struct {
+	Object string    `json:"object"`
+	Data   []item    `json:"data"`
+	Meta   *listMeta `json:"meta,omitempty"`
+}
+
+type listMeta struct {
+	Pagination pagination `json:"pagination"`
+}
+
+type pagination struct {
+	Total       int               `json:"total"`
+	Count       int               `json:"count"`
+	PerPage     int               `json:"per_page"`
+	CurrentPage int               `json:"current_page"`
+	TotalPages  int               `json:"total_pages"`
+	Links       map[string]string `json:"links"`
+}
+
+// timestamp is PHP's toAtomString() in UTC: second precision, "+00:00".
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05+00:00") }
+
+// render maps a stored user onto the panel's user object (README mapping table).
+func render(u *store.User, withServers bool) item {
+	a := attributes{
+		ID: u.Key, UUID: u.ID, Username: strings.ToLower(u.UserName), Email: u.PrimaryEmail(),
+		FirstName: u.Name.GivenName, LastName: u.Name.FamilyName, Language: u.PreferredLanguage,
+		RootAdmin: legacyapi.IsAdmin(u), CreatedAt: timestamp(u.Meta.Created), UpdatedAt: timestamp(u.Meta.LastModified),
+	}
+	if u.ExternalID != "" {
+		ext := u.ExternalID
+		a.ExternalID = &ext
+	}
+	if a.Language == "" {
+		a.Language = "en"
+	}
+	if withServers {
+		a.Relationships = &relationships{Servers: list{Object: "list", Data: []item{}}}
+	}
+	return item{Object: "user", Attributes: a}
+}
+
+// includesServers reports whether include (comma list or include[]) names servers.
+func includesServers(r *http.Request) bool {
+	q := r.URL.Query()
+	for _, v := range append(q["include"], q["include[]"]...) {
+		for _, name := range strings.Split(v, ",") {
+			if strings.TrimSpace(name) == "servers" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *server) get(w http.ResponseWriter, r *http.Request, c *call) {
+	legacyapi.WriteJSON(w, http.StatusOK, render(c.target, includesServers(r)))
+}
+
+func (s *server) actor(r *http.Request, c *call) store.Actor {
+	return legacyapi.Actor(r, Dialect, c.owner.UserName+" ("+c.key.Identifier+")")
+}
+
+// invalid carries failed rules out of a write transaction (rolling it back).
+type invalid struct{ errs []fieldError }
+
+func (e *invalid) Error() string { return "validation failed" }
+
+// display is a business-rule refusal (the panel's DisplayException, 400).
+type display struct{ msg string }
+
+func (e *display) Error() string { return e.msg }
+
+// writeFailed renders an error returned from a write transaction.
+func (s *server) writeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	var inv *invalid
+	var disp *display
+	switch {
+	case errors.As(err, &inv):
+		validationFailed(w, inv.errs)
+	case errors.As(err, &disp):
+		writeError(w, http.StatusBadRequest, "DisplayException", disp.msg)
+	case store.KindOf(err) == store.KindNotFound:
+		notFound(w)
+	case store.KindOf(err) == store.KindConflict:
+		// A concurrent write took the name between our check and commit.
+		field := map[string]string{"userName": "username", "externalId": "external_id"}[store.FieldOf(err)]
+		if field == "" {
+			field = "username"
+		}
+		validationFailed(w, []fieldError{{field: field, rule: "unique", detail: "The " + attr(field) + " has already been taken."}})
+	case store.KindOf(err) == store.KindInvalid:
+		validationFailed(w, []fieldError{{field: store.FieldOf(err), rule: "invalid", detail: err.Error()}})
+	default:
+		s.internalError(w, r, err)
+	}
+}
+
+// passwordHash hashes the body's password before the transaction (argon2id
+// is slow; the write lock should not wait for it). An absent password
+// gives a new user a random one nobody knows, as the panel does before it
+// mails a set-password link.
+func passwordHash(in input, creating bool) (string, error) {
+	if pw, ok := in["password"].(string); ok && pw != "" {
+		return secret.HashPassword(pw)
+	}
+	if creating {
+		return legacyapi.RandomPasswordHash()
+	}
+	return "", nil
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx := r.Context()
+	hash, err := passwordHash(c.input, true)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	u := &store.User{Active: true, PasswordHash: hash}
+	err = s.deps.Store.Write(ctx, s.actor(r, c), func(tx store.Tx) error {
+		f, errs, err := s.validate(ctx, tx, c.input, nil)
+		if err != nil {
+			return err
+		}
+		if len(errs) > 0 {
+			return &invalid{errs}
+		}
+		u.UserName = f.username
+		u.ExternalID = f.externalID
+		legacyapi.SetPrimaryEmail(u, f.email)
+		legacyapi.SetGivenFamily(u, f.firstName, f.lastName)
+		legacyapi.SetRole(u, legacyapi.RoleAdmin, f.rootAdmin)
+		if f.hasLanguage {
+			u.PreferredLanguage = f.language
+		}
+		return tx.CreateUser(ctx, u)
+	})
+	if err != nil {
+		s.writeFailed(w, r, err)
+		return
+	}
+	out := render(u, false)
+	out.Meta = &itemMeta{Resource: legacyapi.BaseURL(r, s.cfg.BaseURL) + r.URL.Path + "/" + strconv.FormatInt(u.Key, 10)}
+	legacyapi.WriteJSON(w, http.StatusCreated, out)
+}
+
+func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx := r.Context()
+	hash, err := passwordHash(c.input, false)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	var updated *store.User
+	err = s.deps.Store.Write(ctx, s.actor(r, c), func(tx store.Tx) error {
+		self, err := tx.GetUser(ctx, c.target.ID)
+		if err != nil {
+			return err
+		}
+		f, errs, err := s.validate(ctx, tx, c.input, self)
+		if err != nil {
+			return err
+		}
+		if len(errs) > 0 {
+			return &invalid{errs}
+		}
+		if hash != "" && self.Source.Name != "" && self.PasswordHash == "" {
+			return &display{"This account's password is managed by its directory (" + self.Source.Name +
+				") and cannot be changed here."}
+		}
+		updated, err = tx.UpdateUser(ctx, self.ID, func(u *store.User) error {
+			u.UserName = f.username
+			if u.PrimaryEmail() != f.email {
+				legacyapi.SetPrimaryEmail(u, f.email)
+			}
+			if u.Name.GivenName != f.firstName || u.Name.FamilyName != f.lastName {
+				legacyapi.SetGivenFamily(u, f.firstName, f.lastName)
+			}
+			if f.hasExternalID {
+				u.ExternalID = f.externalID
+			}
+			if f.hasRootAdmin {
+				legacyapi.SetRole(u, legacyapi.RoleAdmin, f.rootAdmin)
+				if !f.rootAdmin {
+					legacyapi.SetRole(u, legacyapi.RoleOwner, false)
+				}
+			}
+			if f.hasLanguage {
+				u.PreferredLanguage = f.language
+			}
+			if hash != "" {
+				u.PasswordHash = hash
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		s.writeFailed(w, r, err)
+		return
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, render(updated, includesServers(r)))
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request, c *call) {
+	err := s.deps.Store.Write(r.Context(), s.actor(r, c), func(tx store.Tx) error {
+		return tx.DeleteUser(r.Context(), c.target.ID)
+	})
+	if err != nil {
+		s.writeFailed(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) servers(w http.ResponseWriter, r *http.Request, c *call) {
+	legacyapi.WriteJSON(w, http.StatusOK, list{Object: "list", Data: []item{}, Meta: &listMeta{Pagination: pagination{
+		PerPage: defaultPerPage, CurrentPage: 1, TotalPages: 1, Links: map[string]string{},
+	}}})
+}

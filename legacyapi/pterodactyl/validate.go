@@ -1,0 +1,348 @@
+package pterodactyl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// input is a request body as the panel's validator sees it, after
+// Laravel's TrimStrings and ConvertEmptyStringsToNull middleware: field →
+// nil, string, json.Number, bool, []any or map[string]any.
+type input map[string]any
+
+//lint:ignore ST1005 the text is PHP's json_last_error_msg(), which clients see.
+var errSyntax = errors.New("Syntax error")
+
+// parseInput reads a JSON body, or a form body as Laravel also accepts one.
+// Only a body that claims to be JSON can be malformed; anything else that
+// does not parse counts as empty input, which fails `required`.
+func parseInput(r *http.Request, raw []byte) (input, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	in := input{}
+	if ct == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(raw))
+		if err != nil {
+			return in, nil
+		}
+		for k, vs := range form {
+			in[k] = vs[len(vs)-1]
+		}
+		return normalise(in), nil
+	}
+	isJSON := ct == "application/json" || strings.HasSuffix(ct, "+json")
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return in, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			err = errSyntax
+		}
+	}
+	if err != nil {
+		if isJSON {
+			return nil, errSyntax
+		}
+		return in, nil
+	}
+	if obj, ok := v.(map[string]any); ok {
+		in = obj
+	}
+	return normalise(in), nil
+}
+
+// normalise trims strings (but not passwords) and turns "" into null.
+func normalise(in input) input {
+	for k, v := range in {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if k != "password" {
+			s = strings.TrimSpace(s)
+		}
+		if s == "" {
+			in[k] = nil
+		} else {
+			in[k] = s
+		}
+	}
+	return in
+}
+
+// fieldError is one failed rule.
+type fieldError struct {
+	field, rule, detail string
+}
+
+// fields is a validated user body; has* say which optional fields came.
+type fields struct {
+	email, username, firstName, lastName string
+	externalID                           string
+	hasExternalID                        bool
+	password                             string
+	rootAdmin, hasRootAdmin              bool
+	language                             string
+	hasLanguage                          bool
+}
+
+var usernameRule = regexp.MustCompile(`^[a-z0-9]([\w.-]+)[a-z0-9]$`)
+
+const maxLen = 191
+
+// attribute names the panel uses in messages.
+func attr(field string) string {
+	switch field {
+	case "external_id":
+		return "Third Party Identifier"
+	case "root_admin":
+		return "Root Administrator Status"
+	}
+	return strings.ReplaceAll(field, "_", " ")
+}
+
+type validator struct {
+	ctx  context.Context
+	rd   store.Reader
+	in   input
+	self *store.User // the user being updated; nil on create
+	errs []fieldError
+}
+
+func (v *validator) fail(field, rule, detail string) {
+	v.errs = append(v.errs, fieldError{field: field, rule: rule, detail: detail})
+}
+
+func (v *validator) required(field string) bool {
+	val := v.in[field]
+	switch x := val.(type) {
+	case nil:
+	case []any:
+		if len(x) > 0 {
+			return true
+		}
+	case map[string]any:
+		if len(x) > 0 {
+			return true
+		}
+	default:
+		return true
+	}
+	v.fail(field, "required", "The "+attr(field)+" field is required.")
+	return false
+}
+
+func (v *validator) isString(field string) (string, bool) {
+	s, ok := v.in[field].(string)
+	if !ok {
+		v.fail(field, "string", "The "+attr(field)+" must be a string.")
+	}
+	return s, ok
+}
+
+func (v *validator) between(field string) {
+	if n := size(v.in[field]); n < 1 || n > maxLen {
+		v.fail(field, "between", "The "+attr(field)+" must be between 1 and "+strconv.Itoa(maxLen)+" characters.")
+	}
+}
+
+func (v *validator) max(field string) {
+	if size(v.in[field]) > maxLen {
+		v.fail(field, "max", "The "+attr(field)+" may not be greater than "+strconv.Itoa(maxLen)+" characters.")
+	}
+}
+
+func (v *validator) taken(field string) {
+	v.fail(field, "unique", "The "+attr(field)+" has already been taken.")
+}
+
+// size is Laravel's size of a value without a numeric rule: characters of
+// its string form, or elements of an array.
+func size(val any) int {
+	switch x := val.(type) {
+	case string:
+		return utf8.RuneCountInString(x)
+	case json.Number:
+		return utf8.RuneCountInString(x.String())
+	case bool:
+		if x {
+			return 1
+		}
+		return 0
+	case []any:
+		return len(x)
+	case map[string]any:
+		return len(x)
+	}
+	return 0
+}
+
+// scalar is the string form of a string or number, as PHP casts it.
+func scalar(val any) (string, bool) {
+	switch x := val.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	}
+	return "", false
+}
+
+// validate checks a create (self == nil) or update body against the rules
+// of spec §4, in the panel's field order, reading uniqueness through rd
+// (the write transaction, so the answer holds at commit).
+func (s *server) validate(ctx context.Context, rd store.Reader, in input, self *store.User) (fields, []fieldError, error) {
+	v := &validator{ctx: ctx, rd: rd, in: in, self: self}
+	var f fields
+	var selfKey int64
+	if self != nil {
+		selfKey = self.Key
+	}
+
+	// email: required|email|between:1,191|unique
+	if v.required("email") {
+		email, isStr := in["email"].(string)
+		if !isStr || !legacyapi.ValidEmail(email) {
+			v.fail("email", "email", "The email must be a valid email address.")
+		}
+		v.between("email")
+		if isStr {
+			taken, err := legacyapi.EmailTaken(ctx, rd, email, selfKey)
+			if err != nil {
+				return f, nil, err
+			}
+			if taken {
+				v.taken("email")
+			}
+			f.email = email
+		}
+	}
+
+	// external_id: sometimes|nullable|string|max:191|unique
+	if val, ok := in["external_id"]; ok {
+		f.hasExternalID = true
+		if val != nil {
+			ext, isStr := v.isString("external_id")
+			v.max("external_id")
+			if isStr {
+				page, err := rd.ListUsers(ctx, store.Query{
+					Filter: store.Compare{Attr: "externalId", Op: store.OpEq, Value: ext}, Limit: 1})
+				if err != nil {
+					return f, nil, err
+				}
+				if len(page.Users) > 0 && page.Users[0].Key != selfKey {
+					v.taken("external_id")
+				}
+				f.externalID = ext
+			}
+		}
+	}
+
+	// username: required|between:1,191|unique|p_username (stored lower-case)
+	if v.required("username") {
+		v.between("username")
+		name, ok := scalar(in["username"])
+		name = strings.ToLower(name)
+		unchanged := ok && self != nil && strings.EqualFold(self.UserName, name)
+		if ok {
+			other, err := rd.GetUserByUserName(ctx, name)
+			switch {
+			case err == nil && other.Key != selfKey:
+				v.taken("username")
+			case err != nil && !store.IsNotFound(err):
+				return f, nil, err
+			}
+		}
+		// A user named through another door (SCIM userNames are often
+		// e-mail addresses) keeps its name: the format rule only applies
+		// to a new name.
+		if !unchanged && (!ok || !usernameRule.MatchString(name)) {
+			v.fail("username", "p_username", "The username must start and end with alpha-numeric characters and contain only letters, numbers, dashes, underscores, and periods.")
+		}
+		if unchanged {
+			name = self.UserName
+		}
+		f.username = name
+	}
+
+	// password: sometimes|nullable|string
+	if val, ok := in["password"]; ok && val != nil {
+		if pw, isStr := v.isString("password"); isStr {
+			f.password = pw
+		}
+	}
+
+	// root_admin: boolean
+	if val, ok := in["root_admin"]; ok {
+		b, isBool := boolean(val)
+		if !isBool {
+			v.fail("root_admin", "boolean", "The "+attr("root_admin")+" field must be true or false.")
+		}
+		f.rootAdmin, f.hasRootAdmin = b, isBool
+	}
+
+	// language: string|in:<installed languages>
+	if val, ok := in["language"]; ok {
+		lang, isStr := v.isString("language")
+		str, _ := scalar(val)
+		if !s.languages[str] {
+			v.fail("language", "in", "The selected language is invalid.")
+		} else if isStr {
+			f.language, f.hasLanguage = lang, true
+		}
+	}
+
+	// first_name, last_name: required|string|between:1,191
+	for _, field := range []string{"first_name", "last_name"} {
+		if !v.required(field) {
+			continue
+		}
+		str, _ := v.isString(field)
+		v.between(field)
+		if field == "first_name" {
+			f.firstName = str
+		} else {
+			f.lastName = str
+		}
+	}
+	return f, v.errs, nil
+}
+
+// boolean is Laravel's boolean rule: true, false, 1, 0, "1", "0".
+func boolean(val any) (bool, bool) {
+	switch x := val.(type) {
+	case bool:
+		return x, true
+	case json.Number:
+		switch x.String() {
+		case "1":
+			return true, true
+		case "0":
+			return false, true
+		}
+	case string:
+		switch x {
+		case "1":
+			return true, true
+		case "0":
+			return false, true
+		}
+	}
+	return false, false
+}

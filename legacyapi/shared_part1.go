@@ -1,0 +1,316 @@
+package legacyapi
+
+// This file holds the user-model views the Pterodactyl, Users API and
+// XP-Dev dialects share (see DESIGN.md, "The user model"): roles, names,
+// e-mail, last login, and the small request helpers they all need. Each
+// vendor field is a view of a SCIM attribute, so that a user written
+// through one door reads naturally through every other.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/mail"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// The role values the dialects map their privilege fields onto. They are
+// stored as SCIM roles ({"value":"admin"}) and matched case-insensitively,
+// whatever their type, so a SCIM client that sets roles[value eq "admin"]
+// makes a Pterodactyl root admin, a Users API admin and an XP-Dev
+// Administrator.
+const (
+	RoleOwner     = "owner"     // XP-Dev Owner; an admin everywhere else
+	RoleAdmin     = "admin"     // Pterodactyl root_admin, Users API admin, XP-Dev Administrator
+	RoleModerator = "moderator" // Users API (real product) read-only administrator
+)
+
+// HasRole reports whether u has the role value (case-insensitive).
+func HasRole(u *store.User, role string) bool {
+	for _, r := range u.Roles {
+		if strings.EqualFold(strings.TrimSpace(r.Value), role) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetRole adds or removes a role value, keeping the user's other roles.
+func SetRole(u *store.User, role string, on bool) {
+	if on == HasRole(u, role) {
+		return
+	}
+	if on {
+		u.Roles = append(u.Roles, store.Value{Value: role})
+		return
+	}
+	kept := u.Roles[:0:0]
+	for _, r := range u.Roles {
+		if !strings.EqualFold(strings.TrimSpace(r.Value), role) {
+			kept = append(kept, r)
+		}
+	}
+	u.Roles = kept
+}
+
+// IsAdmin reports whether u administers the account: an admin or the owner.
+func IsAdmin(u *store.User) bool { return HasRole(u, RoleAdmin) || HasRole(u, RoleOwner) }
+
+// SetPrimaryEmail makes email the user's primary address: it replaces the
+// current primary (or first) value and keeps the others.
+func SetPrimaryEmail(u *store.User, email string) {
+	for i := range u.Emails {
+		if u.Emails[i].Primary {
+			u.Emails[i].Value = email
+			return
+		}
+	}
+	if len(u.Emails) > 0 {
+		u.Emails[0].Value = email
+		u.Emails[0].Primary = true
+		return
+	}
+	u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
+}
+
+// FullName is the user's name as one string: displayName, else
+// name.formatted, else given and family name, else userName.
+func FullName(u *store.User) string {
+	switch {
+	case u.DisplayName != "":
+		return u.DisplayName
+	case u.Name.Formatted != "":
+		return u.Name.Formatted
+	}
+	if n := joinName(u.Name.GivenName, u.Name.FamilyName); n != "" {
+		return n
+	}
+	return u.UserName
+}
+
+// SetFullName stores a one-string name: displayName and name.formatted take
+// it whole, givenName and familyName its first word and the rest.
+func SetFullName(u *store.User, full string) {
+	full = strings.TrimSpace(full)
+	u.DisplayName = full
+	u.Name.Formatted = full
+	if joinName(u.Name.GivenName, u.Name.FamilyName) == full {
+		return // already split this way (or another that joins the same)
+	}
+	given, family, _ := strings.Cut(full, " ")
+	u.Name.GivenName, u.Name.FamilyName = given, strings.TrimSpace(family)
+}
+
+// SetGivenFamily stores a first and last name and keeps the one-string
+// views (name.formatted, displayName) in step when they were derived from
+// the old parts or unset.
+func SetGivenFamily(u *store.User, given, family string) {
+	old := joinName(u.Name.GivenName, u.Name.FamilyName)
+	u.Name.GivenName, u.Name.FamilyName = given, family
+	joined := joinName(given, family)
+	if u.Name.Formatted == "" || u.Name.Formatted == old {
+		u.Name.Formatted = joined
+	}
+	if u.DisplayName == "" || u.DisplayName == old {
+		u.DisplayName = joined
+	}
+}
+
+func joinName(given, family string) string {
+	return strings.TrimSpace(given + " " + family)
+}
+
+// ValidEmail is the address check the dialects share: one bare address
+// (no display name), with a dot in the domain.
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".") && !strings.ContainsAny(s, " \t\r\n")
+}
+
+// EmailTaken reports whether a user other than exceptKey has email among
+// its addresses (case-insensitive). The store keeps userName and
+// externalId unique; the legacy APIs also want unique e-mail addresses.
+// Call it with the transaction as r, so the answer holds at commit.
+func EmailTaken(ctx context.Context, r store.Reader, email string, exceptKey int64) (bool, error) {
+	page, err := r.ListUsers(ctx, store.Query{
+		Filter: store.Compare{Attr: "emails.value", Op: store.OpEq, Value: email}, Limit: 2,
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, u := range page.Users {
+		if u.Key != exceptKey {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// LastLogin returns when the user last logged in through any door (their
+// ActionLogin entries), or the zero time.
+func LastLogin(ctx context.Context, r store.Reader, userKey int64) (time.Time, error) {
+	entries, _, err := r.ListActivity(ctx, store.ActivityQuery{UserKey: userKey, Action: ActionLogin, Limit: 1})
+	if err != nil || len(entries) == 0 {
+		return time.Time{}, err
+	}
+	return entries[0].At, nil
+}
+
+// RandomPasswordHash hashes a fresh random password nobody is told: for
+// clients that create users without one (the vendors e-mail a reset link,
+// scimbridge has no mail; an administrator resets it later).
+func RandomPasswordHash() (string, error) {
+	return secret.HashPassword(secret.RandomString(24))
+}
+
+// ParseKey parses an integer id from a path: a positive decimal number.
+func ParseKey(s string) (int64, bool) {
+	if s == "" || s[0] == '+' || s[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// BaseURL returns the scheme and host the client used ("https://panel.example.com"),
+// or configured when it is set. X-Forwarded-Proto is honoured so that links
+// behind a TLS-terminating proxy say https.
+func BaseURL(r *http.Request, configured string) string {
+	if configured != "" {
+		return strings.TrimRight(configured, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host
+}
+
+// PageOffset returns the offset of a 1-based page, and false when it is so
+// far out that no row can be on it (and the product would overflow).
+func PageOffset(page, size int) (int, bool) {
+	if page < 1 {
+		page = 1
+	}
+	if size <= 0 || page-1 > (1<<40)/size {
+		return 0, false
+	}
+	return (page - 1) * size, true
+}
+
+// ReadBody reads a request body of at most limit bytes, for dialects that
+// must tell an empty body from a malformed one or parse forms too. It
+// returns ErrBodyTooLarge past the limit.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, ErrBodyTooLarge
+	}
+	return body, err
+}
+
+// Methods dispatches one path's requests by method, so that a known path
+// with an unsupported method reaches the dialect's own 405 answer (gorilla/mux's
+// method matching loses the mismatch once a later route fails on its path).
+// A GET handler also serves HEAD. notAllowed gets the Allow header set.
+func Methods(handlers map[string]http.HandlerFunc, notAllowed http.HandlerFunc) http.HandlerFunc {
+	allow := make([]string, 0, len(handlers)+1)
+	for m := range handlers {
+		allow = append(allow, m)
+	}
+	if _, ok := handlers[http.MethodGet]; ok {
+		if _, ok := handlers[http.MethodHead]; !ok {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	sort.Strings(allow)
+	allowed := strings.Join(allow, ", ")
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, ok := handlers[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = handlers[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", allowed)
+			notAllowed(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// KeyCache remembers recent successful key lookups for a short time, so
+// that a busy client's requests need no database read to authenticate (the
+// SCIM door caches its tokens the same way). Revoking a key, or
+// deactivating, demoting or deleting its user, takes effect within the TTL.
+// Unknown keys are never cached. The cached credential and user are shared
+// between requests and must not be modified.
+type KeyCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]cachedKey
+}
+
+type cachedKey struct {
+	cred    *store.Credential
+	user    *store.User
+	expires time.Time
+}
+
+const keyCacheSize = 1024
+
+// NewKeyCache returns a cache keeping lookups for ttl; nil (no caching)
+// when ttl is not positive. A nil *KeyCache is valid and looks up every time.
+func NewKeyCache(ttl time.Duration) *KeyCache {
+	if ttl <= 0 {
+		return nil
+	}
+	return &KeyCache{ttl: ttl, m: map[string]cachedKey{}}
+}
+
+// Lookup is LookupKey through the cache.
+func (c *KeyCache) Lookup(ctx context.Context, st store.Reader, dialect, token string, now time.Time) (*store.Credential, *store.User, error) {
+	if c == nil || token == "" {
+		return LookupKey(ctx, st, dialect, token)
+	}
+	h := dialect + ":" + secret.HashToken(token)
+	c.mu.Lock()
+	hit, ok := c.m[h]
+	c.mu.Unlock()
+	if ok && now.Before(hit.expires) {
+		return hit.cred, hit.user, nil
+	}
+	cred, user, err := LookupKey(ctx, st, dialect, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= keyCacheSize {
+		clear(c.m)
+	}
+	c.m[h] = cachedKey{cred: cred, user: user, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return cred, user, nil
+}

@@ -1,0 +1,224 @@
+package legacyapi
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/storetest"
+)
+
+func TestRoles(t *testing.T) {
+	u := &store.User{Roles: []store.Value{{Value: " Admin ", Type: "scim"}, {Value: "billing"}}}
+	if !HasRole(u, RoleAdmin) || !IsAdmin(u) || HasRole(u, RoleOwner) {
+		t.Fatalf("roles %+v", u.Roles)
+	}
+	SetRole(u, RoleAdmin, false)
+	if IsAdmin(u) || len(u.Roles) != 1 || u.Roles[0].Value != "billing" {
+		t.Fatalf("after removing admin: %+v", u.Roles)
+	}
+	SetRole(u, RoleOwner, true)
+	SetRole(u, RoleOwner, true)
+	if !IsAdmin(u) || len(u.Roles) != 2 {
+		t.Fatalf("after adding owner twice: %+v", u.Roles)
+	}
+}
+
+func TestEmailsAndNames(t *testing.T) {
+	u := &store.User{UserName: "jdoe"}
+	SetPrimaryEmail(u, "a@example.com")
+	if u.PrimaryEmail() != "a@example.com" || len(u.Emails) != 1 || !u.Emails[0].Primary {
+		t.Fatalf("emails %+v", u.Emails)
+	}
+	u.Emails = append([]store.Value{{Value: "home@example.com", Type: "home"}}, u.Emails...)
+	SetPrimaryEmail(u, "b@example.com")
+	if u.PrimaryEmail() != "b@example.com" || u.Emails[0].Value != "home@example.com" {
+		t.Fatalf("emails %+v", u.Emails)
+	}
+
+	if FullName(u) != "jdoe" {
+		t.Fatalf("fallback name %q", FullName(u))
+	}
+	SetGivenFamily(u, "John", "Doe")
+	if FullName(u) != "John Doe" || u.Name.Formatted != "John Doe" {
+		t.Fatalf("given/family: %+v %q", u.Name, u.DisplayName)
+	}
+	SetGivenFamily(u, "Johnny", "Doe")
+	if u.DisplayName != "Johnny Doe" {
+		t.Fatalf("derived displayName not kept in step: %q", u.DisplayName)
+	}
+	u.DisplayName = "JD"
+	SetGivenFamily(u, "Jon", "Doe")
+	if u.DisplayName != "JD" || u.Name.Formatted != "Jon Doe" {
+		t.Fatalf("chosen displayName overwritten: %q %q", u.DisplayName, u.Name.Formatted)
+	}
+	SetFullName(u, "Mary Ann Smith")
+	if u.Name.GivenName != "Mary" || u.Name.FamilyName != "Ann Smith" || FullName(u) != "Mary Ann Smith" {
+		t.Fatalf("full name: %+v %q", u.Name, u.DisplayName)
+	}
+	// A name that already joins the same is not re-split.
+	u.Name.GivenName, u.Name.FamilyName = "Mary Ann", "Smith"
+	SetFullName(u, "Mary Ann Smith")
+	if u.Name.GivenName != "Mary Ann" {
+		t.Fatalf("re-split %+v", u.Name)
+	}
+}
+
+func TestValidEmail(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a@example.com": true, "first.last+tag@sub.example.org": true,
+		"": false, "plain": false, "a@b": false, "A <a@example.com>": false, "a @example.com": false, "@example.com": false,
+	} {
+		if ValidEmail(s) != want {
+			t.Errorf("ValidEmail(%q) = %v", s, !want)
+		}
+	}
+}
+
+func TestParseKeyAndPageOffset(t *testing.T) {
+	for s, want := range map[string]int64{"1": 1, "42": 42, "0": 0, "-1": 0, "+1": 0, "x": 0, "": 0, "99999999999999999999": 0} {
+		got, ok := ParseKey(s)
+		if got != want || ok != (want > 0) {
+			t.Errorf("ParseKey(%q) = %d, %v", s, got, ok)
+		}
+	}
+	if off, ok := PageOffset(3, 50); off != 100 || !ok {
+		t.Fatalf("PageOffset(3,50) = %d %v", off, ok)
+	}
+	if off, ok := PageOffset(0, 50); off != 0 || !ok {
+		t.Fatalf("PageOffset(0,50) = %d %v", off, ok)
+	}
+	if _, ok := PageOffset(1<<62, 50); ok {
+		t.Fatal("overflowing page accepted")
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://panel.example.com/x", nil)
+	if got := BaseURL(r, ""); got != "http://panel.example.com" {
+		t.Fatal(got)
+	}
+	r.Header.Set("X-Forwarded-Proto", "https")
+	if got := BaseURL(r, ""); got != "https://panel.example.com" {
+		t.Fatal(got)
+	}
+	r.Header.Del("X-Forwarded-Proto")
+	r.TLS = &tls.ConnectionState{}
+	if got := BaseURL(r, "https://id.example.com/"); got != "https://id.example.com" {
+		t.Fatal(got)
+	}
+}
+
+func TestMethods(t *testing.T) {
+	h := Methods(map[string]http.HandlerFunc{
+		http.MethodGet:  func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) },
+		http.MethodPost: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) },
+	}, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(405) })
+	for method, want := range map[string]int{"GET": 200, "HEAD": 200, "POST": 201, "PUT": 405, "DELETE": 405} {
+		rec := httptest.NewRecorder()
+		h(rec, httptest.NewRequest(method, "/", nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d", method, rec.Code, want)
+		}
+		if want == 405 && rec.Header().Get("Allow") != "GET, HEAD, POST" {
+			t.Errorf("Allow %q", rec.Header().Get("Allow"))
+		}
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	rec := httptest.NewRecorder()
+	body, err := ReadBody(rec, httptest.NewRequest("POST", "/", strings.NewReader("12345")), 5)
+	if err != nil || string(body) != "12345" {
+		t.Fatalf("%q %v", body, err)
+	}
+	if _, err := ReadBody(rec, httptest.NewRequest("POST", "/", strings.NewReader("123456")), 5); err != ErrBodyTooLarge {
+		t.Fatalf("over the limit: %v", err)
+	}
+}
+
+func TestStoreViews(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := storetest.CreateUser(t, st, &store.User{UserName: "a", Emails: []store.Value{{Value: "Shared@Example.com"}, {Value: "a2@example.com"}}})
+	for email, want := range map[string]bool{"shared@example.com": true, "a2@EXAMPLE.com": true, "other@example.com": false} {
+		taken, err := EmailTaken(ctx, st, email, 0)
+		if err != nil || taken != want {
+			t.Errorf("EmailTaken(%q) = %v, %v", email, taken, err)
+		}
+		if taken, _ := EmailTaken(ctx, st, email, a.Key); taken {
+			t.Errorf("EmailTaken(%q) counts the user itself", email)
+		}
+	}
+	if last, err := LastLogin(ctx, st, a.Key); err != nil || !last.IsZero() {
+		t.Fatalf("no login yet: %v %v", last, err)
+	}
+	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
+		return tx.Record(ctx, store.Activity{Action: ActionLogin, UserKey: a.Key})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := LastLogin(ctx, st, a.Key); err != nil || time.Since(last) > time.Minute {
+		t.Fatalf("last login %v %v", last, err)
+	}
+	hash, err := RandomPasswordHash()
+	if err != nil || !strings.HasPrefix(hash, "$argon2id$") {
+		t.Fatalf("%q %v", hash, err)
+	}
+	if ok, _ := secret.CheckPassword(hash, ""); ok {
+		t.Fatal("empty password matches a random hash")
+	}
+}
+
+func TestKeyCache(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u := storetest.CreateUser(t, st, &store.User{UserName: "owner", Active: true})
+	token := "ptla_" + secret.RandomString(43)
+	c, err := IssueKey(ctx, st, store.Actor{Door: "test"}, "pterodactyl", token, 16, u.Key, "k", []string{"read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if NewKeyCache(0) != nil {
+		t.Fatal("a zero TTL made a cache")
+	}
+	var none *KeyCache
+	if _, got, err := none.Lookup(ctx, st, "pterodactyl", token, time.Now()); err != nil || got.Key != u.Key {
+		t.Fatalf("nil cache: %v %v", got, err)
+	}
+	cache := NewKeyCache(time.Minute)
+	now := time.Now()
+	if _, _, err := cache.Lookup(ctx, st, "pterodactyl", token, now); err != nil {
+		t.Fatal(err)
+	}
+	// Another dialect's lookup of the same token is not served from the cache.
+	if _, _, err := cache.Lookup(ctx, st, "xpdev", token, now); !store.IsNotFound(err) {
+		t.Fatalf("other dialect: %v", err)
+	}
+	// Revoke the key: the cache answers until its entry expires.
+	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error { return tx.DeleteCredential(ctx, c.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cache.Lookup(ctx, st, "pterodactyl", token, now.Add(30*time.Second)); err != nil {
+		t.Fatalf("within the TTL: %v", err)
+	}
+	if _, _, err := cache.Lookup(ctx, st, "pterodactyl", token, now.Add(61*time.Second)); !store.IsNotFound(err) {
+		t.Fatalf("after the TTL: %v", err)
+	}
+}

@@ -1,0 +1,388 @@
+package usersapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// caller is the authenticated user of a request and, on /{id} routes, the
+// user it names.
+type caller struct {
+	user   *store.User
+	cred   *store.Credential
+	target *store.User
+}
+
+func (c *caller) admin() bool { return legacyapi.IsAdmin(c.user) }
+
+// readsAll: admins and moderators (the real product's read-only admins)
+// may read every user; others only themselves.
+func (c *caller) readsAll() bool {
+	return c.admin() || legacyapi.HasRole(c.user, legacyapi.RoleModerator)
+}
+
+func (c *caller) self() bool { return c.target != nil && c.target.Key == c.user.Key }
+
+func (c *caller) principal() string {
+	return c.user.UserName + " (" + c.cred.Identifier + ")"
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c *caller)
+
+// safe turns a panic into a 500 in the dialect's format.
+func (s *server) safe(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.internal(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		h(w, r)
+	}
+}
+
+// authed checks the bearer token (401), and for writes the token's write
+// scope (403), before h runs.
+func (s *server) authed(write bool, h handler) http.HandlerFunc {
+	return s.safe(func(w http.ResponseWriter, r *http.Request) {
+		token := legacyapi.BearerToken(r)
+		if token == "" {
+			fail(w, http.StatusUnauthorized, msgNoToken)
+			return
+		}
+		c, err := s.authenticate(r.Context(), token)
+		if err != nil {
+			if store.IsNotFound(err) {
+				fail(w, http.StatusUnauthorized, msgBadToken)
+				return
+			}
+			s.internal(w, r, err)
+			return
+		}
+		if write && !c.mayWrite() {
+			fail(w, http.StatusForbidden, msgForbidden)
+			return
+		}
+		h(w, r, c)
+	})
+}
+
+// authenticate finds a login access token or a long-lived key and its
+// (active) user; anything else is NotFound.
+func (s *server) authenticate(ctx context.Context, token string) (*caller, error) {
+	var c caller
+	if strings.HasPrefix(token, sessionPrefix) {
+		sess, err := s.sessions.Find(ctx, s.deps.Store, token, s.deps.Clock())
+		if err != nil {
+			return nil, err
+		}
+		c.cred, c.user = sess.Credential, sess.User
+	} else {
+		var err error
+		if c.cred, c.user, err = legacyapi.LookupKey(ctx, s.deps.Store, Dialect, token); err != nil {
+			return nil, err
+		}
+	}
+	if c.user == nil || !c.user.Active {
+		return nil, store.Errorf(store.KindNotFound, "no active user")
+	}
+	return &c, nil
+}
+
+// mayWrite: a login token may do what its user may; a key needs "write".
+func (c *caller) mayWrite() bool {
+	return c.cred.Kind == SessionKind || legacyapi.HasScope(c.cred, "write")
+}
+
+// withTarget loads the {id} user (404 for an unknown or non-numeric id).
+func (s *server) withTarget(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *caller) {
+		id, ok := legacyapi.ParseKey(mux.Vars(r)["id"])
+		if !ok {
+			fail(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		u, err := s.deps.Store.GetUserByKey(r.Context(), id)
+		if err != nil {
+			s.failed(w, r, err)
+			return
+		}
+		c.target = u
+		h(w, r, c)
+	}
+}
+
+// body is a decoded JSON object body.
+type body map[string]json.RawMessage
+
+// readBody decodes the request's JSON object (an empty body is {}); on
+// false it has answered 400 or 413.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) (body, bool) {
+	raw, err := legacyapi.ReadBody(w, r, s.deps.BodyLimit())
+	if errors.Is(err, legacyapi.ErrBodyTooLarge) {
+		fail(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+		return nil, false
+	}
+	b := body{}
+	if err == nil && len(bytes.TrimSpace(raw)) > 0 {
+		err = json.Unmarshal(raw, &b)
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, msgMalformed)
+		return nil, false
+	}
+	return b, true
+}
+
+// has reports whether the field is present and not null.
+func (b body) has(k string) bool {
+	v, ok := b[k]
+	return ok && string(v) != "null"
+}
+
+// str returns a string field: ok=false when present but not a string.
+func (b body) str(k string) (v string, present, ok bool) {
+	if !b.has(k) {
+		return "", false, true
+	}
+	err := json.Unmarshal(b[k], &v)
+	return v, true, err == nil
+}
+
+func (b body) boolean(k string) (v bool, present, ok bool) {
+	if !b.has(k) {
+		return false, false, true
+	}
+	err := json.Unmarshal(b[k], &v)
+	return v, true, err == nil
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	bad := invalid{}
+	name, _, okName := b.str("username")
+	if name == "" {
+		name, _, okName = b.str("email")
+	}
+	pw, _, okPw := b.str("password")
+	if !okName || strings.TrimSpace(name) == "" {
+		bad.add("username", "Username is required")
+	}
+	if !okPw || pw == "" {
+		bad.add("password", "Password is required")
+	}
+	if len(bad) > 0 {
+		bad.write(w)
+		return
+	}
+	ctx := r.Context()
+	now := s.deps.Clock()
+	actor := legacyapi.Actor(r, Dialect, strings.TrimSpace(name))
+	u, err := s.findLogin(ctx, strings.TrimSpace(name))
+	if err != nil && !store.IsNotFound(err) {
+		s.internal(w, r, err)
+		return
+	}
+	if u == nil {
+		fail(w, http.StatusUnauthorized, msgBadLogin)
+		return
+	}
+	locked, err := s.sessions.Locked(ctx, s.deps.Store, u, now)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if locked {
+		fail(w, http.StatusTooManyRequests, msgLocked)
+		return
+	}
+	good, err := s.deps.Passwords.Check(ctx, u, pw)
+	if err != nil {
+		s.log.WarnContext(ctx, "usersapi: password check failed", "user", u.UserName, "err", err)
+		fail(w, http.StatusServiceUnavailable, msgDirectory)
+		return
+	}
+	if !good {
+		// Counted towards the lockout.
+		err := s.deps.Store.Write(ctx, actor, func(tx store.Tx) error {
+			return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLoginFailure, ResourceType: "User",
+				ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: Dialect})
+		})
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		fail(w, http.StatusUnauthorized, msgBadLogin)
+		return
+	}
+	if !u.Active {
+		fail(w, http.StatusForbidden, msgInactive)
+		return
+	}
+	refresh := secret.NewToken(refreshPrefix)
+	var sess *legacyapi.Session
+	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
+		var err error
+		if sess, err = s.sessions.Start(ctx, tx, u, now); err != nil {
+			return err
+		}
+		if err := tx.CreateCredential(ctx, &store.Credential{Kind: RefreshKind, Name: u.UserName, UserKey: u.Key,
+			Identifier: refresh[:12], SecretHash: secret.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
+			return err
+		}
+		if err := s.sweepExpired(ctx, tx, now); err != nil {
+			return err
+		}
+		detail, _ := json.Marshal(legacyapi.LoginDetail{Door: Dialect, Session: legacyapi.SessionRef(sess.ID), UserAgent: r.UserAgent()})
+		return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLogin, ResourceType: "User", ResourceID: u.ID,
+			ResourceKey: u.Key, UserKey: u.Key, Detail: string(detail)})
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out, err := s.render(ctx, u)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out.LastLoginAt, out.LastLogin = ts(now), ts(now)
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"success": true, "message": "Login successful",
+		"data": map[string]any{"user": out, "accessToken": sess.ID, "refreshToken": refresh,
+			"expiresIn": int(s.cfg.TokenTTL.Seconds())},
+	})
+}
+
+// sweepExpired removes expired refresh tokens, at most once an hour, inside
+// a login's transaction (the store keeps them until deleted; FindCredential
+// already refuses them). Sessions.Start prunes expired access tokens.
+func (s *server) sweepExpired(ctx context.Context, tx store.Tx, now time.Time) error {
+	s.sweepMu.Lock()
+	due := now.Sub(s.lastSweep) >= time.Hour
+	if due {
+		s.lastSweep = now
+	}
+	s.sweepMu.Unlock()
+	if !due {
+		return nil
+	}
+	creds, err := tx.ListCredentials(ctx, RefreshKind)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		if !c.Expires.IsZero() && !c.Expires.After(now) {
+			if err := tx.DeleteCredential(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// findLogin finds a user by userName, else by a unique e-mail address.
+func (s *server) findLogin(ctx context.Context, name string) (*store.User, error) {
+	u, err := s.deps.Store.GetUserByUserName(ctx, name)
+	if err == nil || !store.IsNotFound(err) || !strings.Contains(name, "@") {
+		return u, err
+	}
+	page, err := s.deps.Store.ListUsers(ctx, store.Query{
+		Filter: store.Compare{Attr: "emails.value", Op: store.OpEq, Value: name}, Limit: 2})
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Users) != 1 {
+		return nil, store.Errorf(store.KindNotFound, "no unique user with that e-mail")
+	}
+	return page.Users[0], nil
+}
+
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	token, _, okTok := b.str("refreshToken")
+	if !okTok || token == "" {
+		invalid{"refreshToken": "Refresh token is required"}.write(w)
+		return
+	}
+	ctx := r.Context()
+	cred, err := s.deps.Store.FindCredential(ctx, RefreshKind, secret.HashToken(token))
+	var u *store.User
+	if err == nil {
+		u, err = s.deps.Store.GetUserByKey(ctx, cred.UserKey)
+	}
+	if err != nil || !u.Active {
+		if err != nil && !store.IsNotFound(err) {
+			s.internal(w, r, err)
+			return
+		}
+		fail(w, http.StatusUnauthorized, msgBadRefresh)
+		return
+	}
+	var sess *legacyapi.Session
+	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
+		var err error
+		sess, err = s.sessions.Start(ctx, tx, u, s.deps.Clock())
+		return err
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true,
+		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
+}
+
+// logout revokes the presented access token and the refresh token the
+// body may name (a long-lived key is revoked from the command line).
+func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	refresh, _, _ := b.str("refreshToken")
+	ctx := r.Context()
+	if c.cred.Kind == SessionKind || refresh != "" {
+		err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
+			if c.cred.Kind == SessionKind {
+				if err := s.sessions.End(ctx, tx, &legacyapi.Session{Credential: c.cred, User: c.user}); err != nil {
+					return err
+				}
+			}
+			if refresh == "" {
+				return nil
+			}
+			rc, err := tx.FindCredential(ctx, RefreshKind, secret.HashToken(refresh))
+			if store.IsNotFound(err) || (err == nil && rc.UserKey != c.user.Key) {
+				return nil // not this user's: nothing to revoke
+			}
+			if err != nil {
+				return err
+			}
+			return tx.DeleteCredential(ctx, rc.ID)
+		})
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Logout successful"})
+}

@@ -1,0 +1,115 @@
+package usersapi
+
+import (
+	"errors"
+	"net/http"
+	"sort"
+
+	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// failure is the error body: the documented "error" key and the real
+// product's "message" key carry the same text.
+type failure struct {
+	Success bool              `json:"success"`
+	Error   string            `json:"error"`
+	Message string            `json:"message"`
+	Details map[string]string `json:"details,omitempty"`
+	Errors  []string          `json:"errors,omitempty"`
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	legacyapi.WriteJSON(w, status, failure{Error: msg, Message: msg})
+}
+
+// The documented and observed messages.
+const (
+	msgNoToken      = "No token provided"
+	msgBadToken     = "Invalid or expired token"
+	msgForbidden    = "Insufficient permissions"
+	msgNotFound     = "User not found"
+	msgValidation   = "Validation failed"
+	msgInternal     = "Internal server error"
+	msgMalformed    = "Invalid JSON body"
+	msgTooLarge     = "Request body too large"
+	msgDirectory    = "Authentication service unavailable"
+	msgBadLogin     = "Invalid credentials"
+	msgDirPassword  = "Password is managed by the user's directory and cannot be changed here"
+	msgInactive     = "Account is inactive"
+	msgLocked       = "Too many failed login attempts; try again later"
+	msgEmailExists  = "Email already exists"
+	msgUserExists   = "Username already exists"
+	msgSelfDelete   = "Cannot delete your own account"
+	msgSelfStatus   = "Cannot change your own status"
+	msgBadRefresh   = "Invalid or expired refresh token"
+	msgDeleted      = "User deleted successfully"
+	msgPasswordDone = "Password updated successfully"
+)
+
+// invalid is a set of failed fields, one message each (the documented
+// 422 "details" map); the real product's "errors" list carries the same.
+type invalid map[string]string
+
+func (v invalid) Error() string { return msgValidation }
+
+func (v invalid) write(w http.ResponseWriter) {
+	msgs := make([]string, 0, len(v))
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		msgs = append(msgs, v[k])
+	}
+	legacyapi.WriteJSON(w, http.StatusUnprocessableEntity, failure{Error: msgValidation, Message: msgValidation, Details: v, Errors: msgs})
+}
+
+// add records the first failure of a field.
+func (v invalid) add(field, msg string) {
+	if _, ok := v[field]; !ok {
+		v[field] = msg
+	}
+}
+
+// refusal is a business-rule refusal with its own status.
+type refusal struct {
+	status int
+	msg    string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "usersapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	fail(w, http.StatusInternalServerError, msgInternal)
+}
+
+// failed renders an error from a handler or a write transaction.
+func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
+	var inv invalid
+	var ref *refusal
+	switch {
+	case errors.As(err, &inv):
+		inv.write(w)
+	case errors.As(err, &ref):
+		fail(w, ref.status, ref.msg)
+	case store.KindOf(err) == store.KindNotFound:
+		fail(w, http.StatusNotFound, msgNotFound)
+	case store.KindOf(err) == store.KindConflict:
+		msg := msgUserExists
+		if store.FieldOf(err) == "emails" {
+			msg = msgEmailExists
+		}
+		fail(w, http.StatusConflict, msg)
+	case store.KindOf(err) == store.KindInvalid:
+		invalid{store.FieldOf(err): err.Error()}.write(w)
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *server) routeNotFound(w http.ResponseWriter, r *http.Request) {
+	fail(w, http.StatusNotFound, "Route "+r.URL.RequestURI()+" not found")
+}
