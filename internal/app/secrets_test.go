@@ -18,6 +18,9 @@ import (
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/pterodactyl"
+	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
+	"github.com/scimbridge/scimbridge/legacyapi/xpdev"
 	"github.com/scimbridge/scimbridge/legacyapi/xyops"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -249,8 +252,83 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	sc.do("POST", "/xqual/api?command=authenticate&username=admin&password="+url.QueryEscape(pw("wrong XStudio password")), nil)
 
+	// Pterodactyl: an application key creates and updates a user with
+	// passwords; a wrong key.
+	ptKey, ptIDLen := pterodactyl.NewKey()
+	issueKey(t, s, pterodactyl.Dialect, sc.secret("Pterodactyl application key", ptKey), ptIDLen, "leaky")
+	ptHeaders := []string{"Authorization", "Bearer " + ptKey, "Content-Type", "application/json", "Accept", "application/json"}
+	status, text, _ = sc.do("POST", "/api/application/users", jsonBody(map[string]any{"email": "pt@example.com", "username": "ptuser",
+		"first_name": "Pt", "last_name": "User", "password": pw("Pterodactyl create password")}), ptHeaders...)
+	if status != 201 {
+		t.Fatalf("Pterodactyl create: HTTP %d %s", status, text)
+	}
+	ptUser := userKey(t, s, "ptuser")
+	if st, body, _ := sc.do("PATCH", fmt.Sprintf("/api/application/users/%d", ptUser), jsonBody(map[string]any{"email": "pt@example.com",
+		"username": "ptuser", "first_name": "Pt", "last_name": "User", "password": pw("Pterodactyl update password")}), ptHeaders...); st != 200 {
+		t.Fatalf("Pterodactyl update: HTTP %d %s", st, body)
+	}
+	sc.do("POST", "/api/application/users", jsonBody(map[string]any{"email": "bad", "username": "bad user", "password": pw("Pterodactyl invalid-create password")}), ptHeaders...)
+	sc.do("GET", "/api/application/users", nil, "Authorization", "Bearer "+sc.secret("wrong Pterodactyl key", "ptla_"+secret.RandomString(43)), "Accept", "application/json")
+
+	// Users API: login (tokens handed out once), refresh, a user created
+	// and its password changed, a wrong login, logout.
+	status, text, _ = sc.do("POST", "/api/auth/login", jsonBody(map[string]string{"username": "leaky", "password": p4}), "Content-Type", "application/json")
+	var ua struct {
+		Data struct {
+			AccessToken  string `json:"accessToken"`
+			RefreshToken string `json:"refreshToken"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(text), &ua); err != nil || status != 200 || ua.Data.AccessToken == "" || ua.Data.RefreshToken == "" {
+		t.Fatalf("Users API login: HTTP %d %s", status, text)
+	}
+	sc.secret("Users API access token", ua.Data.AccessToken)
+	sc.secret("Users API refresh token", ua.Data.RefreshToken)
+	sc.handedOut[ua.Data.AccessToken] = len(sc.bodies) - 1
+	sc.handedOut[ua.Data.RefreshToken] = len(sc.bodies) - 1
+	uaHeaders := []string{"Authorization", "Bearer " + ua.Data.AccessToken, "Content-Type", "application/json"}
+	status, text, _ = sc.do("POST", "/api/users", jsonBody(map[string]any{"username": "uauser", "email": "ua@example.com",
+		"password": pw("Users API create password"), "role": "user"}), uaHeaders...)
+	if status != 201 {
+		t.Fatalf("Users API create: HTTP %d %s", status, text)
+	}
+	uaPW := pw("Users API new password")
+	if st, body, _ := sc.do("PUT", fmt.Sprintf("/api/users/%d/password", userKey(t, s, "uauser")), jsonBody(map[string]any{
+		"currentPassword": "not-needed-by-an-admin", "newPassword": uaPW, "confirmPassword": uaPW}), uaHeaders...); st >= 300 {
+		t.Logf("Users API password change: HTTP %d %s", st, body)
+	}
+	sc.do("POST", "/api/auth/login", jsonBody(map[string]string{"username": "uauser", "password": pw("wrong Users API password")}), "Content-Type", "application/json")
+	status, text, _ = sc.do("POST", "/api/auth/refresh", jsonBody(map[string]string{"refreshToken": ua.Data.RefreshToken}), "Content-Type", "application/json")
+	var refreshed struct {
+		Data struct {
+			AccessToken string `json:"accessToken"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(text), &refreshed); err != nil || status != 200 || refreshed.Data.AccessToken == "" {
+		t.Fatalf("Users API refresh: HTTP %d %s", status, text)
+	}
+	sc.secret("Users API refreshed access token", refreshed.Data.AccessToken)
+	sc.handedOut[refreshed.Data.AccessToken] = len(sc.bodies) - 1
+	sc.do("POST", "/api/auth/logout", jsonBody(map[string]string{"refreshToken": ua.Data.RefreshToken}),
+		"Authorization", "Bearer "+refreshed.Data.AccessToken, "Content-Type", "application/json")
+	uaKey, uaIDLen := usersapi.NewKey()
+	issueKey(t, s, usersapi.Dialect, sc.secret("Users API key", uaKey), uaIDLen, "leaky")
+	if st, body, _ := sc.do("GET", "/api/users", nil, "Authorization", "Bearer "+uaKey); st != 200 {
+		t.Fatalf("Users API key: HTTP %d %s", st, body)
+	}
+
+	// XP-Dev: a token creates a user with a password; a wrong token.
+	xpKey, xpIDLen := xpdev.NewKey()
+	issueKey(t, s, xpdev.Dialect, sc.secret("XP-Dev token", xpKey), xpIDLen, "leaky")
+	status, text, _ = sc.do("POST", "/api/v1/user", jsonBody(map[string]any{"username": "xpuser", "email": "xp@example.com",
+		"password": pw("XP-Dev create password"), "timezone": "UTC"}), xpdev.TokenHeader, xpKey, "Content-Type", "application/json")
+	if status >= 300 {
+		t.Fatalf("XP-Dev create: HTTP %d %s", status, text)
+	}
+	sc.do("GET", "/api/v1/user", nil, xpdev.TokenHeader, sc.secret("wrong XP-Dev token", secret.RandomString(32)))
+
 	// Every password that was accepted is stored as an argon2id hash.
-	for name, password := range map[string]string{"leaky": p4, "admin": newAdminPW} {
+	for name, password := range map[string]string{"leaky": p4, "admin": newAdminPW, "xsuser": "", "kim": "", "ptuser": "", "uauser": "", "xpuser": ""} {
 		u, err := s.Store.GetUserByUserName(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -258,12 +336,24 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
 			t.Errorf("%s: password stored as %.12q…, not an argon2id hash", name, u.PasswordHash)
 		}
+		if password == "" {
+			continue // set through a door; the hash format is what matters
+		}
 		if ok, err := secret.CheckPassword(u.PasswordHash, password); err != nil || !ok {
 			t.Errorf("%s: the stored hash does not match the last password set (%v)", name, err)
 		}
 	}
 
 	sc.scan(ctx, dbPath)
+}
+
+// issueKey stores an API key for a user as `scimbridge apikey create` does.
+func issueKey(t *testing.T, s *apptest.Server, dialect, token string, idLen int, userName string) {
+	t.Helper()
+	if _, err := legacyapi.IssueKey(context.Background(), s.Store, store.Actor{Door: "cli"}, dialect, token, idLen,
+		userKey(t, s, userName), "ci", []string{"read", "write"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func userKey(t *testing.T, s *apptest.Server, name string) int64 {
