@@ -287,15 +287,16 @@ func TestSecretsNeverLeak(t *testing.T) {
 	sc.handedOut[ua.Data.AccessToken] = len(sc.bodies) - 1
 	sc.handedOut[ua.Data.RefreshToken] = len(sc.bodies) - 1
 	uaHeaders := []string{"Authorization", "Bearer " + ua.Data.AccessToken, "Content-Type", "application/json"}
+	uaFirstPW := pw("Users API create password")
 	status, text, _ = sc.do("POST", "/api/users", jsonBody(map[string]any{"username": "uauser", "email": "ua@example.com",
-		"password": pw("Users API create password"), "role": "user"}), uaHeaders...)
+		"name": "UA User", "password": uaFirstPW, "role": "user"}), uaHeaders...)
 	if status != 201 {
 		t.Fatalf("Users API create: HTTP %d %s", status, text)
 	}
 	uaPW := pw("Users API new password")
 	if st, body, _ := sc.do("PUT", fmt.Sprintf("/api/users/%d/password", userKey(t, s, "uauser")), jsonBody(map[string]any{
-		"currentPassword": "not-needed-by-an-admin", "newPassword": uaPW, "confirmPassword": uaPW}), uaHeaders...); st >= 300 {
-		t.Logf("Users API password change: HTTP %d %s", st, body)
+		"currentPassword": uaFirstPW, "newPassword": uaPW, "confirmPassword": uaPW}), uaHeaders...); st >= 300 {
+		t.Fatalf("Users API password change: HTTP %d %s", st, body)
 	}
 	sc.do("POST", "/api/auth/login", jsonBody(map[string]string{"username": "uauser", "password": pw("wrong Users API password")}), "Content-Type", "application/json")
 	status, text, _ = sc.do("POST", "/api/auth/refresh", jsonBody(map[string]string{"refreshToken": ua.Data.RefreshToken}), "Content-Type", "application/json")
@@ -321,14 +322,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	xpKey, xpIDLen := xpdev.NewKey()
 	issueKey(t, s, xpdev.Dialect, sc.secret("XP-Dev token", xpKey), xpIDLen, "leaky")
 	status, text, _ = sc.do("POST", "/api/v1/user", jsonBody(map[string]any{"username": "xpuser", "email": "xp@example.com",
-		"password": pw("XP-Dev create password"), "timezone": "UTC"}), xpdev.TokenHeader, xpKey, "Content-Type", "application/json")
+		"password": pw("XP-Dev create password"), "timezone": "UTC", "userRole": "User"}), xpdev.TokenHeader, xpKey, "Content-Type", "application/json")
 	if status >= 300 {
 		t.Fatalf("XP-Dev create: HTTP %d %s", status, text)
 	}
 	sc.do("GET", "/api/v1/user", nil, xpdev.TokenHeader, sc.secret("wrong XP-Dev token", secret.RandomString(32)))
 
 	// Every password that was accepted is stored as an argon2id hash.
-	for name, password := range map[string]string{"leaky": p4, "admin": newAdminPW, "xsuser": "", "kim": "", "ptuser": "", "uauser": "", "xpuser": ""} {
+	for name, password := range map[string]string{"leaky": p4, "admin": newAdminPW, "xsuser": "", "kim": "", "ptuser": "", "uauser": uaPW, "xpuser": ""} {
 		u, err := s.Store.GetUserByUserName(ctx, name)
 		if err != nil {
 			t.Fatal(err)
