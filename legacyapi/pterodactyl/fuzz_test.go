@@ -85,6 +85,9 @@ func FuzzRequest(f *testing.F) {
 		p.h.ServeHTTP(rec, req)
 		res := rec.Result()
 		raw := rec.Body.Bytes()
+		if res.StatusCode == http.StatusMovedPermanently && res.Header.Get("Location") != "" {
+			return // the router's own redirect to the clean path ("/users/." → "/users/")
+		}
 		if res.StatusCode >= 500 {
 			t.Fatalf("%s %s?%s: HTTP %d %s\nlog: %s", m, path, query, res.StatusCode, raw, p.logs.String())
 		}
