@@ -116,6 +116,7 @@ type soak struct {
 	allErrs  []int
 	syncs    atomic.Int64
 	syncErrs atomic.Int64
+	syncBusy atomic.Int64
 }
 
 func newSoak(ctx context.Context, b *bench, c soakConfig) (*soak, error) {
@@ -262,8 +263,14 @@ func (s *soak) probeSync(ctx context.Context) (bool, string) {
 	case status >= 300:
 		return false, fmt.Sprintf("sync: skipped (%s answers HTTP %d: %.120s)", s.c.syncURL, status, data)
 	}
+	var started struct {
+		Started *[]string `json:"started"`
+	}
+	if json.Unmarshal(data, &started) == nil && started.Started != nil && len(*started.Started) == 0 {
+		return false, fmt.Sprintf("sync: skipped (%s started no run: no directory source is configured)", s.c.syncURL)
+	}
 	s.syncs.Add(1)
-	return true, fmt.Sprintf("sync: POST %s every %s", s.c.syncURL, s.c.syncEvery)
+	return true, fmt.Sprintf("sync: POST %s every %s (first answer HTTP %d: %.120s)", s.c.syncURL, s.c.syncEvery, status, data)
 }
 
 func (s *soak) triggerSync(ctx context.Context) (int, []byte, error) {
@@ -370,6 +377,10 @@ func (s *soak) syncLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if status == http.StatusConflict {
+			s.syncBusy.Add(1) // the previous run is still going: not a failure
+			continue
+		}
 		if err != nil || status >= 300 {
 			if s.syncErrs.Add(1) <= 3 {
 				fmt.Fprintf(os.Stderr, "sync trigger: HTTP %d %v %.120s\n", status, err, data)
@@ -420,7 +431,7 @@ func (s *soak) summary(out io.Writer, elapsed time.Duration, rssStart, rssEnd, r
 	}
 	fmt.Fprintf(tw, "all\t%d\t%d\t%.0f\t\t\t\t\t\n", total, totalErrs, float64(total)/elapsed.Seconds())
 	tw.Flush()
-	fmt.Fprintf(out, "sync triggers: %d ok, %d failed\n", s.syncs.Load(), s.syncErrs.Load())
+	fmt.Fprintf(out, "sync triggers: %d ok, %d while a run was still going (409), %d failed\n", s.syncs.Load(), s.syncBusy.Load(), s.syncErrs.Load())
 	if s.c.pid > 0 {
 		fmt.Fprintf(out, "server VmRSS: start %s, end %s, max %s (end-start %+.1f MiB)\n",
 			kib(rssStart), kib(rssEnd), kib(rssMax), float64(rssEnd-rssStart)/1024)
