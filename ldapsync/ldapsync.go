@@ -1,57 +1,463 @@
-// Package ldapsync pulls users and groups from LDAP / Active Directory into
-// the store. (Stub: the sync lands with the directory sync issue.)
+// Package ldapsync pulls users and groups from LDAP directories and Active
+// Directory into the store, continuously and cheaply.
+//
+// A run has two phases. The fetch phase reads the directory with paged
+// searches (only what changed since the watermark, in an incremental run)
+// and spools the entries to a temporary file; it writes nothing, so a
+// directory that fails mid-way leaves the store untouched. The apply phase
+// then writes the entries in batches, one store transaction per batch, and
+// finally moves the watermark, which lives in the store: a crash anywhere
+// loses nothing, and the next run repeats the work it did not finish.
+// Every synced user and group remembers its directory identity (entryUUID,
+// objectGUID), so renames and moves are updates.
 package ldapsync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
-	"net/http"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// Config is the directory sync configuration (yaml key ldap).
-type Config struct {
-	Sources []SourceConfig `yaml:"sources"`
-}
+// StateKind is the store object kind holding each source's sync state.
+const StateKind = "ldapsync.state"
 
-// SourceConfig is one directory.
-type SourceConfig struct {
-	Name string `yaml:"name"`
-}
+// Errors SyncOnce returns before doing anything.
+var (
+	ErrUnknownSource = errors.New("ldapsync: unknown source")
+	ErrRunning       = errors.New("ldapsync: a sync of this source is already running")
+)
 
-// Validate names every bad key.
-func (c *Config) Validate() error { return nil }
+// bindTimeout bounds a login bind.
+const bindTimeout = 15 * time.Second
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("ldapsync: dry run")
 
 // Syncer runs the configured sources.
 type Syncer struct {
-	cfg Config
-	st  store.Store
-	log *slog.Logger
+	st      store.Store
+	log     *slog.Logger
+	sources []*source
+	byName  map[string]*source
+
+	// spoolDir holds fetch spools ("" is the system temp dir).
+	spoolDir      string
+	progressEvery time.Duration
+	now           func() time.Time
+
+	mu     sync.Mutex
+	runCtx context.Context // set by Run; admin-triggered runs end with it
+	bg     sync.WaitGroup
+}
+
+// source is one directory with its runtime status.
+type source struct {
+	cfg SourceConfig
+	dir *directory
+	m   *mapper
+
+	running sync.Mutex // one run at a time
+
+	mu     sync.Mutex
+	status SourceStatus
+}
+
+// SourceStatus is a source's sync status, for the admin endpoint,
+// /readyz and /metrics.
+type SourceStatus struct {
+	Name    string `json:"name"`
+	Running bool   `json:"running"`
+	// LastRun is the last run that finished, successful or not (dry runs
+	// excluded).
+	LastRun             *Report   `json:"lastRun,omitempty"`
+	LastSuccess         time.Time `json:"lastSuccess,omitzero"`
+	LastFullSync        time.Time `json:"lastFullSync,omitzero"`
+	LastError           string    `json:"lastError,omitempty"`
+	ConsecutiveFailures int       `json:"consecutiveFailures"`
+	NextRun             time.Time `json:"nextRun,omitzero"`
+	Watermark           string    `json:"watermark,omitempty"`
+}
+
+// state is what the store keeps per source (kind StateKind, name = source).
+type state struct {
+	Watermark string `json:"watermark,omitempty"`
+	Detection string `json:"detection,omitempty"`
+	// Server is the AD domain controller the USN watermark belongs to.
+	Server string `json:"server,omitempty"`
+	// Cookies are the RFC 4533 sync cookies, per search ("users", "groups").
+	Cookies     map[string]string `json:"cookies,omitempty"`
+	LastFull    time.Time         `json:"lastFull,omitzero"`
+	LastSuccess time.Time         `json:"lastSuccess,omitzero"`
+	LastRun     *Report           `json:"lastRun,omitempty"`
 }
 
 // New prepares a syncer; it contacts no directory until asked.
 func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
-	return &Syncer{cfg: cfg, st: st, log: log}, nil
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Syncer{st: st, log: log, byName: map[string]*source{}, progressEvery: 5 * time.Second, now: time.Now}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, raw := range cfg.Sources {
+		c := raw.withDefaults()
+		dir, err := newDirectory(c, log)
+		if err != nil {
+			return nil, err
+		}
+		src := &source{cfg: c, dir: dir, m: &mapper{src: c, attrs: c.Attributes}}
+		src.status.Name = c.Name
+		if saved, _, err := s.loadState(ctx, c.Name); err != nil {
+			return nil, fmt.Errorf("source %s: read sync state: %w", c.Name, err)
+		} else {
+			src.status.LastRun, src.status.LastSuccess = saved.LastRun, saved.LastSuccess
+			src.status.LastFullSync, src.status.Watermark = saved.LastFull, saved.Watermark
+		}
+		s.sources = append(s.sources, src)
+		s.byName[c.Name] = src
+	}
+	return s, nil
 }
 
-// Run runs each source on its schedule until ctx ends.
-func (s *Syncer) Run(ctx context.Context) { <-ctx.Done() }
-
-// Bind checks a password against the source a user came from.
-func (s *Syncer) Bind(ctx context.Context, source, dn, password string) error {
-	return login.ErrInvalidCredentials
+// Sources names the configured sources in configuration order.
+func (s *Syncer) Sources() []string {
+	out := make([]string, len(s.sources))
+	for i, src := range s.sources {
+		out[i] = src.cfg.Name
+	}
+	return out
 }
 
-// AdminHandler serves sync status and on-demand runs (mounted at /admin/sync/).
-func (s *Syncer) AdminHandler() http.Handler { return http.NotFoundHandler() }
+// Status returns every source's status.
+func (s *Syncer) Status() []SourceStatus {
+	out := make([]SourceStatus, len(s.sources))
+	for i, src := range s.sources {
+		src.mu.Lock()
+		out[i] = src.status
+		src.mu.Unlock()
+	}
+	return out
+}
 
-// RunCLI implements "scimbridge sync [--source NAME] [--full] [--dry-run]".
-func RunCLI(ctx context.Context, args []string, cfg Config, st store.Store, log *slog.Logger, stdout io.Writer) error {
-	return errors.New("directory sync is not built yet")
+func (s *Syncer) loadState(ctx context.Context, name string) (*state, int64, error) {
+	obj, err := s.st.GetObject(ctx, StateKind, name)
+	if store.IsNotFound(err) {
+		return &state{}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	st := &state{}
+	if err := json.Unmarshal(obj.Doc, st); err != nil {
+		return nil, 0, fmt.Errorf("decode %s/%s: %w", StateKind, name, err)
+	}
+	return st, obj.Version, nil
+}
+
+// SyncOnce runs one sync of the named source now: incremental when a
+// watermark allows it, else (or with opts.Full) full.
+func (s *Syncer) SyncOnce(ctx context.Context, name string, opts RunOptions) (*Report, error) {
+	src := s.byName[name]
+	if src == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownSource, name)
+	}
+	if !src.running.TryLock() {
+		return nil, ErrRunning
+	}
+	defer src.running.Unlock()
+	src.setRunning(true)
+	defer src.setRunning(false)
+
+	rep := &Report{Source: name, Started: s.now().UTC(), DryRun: opts.DryRun}
+	st, err := s.syncOnce(ctx, src, opts, rep)
+	rep.Duration = s.now().Sub(rep.Started)
+	rep.Seconds = rep.Duration.Seconds()
+	if err == nil && !opts.DryRun {
+		// The watermark moves only after everything is written.
+		st.LastRun = rep
+		if err = s.saveState(ctx, name, st); err != nil {
+			err = fmt.Errorf("save sync state: %w", err)
+		}
+	}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	attrs := []any{slog.String("source", name), slog.String("mode", rep.Mode), slog.Bool("dryRun", opts.DryRun),
+		slog.Duration("duration", rep.Duration), slog.Int("readUsers", rep.ReadUsers), slog.Int("readGroups", rep.ReadGroups),
+		slog.Any("users", rep.Users), slog.Any("groups", rep.Groups), slog.Int("membershipChanges", rep.MembershipChanges),
+		slog.Int("failed", rep.Failed)}
+	for _, e := range rep.Errors {
+		s.log.Warn("ldapsync: skipped entry", slog.String("source", name), slog.String("dn", e.DN), slog.String("error", e.Error))
+	}
+	if err != nil {
+		s.log.Error("ldapsync: sync failed; the store is unchanged by the failed part", append(attrs, slog.String("error", err.Error()))...)
+	} else {
+		s.log.Info("ldapsync: sync done", attrs...)
+	}
+	if !opts.DryRun {
+		src.finish(rep, st, err)
+	}
+	return rep, err
+}
+
+func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep *Report) (*state, error) {
+	cfg := src.cfg
+	st, _, err := s.loadState(ctx, cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read sync state: %w", err)
+	}
+	rep.Mode, rep.Reason = "incremental", ""
+	switch {
+	case opts.Full:
+		rep.Mode, rep.Reason = "full", "requested"
+	case cfg.ChangeDetection == DetectNone:
+		rep.Mode, rep.Reason = "full", "change detection is off"
+	case st.Watermark == "":
+		rep.Mode, rep.Reason = "full", "no watermark yet"
+	case st.Detection != cfg.ChangeDetection:
+		rep.Mode, rep.Reason = "full", "change detection changed"
+	case s.now().Sub(st.LastFull) >= cfg.FullSyncInterval:
+		rep.Mode, rep.Reason = "full", "periodic reconciliation (full_sync_interval)"
+	}
+	readStart := s.now()
+	f, err := s.fetch(ctx, src, st, rep)
+	rep.ReadSeconds = s.now().Sub(readStart).Seconds()
+	if err != nil {
+		return nil, fmt.Errorf("read directory: %w", err)
+	}
+	writeStart := s.now()
+	defer func() { rep.WriteSeconds = s.now().Sub(writeStart).Seconds() }()
+	defer f.close()
+	rep.Watermark = f.watermark
+
+	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.seenUsers,
+		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
+	// Large runs load the whole identity index; small incremental runs
+	// look up what they touch.
+	a.idx = newUserIndex(cfg.Name, a.fingerprint)
+	switch {
+	case a.full:
+		err = a.idx.loadWithFingerprints(ctx, s.st)
+	case f.users.n > 1000 || f.groups.n > 20:
+		err = a.idx.load(ctx, s.st)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Groups.BaseDN != "" {
+		if err := s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
+			a.groupIDs[normDN(ref.DN)] = ref.ID
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	var gone *vanished
+	if f.seenUsers != nil || f.seenGroups != nil || len(f.deletedUsers)+len(f.deletedGroups) > 0 {
+		if gone, err = a.findVanished(ctx, f); err != nil {
+			return nil, err
+		}
+		// One bad run (a wrong filter, an empty OU) must not empty the store.
+		if n := len(gone.users) + len(gone.groups); cfg.MaxDeletes >= 0 && n > cfg.MaxDeletes && !opts.Force {
+			return nil, fmt.Errorf("refusing to remove %d users and %d groups that vanished from the directory (more than max_deletes %d); check the source, then run with --full --force",
+				len(gone.users), len(gone.groups), cfg.MaxDeletes)
+		}
+	}
+	all, err := s.st.ListUsers(ctx, store.Query{Limit: 0})
+	if err != nil {
+		return nil, err
+	}
+	// Every stored user is this source's (counted in a full run's check):
+	// nothing to link, and no lookups for it.
+	a.mayLink = !a.full || all.Total > a.sourcedUsers || (gone != nil && len(gone.users) > 0)
+	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server, Cookies: f.cookies,
+		LastFull: st.LastFull, LastSuccess: s.now().UTC()}
+	if a.full {
+		next.LastFull = rep.Started
+	}
+	apply := func(ctx context.Context) error {
+		if err := a.applyGroups(ctx, f); err != nil {
+			return err
+		}
+		if err := a.applyUsers(ctx, f); err != nil {
+			return err
+		}
+		if err := a.applyManagers(ctx); err != nil {
+			return err
+		}
+		if err := a.applyMembers(ctx, f); err != nil {
+			return err
+		}
+		if gone != nil {
+			return a.applyVanished(ctx, gone)
+		}
+		return nil
+	}
+	if opts.DryRun {
+		err := s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
+			a.dryTx = tx
+			if err := apply(ctx); err != nil {
+				return err
+			}
+			return errDryRun
+		})
+		if errors.Is(err, errDryRun) {
+			err = nil
+		}
+		return next, err
+	}
+	if err := apply(ctx); err != nil {
+		return nil, fmt.Errorf("write store: %w", err)
+	}
+	return next, nil
+}
+
+func (src *source) setRunning(b bool) {
+	src.mu.Lock()
+	src.status.Running = b
+	src.mu.Unlock()
+}
+
+func (src *source) isRunning() bool {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	return src.status.Running
+}
+
+func (src *source) setNext(t time.Time) {
+	src.mu.Lock()
+	src.status.NextRun = t
+	src.mu.Unlock()
+}
+
+// saveState stores a source's state after a successful run.
+func (s *Syncer) saveState(ctx context.Context, name string, st *state) error {
+	doc, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return s.st.Write(ctx, store.Actor{Door: "ldapsync", Principal: name}, func(tx store.Tx) error {
+		return tx.PutObject(ctx, &store.Object{Kind: StateKind, Name: name, Doc: doc}, 0)
+	})
+}
+
+// finish records a run in the status.
+func (src *source) finish(rep *Report, st *state, err error) {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	src.status.LastRun = rep
+	if err != nil {
+		src.status.LastError = err.Error()
+		src.status.ConsecutiveFailures++
+		return
+	}
+	src.status.LastError, src.status.ConsecutiveFailures = "", 0
+	src.status.LastSuccess, src.status.LastFullSync = st.LastSuccess, st.LastFull
+	src.status.Watermark = st.Watermark
+}
+
+// Run runs each source on its interval until ctx ends: the first run at
+// once, then every interval; after a failure it retries with exponential
+// backoff between retry_min and retry_max.
+func (s *Syncer) Run(ctx context.Context) {
+	s.mu.Lock()
+	s.runCtx = ctx
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, src := range s.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.schedule(ctx, src)
+		}()
+	}
+	wg.Wait()
+	s.bg.Wait()
+}
+
+func (s *Syncer) schedule(ctx context.Context, src *source) {
+	var delay time.Duration
+	failures := 0
+	for {
+		src.setNext(s.now().Add(delay))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		_, err := s.SyncOnce(ctx, src.cfg.Name, RunOptions{})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrRunning):
+			delay = src.cfg.RetryMin
+		case err != nil:
+			failures++
+			delay = backoff(src.cfg, failures)
+			s.log.Warn("ldapsync: will retry", slog.String("source", src.cfg.Name), slog.Duration("in", delay),
+				slog.Int("consecutiveFailures", failures))
+		default:
+			failures = 0
+			delay = src.cfg.Interval
+		}
+	}
+}
+
+// backoff doubles the wait after each consecutive failure, from retry_min up
+// to retry_max, with up to 10% jitter so sources do not retry in lockstep.
+func backoff(cfg SourceConfig, failures int) time.Duration {
+	d := cfg.RetryMin
+	for i := 1; i < failures && d < cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, cfg.RetryMax)
+	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// Bind checks a password by binding as dn to the named source: wrong
+// credentials give login.ErrInvalidCredentials, an unreachable directory
+// another error.
+func (s *Syncer) Bind(ctx context.Context, sourceName, dn, password string) error {
+	src := s.byName[sourceName]
+	if src == nil {
+		return fmt.Errorf("%w %q", ErrUnknownSource, sourceName)
+	}
+	// An empty password would be an unauthenticated bind, which succeeds.
+	if password == "" || dn == "" {
+		return login.ErrInvalidCredentials
+	}
+	conn, err := src.dir.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Someone is waiting to log in: a hung directory must not hold them
+	// for the sync's long request timeout.
+	conn.SetTimeout(min(src.cfg.RequestTimeout, bindTimeout))
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if err := conn.Bind(dn, password); err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return login.ErrInvalidCredentials
+		}
+		return fmt.Errorf("ldapsync: bind to %s: %w", sourceName, err)
+	}
+	return nil
 }
 
 var _ login.DirectoryBinder = (*Syncer)(nil)

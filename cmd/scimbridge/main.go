@@ -1,7 +1,7 @@
 // Command scimbridge runs the SCIM 2.0 provisioning bridge and its tools.
 //
 //	scimbridge [serve] [--listen ADDR] [--db FILE] [--config FILE]
-//	scimbridge sync [--source NAME] [--full] [--dry-run]
+//	scimbridge sync [--source NAME] [--full] [--dry-run] [--force]
 //	scimbridge token create|list|revoke …
 //	scimbridge apikey create|list|revoke …
 //	scimbridge backup --out FILE
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 const usage = `usage:
   scimbridge [serve] [--listen ADDR] [--db FILE] [--config FILE]
-  scimbridge sync [--config FILE] [--source NAME] [--full] [--dry-run]
+  scimbridge sync [--config FILE] [--source NAME] [--full] [--dry-run] [--force]
   scimbridge token create --name NAME [--user USERNAME] | list | revoke ID
   scimbridge apikey create --api DIALECT --user USERNAME [--read-only] | list [--api DIALECT] | revoke ID
   scimbridge backup --out FILE

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -45,6 +46,7 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.syncer = syncer
+	a.metrics.RegisterSync(syncer.Status)
 	staticToken, err := cfg.SCIMToken()
 	if err != nil {
 		return nil, err
@@ -96,11 +98,39 @@ func (a *App) Syncer() *ldapsync.Syncer { return a.syncer }
 // until ctx ends.
 func (a *App) RunBackground(ctx context.Context) { a.syncer.Run(ctx) }
 
+// readyz reports whether the store is open and migrated, and each directory
+// source's last sync state. It names no host, DN or error text: it is open
+// to anyone who can reach the port.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	type source struct {
+		Name                string `json:"name"`
+		State               string `json:"state"` // never-run, ok, failing, running
+		LastSuccess         string `json:"lastSuccess,omitempty"`
+		ConsecutiveFailures int    `json:"consecutiveFailures"`
+	}
+	body := struct {
+		Status  string   `json:"status"`
+		Sources []source `json:"sources"`
+	}{Status: "ready", Sources: []source{}}
+	for _, st := range a.syncer.Status() {
+		src := source{Name: st.Name, State: "never-run", ConsecutiveFailures: st.ConsecutiveFailures}
+		switch {
+		case st.Running:
+			src.State = "running"
+		case st.ConsecutiveFailures > 0:
+			src.State = "failing"
+		case st.LastRun != nil:
+			src.State = "ok"
+		}
+		if !st.LastSuccess.IsZero() {
+			src.LastSuccess = st.LastSuccess.UTC().Format(time.RFC3339)
+		}
+		body.Sources = append(body.Sources, src)
+	}
+	status := http.StatusOK
 	if err := a.st.Ping(r.Context()); err != nil {
 		a.log.ErrorContext(r.Context(), "readyz: store not ready", "err", err)
-		legacyapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
-		return
+		body.Status, status = "store unavailable", http.StatusServiceUnavailable
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	legacyapi.WriteJSON(w, status, body)
 }

@@ -1,6 +1,7 @@
 // Package login checks a user's password the same way for every door: a
-// user synced from a directory is checked by a bind against that directory
-// (the password is never copied), any other user against its stored hash.
+// user synced from (or linked to) a directory is checked by a bind against
+// that directory (the password is never copied), any other user against
+// its stored hash.
 package login
 
 import (
@@ -32,15 +33,17 @@ func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (b
 	if password == "" || u == nil {
 		return false, nil
 	}
-	if u.Source.Name != "" && u.PasswordHash == "" {
-		if v == nil || v.Directory == nil || u.Source.DN == "" {
-			return false, nil
-		}
+	// A user linked to a directory authenticates there, even if it had a
+	// local password before it was linked: the directory is the authority.
+	if u.Source.Name != "" && u.Source.DN != "" && v != nil && v.Directory != nil {
 		err := v.Directory.Bind(ctx, u.Source.Name, u.Source.DN, password)
 		if errors.Is(err, ErrInvalidCredentials) {
 			return false, nil
 		}
 		return err == nil, err
+	}
+	if u.Source.Name != "" && u.PasswordHash == "" {
+		return false, nil // synced, but no directory to ask
 	}
 	return secret.CheckPassword(u.PasswordHash, password)
 }

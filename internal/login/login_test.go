@@ -29,6 +29,8 @@ func TestCheck(t *testing.T) {
 	h, _ := secret.HashPassword("local-pw")
 	local := &store.User{UserName: "l", PasswordHash: h}
 	synced := &store.User{UserName: "s", Source: store.Source{Name: "ldap", ID: "x", DN: "uid=s"}}
+	// Created over SCIM with a password, then linked to the directory.
+	linked := &store.User{UserName: "s", PasswordHash: h, Source: synced.Source}
 	v := &Verifier{Directory: fakeDir{dn: "uid=s", pw: "dir-pw"}}
 	for _, tc := range []struct {
 		u    *store.User
@@ -37,6 +39,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{local, "local-pw", true}, {local, "wrong", false}, {local, "", false},
 		{synced, "dir-pw", true}, {synced, "local-pw", false},
+		{linked, "dir-pw", true}, {linked, "local-pw", false},
 	} {
 		got, err := v.Check(ctx, tc.u, tc.pw)
 		if err != nil || got != tc.want {

@@ -1,0 +1,137 @@
+package ldapsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// AdminHandler serves sync status and on-demand runs. The lead mounts it
+// at /admin/sync/ behind admin authentication; it routes on the last path
+// element, so it works with or without http.StripPrefix.
+//
+//	GET  /admin/sync/ or /admin/sync/status   → {"sources": [SourceStatus…]}
+//	POST /admin/sync/run?source=NAME&full=true[&force=true][&wait=true]
+//
+// A run without wait starts in the background (202 with the started
+// sources); with wait=true the response carries the reports.
+func (s *Syncer) AdminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := strings.TrimSuffix(r.URL.Path, "/")
+		last := path[strings.LastIndexByte(path, '/')+1:]
+		switch {
+		case last == "run":
+			if r.Method != http.MethodPost {
+				w.Header().Set("Allow", http.MethodPost)
+				writeJSONError(w, http.StatusMethodNotAllowed, "use POST to start a sync")
+				return
+			}
+			s.serveRun(w, r)
+		case last == "status" || last == "sync" || last == "":
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				writeJSONError(w, http.StatusMethodNotAllowed, "use GET for the sync status")
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"sources": s.Status()})
+		default:
+			writeJSONError(w, http.StatusNotFound, "no such sync endpoint; use status or run")
+		}
+	})
+}
+
+func (s *Syncer) serveRun(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	flag := func(name string) (bool, bool) {
+		v := q.Get(name)
+		if v == "" {
+			return false, true
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, "query parameter "+name+" must be true or false")
+			return false, false
+		}
+		return b, true
+	}
+	full, ok := flag("full")
+	if !ok {
+		return
+	}
+	force, ok := flag("force")
+	if !ok {
+		return
+	}
+	wait, ok := flag("wait")
+	if !ok {
+		return
+	}
+	names := s.Sources()
+	if name := q.Get("source"); name != "" {
+		if s.byName[name] == nil {
+			writeJSONError(w, http.StatusNotFound, "unknown source "+strconv.Quote(name))
+			return
+		}
+		names = []string{name}
+	}
+	opts := RunOptions{Full: full, Force: force}
+	if wait {
+		var reports []*Report
+		status := http.StatusOK
+		for _, name := range names {
+			rep, err := s.SyncOnce(r.Context(), name, opts)
+			if errors.Is(err, ErrRunning) {
+				writeJSONError(w, http.StatusConflict, "a sync of "+name+" is already running")
+				return
+			}
+			if err != nil {
+				status = http.StatusBadGateway
+			}
+			reports = append(reports, rep)
+		}
+		writeJSON(w, status, map[string]any{"reports": reports})
+		return
+	}
+	for _, name := range names {
+		if s.byName[name].isRunning() {
+			writeJSONError(w, http.StatusConflict, "a sync of "+name+" is already running")
+			return
+		}
+	}
+	ctx := s.backgroundContext()
+	for _, name := range names {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			_, _ = s.SyncOnce(ctx, name, opts)
+		}()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"started": names})
+}
+
+// backgroundContext is the context runs started over HTTP live in: the
+// scheduler's, so they stop with the server.
+func (s *Syncer) backgroundContext() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.runCtx != nil {
+		return s.runCtx
+	}
+	return context.Background()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

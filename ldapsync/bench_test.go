@@ -1,0 +1,169 @@
+package ldapsync
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
+)
+
+// Benchmark sizes from the issue: 100,000 users and 1,000 groups of 100.
+const (
+	benchUsers        = 100_000
+	benchGroups       = 1_000
+	benchGroupMembers = 100
+)
+
+// writeFixture writes an LDIF file of users and groups for slapadd.
+func writeFixture(tb testing.TB, users, groups, members int) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "fixture.ldif")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := range users {
+		fmt.Fprintf(w, "dn: uid=u%06d,%s\nobjectClass: inetOrgPerson\nuid: u%06d\ncn: User %d\ngivenName: User\nsn: N%d\nmail: u%06d@example.com\ntitle: Engineer\nemployeeNumber: %d\n\n",
+			i, ldaptest.PeopleDN, i, i, i, i, i)
+	}
+	for g := range groups {
+		fmt.Fprintf(w, "dn: cn=g%04d,%s\nobjectClass: groupOfNames\ncn: g%04d\n", g, ldaptest.GroupsDN, g)
+		for m := range members {
+			fmt.Fprintf(w, "member: uid=u%06d,%s\n", (g*members+m)%users, ldaptest.PeopleDN)
+		}
+		w.WriteString("\n")
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// heapPeak samples the live heap while a run goes on.
+type heapPeak struct {
+	peak atomic.Uint64
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func watchHeap() *heapPeak {
+	h := &heapPeak{stop: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		var m runtime.MemStats
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > h.peak.Load() {
+				h.peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapPeak) done() float64 {
+	close(h.stop)
+	h.wg.Wait()
+	return float64(h.peak.Load()) / (1 << 20)
+}
+
+// BenchmarkFullImport imports 100,000 users and 1,000 groups × 100 members
+// from slapd into an empty store. Run with:
+//
+//	go test -run '^$' -bench FullImport -benchtime 1x ./ldapsync/
+func BenchmarkFullImport(b *testing.B) {
+	srv := ldaptest.Start(b, ldaptest.Options{LDIFFile: writeFixture(b, benchUsers, benchGroups, benchGroupMembers)})
+	for b.Loop() {
+		b.StopTimer()
+		st := newStore(b)
+		cfg := sourceFor(srv)
+		cfg.PageSize, cfg.BatchSize = 1000, 1000
+		s := newSyncer(b, st, cfg)
+		runtime.GC()
+		heap := watchHeap()
+		b.StartTimer()
+		rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{})
+		b.StopTimer()
+		peak := heap.done()
+		if err != nil || rep.Users.Created != benchUsers || rep.Groups.Created != benchGroups || rep.MembershipChanges != benchGroups || rep.Failed != 0 {
+			b.Fatalf("import: %v %s", err, rep.Summary())
+		}
+		b.ReportMetric(peak, "peak-heap-MiB")
+		b.ReportMetric(float64(benchUsers)/rep.Duration.Seconds(), "users/s")
+		b.Logf("%s; peak heap %.0f MiB", rep.Summary(), peak)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkIncremental100Changes measures an incremental run after 100
+// users changed, on top of the full 100,000-user import.
+func BenchmarkIncremental100Changes(b *testing.B) {
+	srv := ldaptest.Start(b, ldaptest.Options{LDIFFile: writeFixture(b, benchUsers, benchGroups, benchGroupMembers)})
+	st := newStore(b)
+	cfg := sourceFor(srv)
+	cfg.PageSize, cfg.BatchSize = 1000, 1000
+	s := newSyncer(b, st, cfg)
+	if rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{}); err != nil {
+		b.Fatalf("initial import: %v %s", err, rep.Summary())
+	}
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		round++
+		var ldif strings.Builder
+		for i := range 100 {
+			fmt.Fprintf(&ldif, "dn: uid=u%06d,%s\nchangetype: modify\nreplace: title\ntitle: Round %d\n\n", (i*997+round)%benchUsers, ldaptest.PeopleDN, round)
+		}
+		srv.Modify(b, ldif.String())
+		b.StartTimer()
+		rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{})
+		b.StopTimer()
+		if err != nil || rep.Mode != "incremental" || rep.Users.Updated != 100 {
+			b.Fatalf("incremental: %v %s", err, rep.Summary())
+		}
+		b.Logf("%s", rep.Summary())
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFullResyncUnchanged measures the periodic full reconciliation
+// of the 100,000-user directory when nothing changed: everything is read
+// and compared, nothing is written.
+func BenchmarkFullResyncUnchanged(b *testing.B) {
+	srv := ldaptest.Start(b, ldaptest.Options{LDIFFile: writeFixture(b, benchUsers, benchGroups, benchGroupMembers)})
+	st := newStore(b)
+	cfg := sourceFor(srv)
+	cfg.PageSize, cfg.BatchSize = 1000, 1000
+	s := newSyncer(b, st, cfg)
+	if rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{}); err != nil {
+		b.Fatalf("initial import: %v %s", err, rep.Summary())
+	}
+	for b.Loop() {
+		rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{Full: true})
+		if err != nil || rep.Users.Unchanged != benchUsers || rep.Users.Updated+rep.MembershipChanges != 0 {
+			b.Fatalf("resync: %v %s", err, rep.Summary())
+		}
+		b.Logf("%s", rep.Summary())
+	}
+}

@@ -1,0 +1,367 @@
+package ldapsync
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Config is the directory sync configuration (top-level yaml key ldap).
+//
+//	ldap:
+//	  sources:
+//	    - name: corp
+//	      preset: openldap            # or activedirectory
+//	      url: ldaps://ldap.example.com
+//	      ca_file: /etc/scimbridge/ldap-ca.pem
+//	      bind_dn: cn=sync,dc=example,dc=com
+//	      bind_password_env: LDAP_SYNC_PASSWORD
+//	      users:  {base_dn: "ou=people,dc=example,dc=com"}
+//	      groups: {base_dn: "ou=groups,dc=example,dc=com"}
+//	      attributes: {enterprise.department: ou}
+//	      interval: 5m
+//	      full_sync_interval: 24h
+type Config struct {
+	Sources []SourceConfig `yaml:"sources"`
+}
+
+// SourceConfig is one directory. Zero values take the preset's or the
+// package default; see README.md for every key.
+type SourceConfig struct {
+	// Name identifies the source in the store (Source.Name), logs, the admin
+	// endpoint and the CLI's --source.
+	Name string `yaml:"name"`
+	// Preset fills defaults for "openldap" (the default) or "activedirectory".
+	Preset string `yaml:"preset"`
+
+	URL                string        `yaml:"url"`
+	StartTLS           bool          `yaml:"start_tls"`
+	CAFile             string        `yaml:"ca_file"`
+	InsecureSkipVerify bool          `yaml:"insecure_skip_verify"`
+	BindDN             string        `yaml:"bind_dn"`
+	BindPassword       string        `yaml:"bind_password"`
+	BindPasswordEnv    string        `yaml:"bind_password_env"`
+	BindPasswordFile   string        `yaml:"bind_password_file"`
+	DialTimeout        time.Duration `yaml:"dial_timeout"`
+	RequestTimeout     time.Duration `yaml:"request_timeout"`
+	PageSize           int           `yaml:"page_size"`
+
+	Users  UserSearch  `yaml:"users"`
+	Groups GroupSearch `yaml:"groups"`
+
+	// IDAttribute holds the stable identity: entryUUID, objectGUID, or any
+	// attribute that survives renames.
+	IDAttribute string `yaml:"id_attribute"`
+	// Attributes maps SCIM attributes to directory attributes, over the
+	// preset's map; an empty value removes a preset mapping.
+	Attributes map[string]string `yaml:"attributes"`
+	// StoreOwned lists SCIM attributes the directory sets only when it
+	// creates a user; later syncs leave them to SCIM and the other doors.
+	StoreOwned []string `yaml:"store_owned"`
+	// LinkBy lists how a directory entry finds an existing unsynced user:
+	// "userName" and/or "emails" (default both, in that order).
+	LinkBy []string `yaml:"link_by"`
+
+	// OnDelete is what a full sync does to users that vanished from the
+	// directory: "deactivate" (default) or "delete".
+	OnDelete string `yaml:"on_delete"`
+	// MaxDeletes refuses a run that would deactivate or delete more users
+	// and groups than this (default 500; -1: no limit) unless forced.
+	MaxDeletes int `yaml:"max_deletes"`
+	// ChangeDetection is how incremental runs find changes: "entryCSN"
+	// (OpenLDAP; microsecond resolution), "modifyTimestamp" (any LDAP
+	// server; one-second resolution), "uSNChanged" (AD) or "none" (every
+	// run is full).
+	ChangeDetection string `yaml:"change_detection"`
+	// Interval between incremental runs (default 5m); FullSyncInterval
+	// between full reconciliations, which detect deletions (default 24h).
+	Interval         time.Duration `yaml:"interval"`
+	FullSyncInterval time.Duration `yaml:"full_sync_interval"`
+	// RetryMin and RetryMax bound the backoff after a failed run
+	// (default 10s and 10m).
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// BatchSize is how many entries one store transaction writes (default 500).
+	BatchSize int `yaml:"batch_size"`
+}
+
+// UserSearch says where users are.
+type UserSearch struct {
+	BaseDN string `yaml:"base_dn"`
+	Filter string `yaml:"filter"`
+	// Scope is "sub" (default) or "one".
+	Scope string `yaml:"scope"`
+}
+
+// GroupSearch says where groups are and how membership is expressed. An
+// empty BaseDN disables group sync.
+type GroupSearch struct {
+	BaseDN string `yaml:"base_dn"`
+	Filter string `yaml:"filter"`
+	Scope  string `yaml:"scope"`
+	// NameAttribute becomes the group's displayName (default cn).
+	NameAttribute string `yaml:"name_attribute"`
+	// MemberAttributes are read from groups: member and uniqueMember hold
+	// DNs, memberUid holds user names (posixGroup).
+	MemberAttributes []string `yaml:"member_attributes"`
+	// MemberOf, when set (e.g. memberOf), reads membership from this user
+	// attribute instead of the groups' member attributes.
+	MemberOf string `yaml:"member_of"`
+	// Flatten stores each group with all users of its nested groups as
+	// direct members, and no group members.
+	Flatten bool `yaml:"flatten"`
+}
+
+// Presets.
+const (
+	PresetOpenLDAP        = "openldap"
+	PresetActiveDirectory = "activedirectory"
+)
+
+// Change detection modes.
+const (
+	// DetectSyncrepl uses RFC 4533 content sync (refreshOnly) with a
+	// cookie per search; deletions are found in incremental runs too.
+	DetectSyncrepl        = "syncrepl"
+	DetectEntryCSN        = "entryCSN"
+	DetectModifyTimestamp = "modifyTimestamp"
+	DetectUSNChanged      = "uSNChanged"
+	DetectNone            = "none"
+)
+
+// mappable lists the SCIM attributes the attribute map may name.
+var mappable = []string{
+	"userName", "externalId", "displayName", "nickName", "title", "userType",
+	"name.givenName", "name.familyName", "name.formatted", "name.middleName",
+	"preferredLanguage", "locale", "timezone", "emails", "phoneNumbers", "active",
+	"enterprise.employeeNumber", "enterprise.department", "enterprise.costCenter",
+	"enterprise.organization", "enterprise.division", "enterprise.manager",
+}
+
+func presetAttributes(preset string) map[string]string {
+	if preset == PresetActiveDirectory {
+		return map[string]string{
+			"userName": "sAMAccountName", "name.givenName": "givenName", "name.familyName": "sn",
+			"displayName": "displayName", "emails": "mail", "phoneNumbers": "telephoneNumber",
+			"title": "title", "enterprise.employeeNumber": "employeeNumber",
+			"enterprise.department": "department", "enterprise.manager": "manager",
+			"active": "userAccountControl",
+		}
+	}
+	return map[string]string{
+		"userName": "uid", "name.givenName": "givenName", "name.familyName": "sn",
+		"displayName": "cn", "emails": "mail", "phoneNumbers": "telephoneNumber",
+		"title": "title", "enterprise.employeeNumber": "employeeNumber",
+		"enterprise.department": "departmentNumber", "enterprise.manager": "manager",
+	}
+}
+
+// withDefaults returns the source with the preset and package defaults
+// filled in. It does not validate.
+func (c SourceConfig) withDefaults() SourceConfig {
+	if c.Preset == "" {
+		c.Preset = PresetOpenLDAP
+	}
+	ad := c.Preset == PresetActiveDirectory
+	def := func(s *string, openldap, activedirectory string) {
+		if *s == "" {
+			*s = openldap
+			if ad {
+				*s = activedirectory
+			}
+		}
+	}
+	def(&c.IDAttribute, "entryUUID", "objectGUID")
+	def(&c.ChangeDetection, DetectEntryCSN, DetectUSNChanged)
+	def(&c.Users.Filter, "(objectClass=inetOrgPerson)", "(&(objectClass=user)(!(objectClass=computer)))")
+	def(&c.Groups.Filter, "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))", "(objectClass=group)")
+	def(&c.Groups.NameAttribute, "cn", "cn")
+	def(&c.Users.Scope, "sub", "sub")
+	def(&c.Groups.Scope, "sub", "sub")
+	def(&c.OnDelete, "deactivate", "deactivate")
+	if c.Groups.MemberAttributes == nil && c.Groups.MemberOf == "" {
+		c.Groups.MemberAttributes = []string{"member", "uniqueMember", "memberUid"}
+		if ad {
+			c.Groups.MemberAttributes = []string{"member"}
+		}
+	}
+	attrs := presetAttributes(c.Preset)
+	for k, v := range c.Attributes {
+		if v == "" {
+			delete(attrs, k)
+		} else {
+			attrs[k] = v
+		}
+	}
+	c.Attributes = attrs
+	if c.LinkBy == nil {
+		c.LinkBy = []string{"userName", "emails"}
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 2 * time.Minute
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MaxDeletes == 0 {
+		c.MaxDeletes = 500
+	}
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Minute
+	}
+	if c.FullSyncInterval <= 0 {
+		c.FullSyncInterval = 24 * time.Hour
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 10 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 10 * time.Minute
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	return c
+}
+
+// Validate checks every source and names every bad key, e.g.
+// `ldap.sources[0]: missing required field "url"`.
+func (c *Config) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, raw := range c.Sources {
+		at := fmt.Sprintf("ldap.sources[%d]", i)
+		bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(at+format, args...)) }
+		missing := func(field string) { bad(": missing required field %q", field) }
+		if raw.Name == "" {
+			missing("name")
+		} else if seen[raw.Name] {
+			bad(".name: duplicate source name %q", raw.Name)
+		}
+		seen[raw.Name] = true
+		if raw.Preset != "" && raw.Preset != PresetOpenLDAP && raw.Preset != PresetActiveDirectory {
+			bad(".preset: must be %q or %q, got %q", PresetOpenLDAP, PresetActiveDirectory, raw.Preset)
+		}
+		s := raw.withDefaults()
+		if s.URL == "" {
+			missing("url")
+		} else if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+			bad(".url: must be ldap://host[:port] or ldaps://host[:port], got %q", s.URL)
+		} else if u.Scheme == "ldaps" && s.StartTLS {
+			bad(".start_tls: cannot be combined with an ldaps:// url")
+		}
+		if s.CAFile != "" {
+			if _, err := os.Stat(s.CAFile); err != nil {
+				bad(".ca_file: %v", err)
+			}
+		}
+		n := 0
+		for _, p := range []string{s.BindPassword, s.BindPasswordEnv, s.BindPasswordFile} {
+			if p != "" {
+				n++
+			}
+		}
+		if n > 1 {
+			bad(": set only one of bind_password, bind_password_env, bind_password_file")
+		}
+		if s.BindPasswordEnv != "" {
+			if _, ok := os.LookupEnv(s.BindPasswordEnv); !ok {
+				bad(".bind_password_env: environment variable %q is not set", s.BindPasswordEnv)
+			}
+		}
+		if s.BindPasswordFile != "" {
+			if _, err := os.Stat(s.BindPasswordFile); err != nil {
+				bad(".bind_password_file: %v", err)
+			}
+		}
+		if s.BindDN != "" && n == 0 {
+			bad(": bind_dn is set but no bind_password, bind_password_env or bind_password_file")
+		}
+		if s.Users.BaseDN == "" {
+			missing("users.base_dn")
+		}
+		checkSearch := func(key, base, filter, scope string) {
+			if base != "" {
+				if _, err := ldap.ParseDN(base); err != nil {
+					bad(".%s.base_dn: %v", key, err)
+				}
+			}
+			if _, err := ldap.CompileFilter(filter); err != nil {
+				bad(".%s.filter: %v", key, err)
+			}
+			if scope != "sub" && scope != "one" {
+				bad(".%s.scope: must be \"sub\" or \"one\", got %q", key, scope)
+			}
+		}
+		checkSearch("users", s.Users.BaseDN, s.Users.Filter, s.Users.Scope)
+		checkSearch("groups", s.Groups.BaseDN, s.Groups.Filter, s.Groups.Scope)
+		for k := range raw.Attributes {
+			if !slices.Contains(mappable, k) {
+				bad(".attributes.%s: not a mappable SCIM attribute (one of %s)", k, strings.Join(mappable, ", "))
+			}
+		}
+		if s.Attributes["userName"] == "" {
+			missing("attributes.userName")
+		}
+		for _, k := range s.StoreOwned {
+			if !slices.Contains(mappable, k) {
+				bad(".store_owned: %q is not a mappable SCIM attribute", k)
+			}
+		}
+		for _, k := range s.LinkBy {
+			if k != "userName" && k != "emails" {
+				bad(".link_by: %q must be \"userName\" or \"emails\"", k)
+			}
+		}
+		if s.OnDelete != "deactivate" && s.OnDelete != "delete" {
+			bad(".on_delete: must be \"deactivate\" or \"delete\", got %q", s.OnDelete)
+		}
+		switch s.ChangeDetection {
+		case DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone:
+		case DetectSyncrepl:
+			if !strings.EqualFold(s.IDAttribute, "entryUUID") {
+				bad(".change_detection: syncrepl identifies entries by entryUUID; id_attribute is %q", s.IDAttribute)
+			}
+		default:
+			bad(".change_detection: must be %q, %q, %q, %q or %q, got %q", DetectSyncrepl, DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
+		}
+		if s.MaxDeletes < -1 {
+			bad(".max_deletes: must be -1 (no limit) or positive, got %d", s.MaxDeletes)
+		}
+		if s.PageSize > 1000 && s.Preset == PresetActiveDirectory {
+			bad(".page_size: Active Directory serves at most 1000 entries a page, got %d", s.PageSize)
+		}
+		if s.RetryMin > s.RetryMax {
+			bad(".retry_min: %s is more than retry_max %s", s.RetryMin, s.RetryMax)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// password returns the bind password from wherever the source keeps it.
+func (c SourceConfig) password() (string, error) {
+	switch {
+	case c.BindPasswordEnv != "":
+		v, ok := os.LookupEnv(c.BindPasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("environment variable %q is not set", c.BindPasswordEnv)
+		}
+		return v, nil
+	case c.BindPasswordFile != "":
+		b, err := os.ReadFile(c.BindPasswordFile)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return c.BindPassword, nil
+}

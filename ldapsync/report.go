@@ -1,0 +1,133 @@
+package ldapsync
+
+import (
+	"fmt"
+	"time"
+)
+
+// RunOptions change how one run behaves.
+type RunOptions struct {
+	// Full forces a full sync (with deletion detection) instead of an
+	// incremental one.
+	Full bool
+	// DryRun does everything inside a transaction that is rolled back, so
+	// the report says what would change and nothing is written.
+	DryRun bool
+	// Force runs even when more users and groups would be removed than the
+	// source's max_deletes allows.
+	Force bool
+	// OnChange, when set, is told about every change after it is committed
+	// (or, in a dry run, as it is found).
+	OnChange func(Change)
+}
+
+// Change is one change a run made (or would make).
+type Change struct {
+	Action string `json:"action"` // create, update, link, activate, deactivate, delete, members
+	Type   string `json:"type"`   // User or Group
+	Name   string `json:"name"`   // userName or displayName
+	DN     string `json:"dn,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Counts are the changes a run made to one resource type.
+type Counts struct {
+	Created     int `json:"created"`
+	Updated     int `json:"updated"`
+	Linked      int `json:"linked"`
+	Deactivated int `json:"deactivated"`
+	Deleted     int `json:"deleted"`
+	Unchanged   int `json:"unchanged"`
+}
+
+// EntryError is a directory entry that was skipped.
+type EntryError struct {
+	DN    string `json:"dn"`
+	Error string `json:"error"`
+}
+
+// maxReportedErrors bounds the entry errors a report keeps; Failed counts
+// them all.
+const maxReportedErrors = 100
+
+// Report says what one run did.
+type Report struct {
+	Source string `json:"source"`
+	// Mode is "full" or "incremental"; Reason says why a full run was chosen.
+	Mode     string        `json:"mode"`
+	Reason   string        `json:"reason,omitempty"`
+	DryRun   bool          `json:"dryRun,omitempty"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"-"`
+	Seconds  float64       `json:"durationSeconds"`
+	// ReadSeconds and WriteSeconds split the duration between reading the
+	// directory and writing the store.
+	ReadSeconds  float64 `json:"readSeconds"`
+	WriteSeconds float64 `json:"writeSeconds"`
+	// Read is how many user and group entries came from the directory.
+	ReadUsers  int    `json:"readUsers"`
+	ReadGroups int    `json:"readGroups"`
+	Users      Counts `json:"users"`
+	Groups     Counts `json:"groups"`
+	// MembershipChanges counts groups whose members changed.
+	MembershipChanges int `json:"membershipChanges"`
+	// Unresolved counts member references to entries the sync does not
+	// know (outside the user and group searches).
+	Unresolved int `json:"unresolvedMembers"`
+	// Referrals counts search continuation references that were not followed.
+	Referrals int          `json:"referrals,omitempty"`
+	Failed    int          `json:"failed"`
+	Errors    []EntryError `json:"errors,omitempty"`
+	// Error is why the run failed as a whole (the store is then untouched).
+	Error     string `json:"error,omitempty"`
+	Watermark string `json:"watermark,omitempty"`
+}
+
+func (r *Report) fail(dn string, err error) {
+	r.Failed++
+	if len(r.Errors) < maxReportedErrors {
+		r.Errors = append(r.Errors, EntryError{DN: dn, Error: err.Error()})
+	}
+}
+
+func (r *Report) count(c Change) {
+	n := &r.Users
+	if c.Type == "Group" {
+		n = &r.Groups
+	}
+	switch c.Action {
+	case "create":
+		n.Created++
+	case "update", "activate":
+		n.Updated++
+	case "link":
+		n.Linked++
+	case "deactivate":
+		n.Deactivated++
+	case "delete":
+		n.Deleted++
+	case "members":
+		r.MembershipChanges++
+	case "unchanged":
+		n.Unchanged++
+	}
+}
+
+// Summary is a one-line account of the run.
+func (r *Report) Summary() string {
+	prefix := ""
+	if r.DryRun {
+		prefix = "dry run (nothing written): "
+	}
+	s := fmt.Sprintf("%s%s %s sync in %.2fs (read %.2fs, write %.2fs): read %d users, %d groups; users: %d created, %d updated, %d linked, %d deactivated, %d deleted, %d unchanged; groups: %d created, %d updated, %d linked, %d deleted, %d membership changes; %d failed",
+		prefix, r.Source, r.Mode, r.Duration.Seconds(), r.ReadSeconds, r.WriteSeconds, r.ReadUsers, r.ReadGroups,
+		r.Users.Created, r.Users.Updated, r.Users.Linked, r.Users.Deactivated, r.Users.Deleted, r.Users.Unchanged,
+		r.Groups.Created, r.Groups.Updated, r.Groups.Linked, r.Groups.Deleted, r.MembershipChanges, r.Failed)
+	if r.Unresolved > 0 {
+		s += fmt.Sprintf(", %d unresolved member references", r.Unresolved)
+	}
+	if r.Error != "" {
+		s += "; error: " + r.Error
+	}
+	return s
+}
