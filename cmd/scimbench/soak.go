@@ -270,7 +270,8 @@ func (s *soak) probeSync(ctx context.Context) (bool, string) {
 		return false, fmt.Sprintf("sync: skipped (%s started no run: no directory source is configured)", s.c.syncURL)
 	}
 	s.syncs.Add(1)
-	return true, fmt.Sprintf("sync: POST %s every %s (first answer HTTP %d: %.120s)", s.c.syncURL, s.c.syncEvery, status, data)
+	return true, fmt.Sprintf("sync: POST %s every %s (first answer HTTP %d: %.120s)", s.c.syncURL, s.c.syncEvery, status,
+		strings.Join(strings.Fields(string(data)), " "))
 }
 
 func (s *soak) triggerSync(ctx context.Context) (int, []byte, error) {
