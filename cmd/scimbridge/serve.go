@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -56,6 +58,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+	}
+	if cfg.Debug.PprofListen != "" {
+		startPprof(cfg.Debug.PprofListen, log)
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -116,4 +121,21 @@ func firstStartToken(ctx context.Context, st store.Store, stdout io.Writer) erro
 	fmt.Fprintf(stdout, "\nNo SCIM token was configured, so one was generated. It is shown only this once;\n"+
 		"only its hash is stored. Give it to your identity provider as the bearer token:\n\n    %s\n\n", token)
 	return nil
+}
+
+// startPprof serves the profiler on its own listener, never on the main
+// router, so it cannot be reached through the public address.
+func startPprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Warn("pprof is ON", "addr", addr)
+	go func() {
+		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		if err := srv.ListenAndServe(); err != nil {
+			log.Error("pprof listener", "err", err)
+		}
+	}()
 }

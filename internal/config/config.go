@@ -34,6 +34,7 @@ type Config struct {
 	Metrics      Metrics         `yaml:"metrics"`
 	TLS          TLS             `yaml:"tls"`
 	RateLimit    RateLimit       `yaml:"rate_limit"`
+	Debug        Debug           `yaml:"debug"`
 	LDAP         ldapsync.Config `yaml:"ldap"`
 	Legacy       Legacy          `yaml:"legacy"`
 }
@@ -101,6 +102,13 @@ type RateLimit struct {
 type Bucket struct {
 	PerSecond float64 `yaml:"per_second"`
 	Burst     int     `yaml:"burst"`
+}
+
+// Debug holds diagnostics that are off unless asked for.
+type Debug struct {
+	// PprofListen serves net/http/pprof on its own address (keep it on
+	// loopback: profiles reveal internals). Empty: off.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // Legacy configures the legacy vendor dialects.

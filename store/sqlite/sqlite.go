@@ -53,6 +53,11 @@ type DB struct {
 	r       *sql.DB
 	now     func() time.Time
 	closing atomic.Bool
+	// The writer goroutine (write.go) takes Write calls from writes until
+	// stop closes, then closes writerDone.
+	writes     chan *writeReq
+	stop       chan struct{}
+	writerDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -74,16 +79,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dsn := func(extra string) string {
+	dsn := func(cacheKiB int, extra string) string {
 		v := url.Values{}
 		v.Set("_journal_mode", "WAL")
 		v.Set("_synchronous", "NORMAL")
 		v.Set("_busy_timeout", strconv.Itoa(int(opts.BusyTimeout/time.Millisecond)))
 		v.Set("_foreign_keys", "on")
-		v.Set("_cache_size", strconv.Itoa(-opts.CacheKiB))
+		v.Set("_cache_size", strconv.Itoa(-cacheKiB))
 		return "file:" + url.PathEscape(path) + "?" + v.Encode() + extra
 	}
-	w, err := sql.Open("sqlite3", dsn("&_txlock=immediate"))
+	// The one writer gets a larger cache: every change walks the same
+	// index pages, and re-reading them from the OS costs system calls.
+	w, err := sql.Open("sqlite3", dsn(4*opts.CacheKiB, "&_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +101,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite3", dsn("&_query_only=1"))
+	r, err := sql.Open("sqlite3", dsn(opts.CacheKiB, "&_query_only=1"))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -102,8 +109,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	r.SetConnMaxLifetime(0)
-	db := &DB{path: path, w: w, r: r, now: opts.Now}
+	db := &DB{path: path, w: w, r: r, now: opts.Now,
+		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{})}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
+	go db.writer()
 	return db, nil
 }
 
@@ -127,35 +136,10 @@ func (db *DB) Close() error {
 	if db.closing.Swap(true) {
 		return nil
 	}
+	close(db.stop)
+	<-db.writerDone
 	db.reader.stmts.close()
 	return errors.Join(db.r.Close(), db.w.Close())
-}
-
-// Write runs fn in one IMMEDIATE transaction.
-func (db *DB) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) (err error) {
-	sqlTx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = sqlTx.Rollback()
-		}
-	}()
-	t := &txn{
-		reader: reader{q: sqlTx, tx: sqlTx, txStmts: map[string]*sql.Stmt{}, clock: db.now},
-		actor:  actor,
-		now:    db.now().UTC().Truncate(time.Microsecond),
-	}
-	if err := fn(t); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return mapErr(fmt.Errorf("sqlite: commit: %w", err))
-	}
-	committed = true
-	return nil
 }
 
 // Checkpoint copies the WAL into the main file (used before backups and on

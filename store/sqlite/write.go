@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// Group commit. SQLite has one writer, and most of a small change's cost is
+// the commit (appending and checksumming WAL frames) and preparing its
+// statements. So one goroutine takes every Write waiting at the moment, runs
+// each in a SAVEPOINT of one shared transaction, commits once and answers
+// all of them. A call whose fn fails is rolled back to its savepoint alone;
+// each call stays atomic, and none is acknowledged before the commit.
+
+// maxBatch bounds how many calls share a transaction.
+const maxBatch = 64
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("sqlite: store is closed")
+
+type writeReq struct {
+	ctx   context.Context
+	actor store.Actor
+	fn    func(tx store.Tx) error
+	done  chan writeResult
+}
+
+type writeResult struct {
+	err error
+	// panicked carries a panic from fn back to the caller's goroutine.
+	panicked any
+}
+
+// Write runs fn in a transaction (shared with other calls waiting at the
+// same moment, each isolated by its own savepoint).
+func (db *DB) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) error {
+	req := &writeReq{ctx: ctx, actor: actor, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case db.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stop:
+		return ErrClosed
+	}
+	res := <-req.done
+	if res.panicked != nil {
+		panic(res.panicked)
+	}
+	return res.err
+}
+
+// writer is the single goroutine that owns the write connection.
+func (db *DB) writer() {
+	defer close(db.writerDone)
+	for {
+		var first *writeReq
+		select {
+		case first = <-db.writes:
+		case <-db.stop:
+			return
+		}
+		batch := []*writeReq{first}
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-db.writes:
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		db.runBatch(batch)
+	}
+}
+
+func (db *DB) runBatch(batch []*writeReq) {
+	results := make([]writeResult, len(batch))
+	defer func() {
+		for i, req := range batch {
+			req.done <- results[i]
+		}
+	}()
+	fail := func(err error) {
+		for i := range results {
+			if results[i].err == nil && results[i].panicked == nil {
+				results[i].err = err
+			}
+		}
+	}
+	sqlTx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	stmts := map[string]*sql.Stmt{}
+	shared := len(batch) > 1
+	ok := 0
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i].err = err
+			continue
+		}
+		if shared {
+			if _, err := sqlTx.Exec(`SAVEPOINT w`); err != nil {
+				results[i].err = err
+				continue
+			}
+		}
+		t := &txn{
+			reader: reader{q: sqlTx, tx: sqlTx, txStmts: stmts, clock: db.now},
+			actor:  req.actor,
+			now:    db.now().UTC().Truncate(time.Microsecond),
+		}
+		results[i] = runFn(req.fn, t)
+		switch {
+		case results[i].err != nil || results[i].panicked != nil:
+			if !shared {
+				_ = sqlTx.Rollback()
+				return
+			}
+			if _, err := sqlTx.Exec(`ROLLBACK TO w; RELEASE w`); err != nil {
+				// The transaction is unusable: nothing of the batch is kept.
+				_ = sqlTx.Rollback()
+				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
+				return
+			}
+		case shared:
+			if _, err := sqlTx.Exec(`RELEASE w`); err != nil {
+				_ = sqlTx.Rollback()
+				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+				return
+			}
+			ok++
+		default:
+			ok++
+		}
+	}
+	if ok == 0 {
+		_ = sqlTx.Rollback()
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		fail(mapErr(fmt.Errorf("sqlite: commit: %w", err)))
+	}
+}
+
+// runFn calls fn, turning a panic into a result so the batch can go on.
+func runFn(fn func(store.Tx) error, t *txn) (res writeResult) {
+	defer func() {
+		if v := recover(); v != nil {
+			res = writeResult{panicked: v}
+		}
+	}()
+	return writeResult{err: fn(t)}
+}
