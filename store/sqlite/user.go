@@ -5,11 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	json "github.com/goccy/go-json"
 	"sort"
 	"strconv"
 	"strings"
 
+	json "github.com/goccy/go-json"
 	"github.com/scimbridge/scimbridge/store"
 )
 
