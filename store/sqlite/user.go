@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	json "github.com/goccy/go-json"
+
 	"github.com/scimbridge/scimbridge/store"
 )
 
