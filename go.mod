@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/elimity-com/scim v0.0.0-20240320110924-172bf2aee9c8
 	github.com/go-ldap/ldap/v3 v3.4.15
+	github.com/goccy/go-json v0.12.0
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/mux v1.8.1
 	github.com/jimlambrt/gldap v0.1.14

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,10 @@ const (
 
 const errorSchema = "urn:ietf:params:scim:api:messages:2.0:Error"
 
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer; logged and counted apart from server errors.
+const statusClientClosed = 499
+
 type errorBody struct {
 	Schemas  []string `json:"schemas"`
 	ScimType string   `json:"scimType,omitempty"`
@@ -88,6 +93,11 @@ func asError(log *slog.Logger, r *http.Request, err error) *Error {
 		return errorf(http.StatusUnauthorized, "", "%s", err.Error())
 	case store.KindForbidden:
 		return errorf(http.StatusForbidden, "", "%s", err.Error())
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away: nothing is wrong with the server.
+		log.DebugContext(r.Context(), "scim: client closed the request", "method", r.Method, "path", r.URL.Path)
+		return errorf(statusClientClosed, "", "request cancelled by the client")
 	}
 	log.ErrorContext(r.Context(), "scim: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	return errorf(http.StatusInternalServerError, "", "internal error")

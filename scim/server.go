@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	fastjson "github.com/goccy/go-json"
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/internal/secret"
@@ -239,7 +240,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	enc := json.NewEncoder(buf)
+	enc := fastjson.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return err
@@ -248,8 +249,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
-	return err
+	// Once the status is out, a failed write (the client left) cannot be
+	// answered with an error any more.
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 // readBody reads a JSON object body within the size limit.

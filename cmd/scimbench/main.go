@@ -4,6 +4,11 @@
 //
 //	scimbench --url http://127.0.0.1:8080/scim/v2 --token T --users 100000 \
 //	          --ops get,filter,list,create --concurrency 32 --duration 10s
+//
+// The soak mode runs a mixed load for a long time instead and prints the
+// throughput of every interval and the server's memory (see soak.go):
+//
+//	scimbench soak --url … --token T --users 100000 --duration 10m --rss-from-proc
 package main
 
 import (
@@ -44,10 +49,14 @@ type bench struct {
 	concurrency int
 	seeded      int
 	ids         []string // a sample of seeded user ids
+	names       []string // their userNames
 	created     atomic.Int64
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(ctx, args[1:], out)
+	}
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:8080/scim/v2", "SCIM root URL")
 	token := fs.String("token", os.Getenv("SCIMBENCH_TOKEN"), "bearer token (or SCIMBENCH_TOKEN)")
@@ -61,19 +70,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b := &bench{
-		base: strings.TrimRight(*base, "/"), token: *token, prefix: *prefix, concurrency: *conc,
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
-		}},
-	}
-	start := time.Now()
-	n, err := b.seed(ctx, *users, *seedConc)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "seeded %d users in %s (%d present now)\n", n, time.Since(start).Round(time.Millisecond), b.seeded)
-	if err := b.sampleIDs(ctx, 5000); err != nil {
+	b := newBench(*base, *token, *prefix, *conc)
+	if err := b.prepare(ctx, *users, *seedConc, out); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
@@ -96,6 +94,26 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return tw.Flush()
+}
+
+func newBench(base, token, prefix string, concurrency int) *bench {
+	return &bench{
+		base: strings.TrimRight(base, "/"), token: token, prefix: prefix, concurrency: concurrency,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
+		}},
+	}
+}
+
+// prepare seeds users and samples ids to read.
+func (b *bench) prepare(ctx context.Context, users, seedConc int, out io.Writer) error {
+	start := time.Now()
+	n, err := b.seed(ctx, users, seedConc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seeded %d users in %s (%d present now)\n", n, time.Since(start).Round(time.Millisecond), b.seeded)
+	return b.sampleIDs(ctx, 5000)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
@@ -137,7 +155,8 @@ func userBody(userName string) []byte {
 type listResp struct {
 	TotalResults int `json:"totalResults"`
 	Resources    []struct {
-		ID string `json:"id"`
+		ID       string `json:"id"`
+		UserName string `json:"userName"`
 	} `json:"Resources"`
 }
 
@@ -200,7 +219,7 @@ func (b *bench) sampleIDs(ctx context.Context, n int) error {
 	pages := max(1, n/100)
 	step := max(1, b.seeded/pages)
 	for start := 1; start <= b.seeded && len(b.ids) < n; start += step {
-		status, data, err := b.do(ctx, "GET", fmt.Sprintf("/Users?attributes=id&count=100&startIndex=%d&filter=%s", start, f), nil)
+		status, data, err := b.do(ctx, "GET", fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d&filter=%s", start, f), nil)
 		if err != nil {
 			return err
 		}
@@ -213,6 +232,7 @@ func (b *bench) sampleIDs(ctx context.Context, n int) error {
 		}
 		for _, r := range lr.Resources {
 			b.ids = append(b.ids, r.ID)
+			b.names = append(b.names, r.UserName)
 		}
 	}
 	if len(b.ids) == 0 {

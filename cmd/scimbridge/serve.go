@@ -31,7 +31,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	log := newLogger(cfg, stderr)
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg, logOut)
 
 	staticToken, err := cfg.SCIMToken()
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-func seed(b *testing.B, db *DB, n int) []string {
+func seed(b testing.TB, db *DB, n int) []string {
 	ids := make([]string, 0, n)
 	for len(ids) < n {
 		err := db.Write(context.Background(), store.Actor{Door: "bench"}, func(tx store.Tx) error {
@@ -74,6 +74,27 @@ func BenchmarkCreateUser(b *testing.B) {
 				return tx.CreateUser(ctx, &store.User{UserName: name, Active: true, Emails: []store.Value{{Value: name + "@x"}}})
 			})
 			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkFilterVsGet(b *testing.B) {
+	db := openTemp(b)
+	seed(b, db, 5000)
+	ctx := context.Background()
+	b.Run("GetUserByUserName", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := db.GetUserByUserName(ctx, fmt.Sprintf("bench-user-%08d", i%5000)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ListUsersEq", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			p, err := db.ListUsers(ctx, store.Query{Limit: 100, Related: true, Filter: store.Compare{Attr: "userName", Op: store.OpEq, Value: fmt.Sprintf("bench-user-%08d", i%5000)}})
+			if err != nil || len(p.Users) != 1 {
 				b.Fatal(err)
 			}
 		}

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
 	"strings"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -260,7 +261,13 @@ func scanPage[T any](ctx context.Context, r *reader, t *table, q store.Query, se
 		return nil, "", err
 	}
 	rows.Close()
-	if !q.UseCursor || len(out) <= q.Limit {
+	if !q.UseCursor {
+		if len(out) > q.Limit { // the SQL limit is rounded up
+			out = out[:q.Limit]
+		}
+		return out, "", nil
+	}
+	if len(out) <= q.Limit {
 		return out, "", nil
 	}
 	out = out[:q.Limit]
