@@ -58,6 +58,9 @@ type DB struct {
 	writes     chan *writeReq
 	stop       chan struct{}
 	writerDone chan struct{}
+	// cp is the checkpointer's own connection (checkpoint.go).
+	cp             *sql.DB
+	checkpointDone chan struct{}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -101,18 +104,32 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	// The writer leaves checkpoints to the checkpointer (checkpoint.go).
+	if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%d`, walLimit)); err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite3", dsn(opts.CacheKiB, "&_query_only=1"))
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	cp, err := sql.Open("sqlite3", dsn(1024, ""))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	cp.SetMaxOpenConns(1)
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	r.SetConnMaxLifetime(0)
 	db := &DB{path: path, w: w, r: r, now: opts.Now,
-		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{})}
+		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{}),
+		cp: cp, checkpointDone: make(chan struct{})}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
 	go db.writer()
+	go db.checkpointer(cp)
 	return db, nil
 }
 
@@ -138,8 +155,11 @@ func (db *DB) Close() error {
 	}
 	close(db.stop)
 	<-db.writerDone
+	<-db.checkpointDone
+	// A last full checkpoint leaves the database file complete on its own.
+	_, _ = db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	db.reader.stmts.close()
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.cp.Close(), db.w.Close())
 }
 
 // Checkpoint copies the WAL into the main file (used before backups and on
