@@ -27,10 +27,7 @@ import (
 // idpKnownFailures lists fixture steps ("file.json › step") that fail
 // because of a known server defect, each with the reason. A listed step
 // that passes fails the test.
-var idpKnownFailures = map[string]string{
-	"entra-groups.json › membership check by filter": "400 invalidFilter on `members eq \"<id>\"`: RFC 7644 §3.4.2.2 " +
-		"lets a filter name a complex multi-valued attribute without sub-attribute (its value, cf. `emails co \"example.com\"`)",
-}
+var idpKnownFailures = map[string]string{}
 
 // idpFixture is one file of testdata/idp: a conversation of one IdP.
 type idpFixture struct {

@@ -25,8 +25,6 @@ import (
 // the test (a quirk that passes is fine too). Keys: "Folder/Request #n ›
 // test name" (#n only for a request name used more than once).
 var postmanQuirks = map[string]string{
-	"User tests/Get User Filters › Body contians id1": "GETs /Users/?filter=… with a trailing slash, a URI RFC 7644 §3.4.2 does not define and " +
-		"Entra never sends; idp fixtures check the same displayName filter on /Users",
 	"Group tests/Get group by id › Body contians user": "expects members[].displayName sent in a PATCH value to be echoed; displayName is no " +
 		"sub-attribute of members (RFC 7643 §4.2, §8.7.1); the server answers members[].display from the user, as it should",
 	"Group tests with garbage/Group patch add member › Status code is 204":  quirkStringMember,
@@ -38,11 +36,15 @@ const (
 		"(RFC 7643 §4.2), so 400 invalidValue is right (RFC 7644 §3.5.2)"
 )
 
-// postmanKnownFailures are requests that fail because of a server defect
-// (keyed by request: "Folder/Request", #n for a repeated name). A listed
-// request whose assertions all pass fails the test. Every externalId entry
-// passes with the collection's externalIds made distinct (checked by
-// running an edited copy through SCIMBRIDGE_POSTMAN_COLLECTION).
+// postmanKnownFailures are requests that fail because the collection sends
+// one externalId for several resources: the literal "${__UUID}" (JMeter
+// syntax, which Postman and newman never expand) and one fixed UUID.
+// scimbridge keeps externalId unique per resource type, a deliberate rule
+// (Entra sends each user's own objectId, so real traffic never collides).
+// Keyed by request ("Folder/Request", #n for a repeated name); a listed
+// request whose assertions all pass fails the test. Every entry passes
+// with the collection's externalIds made distinct (checked by running an
+// edited copy through SCIMBRIDGE_POSTMAN_COLLECTION).
 var postmanKnownFailures = map[string]string{
 	"User tests/Post EnterpriseUser":                         knownExternalID,
 	"Group tests/Create user 4 for group 2":                  knownExternalID,
@@ -75,8 +77,8 @@ var postmanKnownFailures = map[string]string{
 }
 
 const (
-	knownExternalID = "409 uniqueness: the collection reuses one externalId (\"${__UUID}\", \"22fbc523-…\") for several " +
-		"resources; the store keeps externalId unique, RFC 7643 §3.1 does not (the client owns its meaning)"
+	knownExternalID = "409 uniqueness: the collection reuses one externalId (the unexpanded \"${__UUID}\", \"22fbc523-…\") " +
+		"for several resources; scimbridge keeps externalId unique per resource type"
 	knownExternalIDLater = "works on a resource whose create failed with the externalId 409"
 )
 

@@ -161,9 +161,10 @@ func CaseInsensitive(prefix string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
 			seg, tail, hasTail := strings.Cut(rest, "/")
-			if c, ok := canonical[strings.ToLower(seg)]; ok && c != seg {
+			if c, ok := canonical[strings.ToLower(seg)]; ok && (c != seg || hasTail && tail == "") {
+				// Also "/Users/" (a trailing slash) is "/Users".
 				r.URL.Path = prefix + c
-				if hasTail {
+				if hasTail && tail != "" {
 					r.URL.Path += "/" + tail
 				}
 				r.URL.RawPath = ""

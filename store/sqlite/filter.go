@@ -300,10 +300,15 @@ func (b *builder) compare(c store.Compare, sc scope) error {
 		// means there is an email.
 		parent, sub := def.Parent(), def.Sub()
 		if def.Type == store.TypeComplex {
-			if c.Op != store.OpPr {
+			if c.Op == store.OpPr {
+				return b.present(parent)
+			}
+			// RFC 7644 §3.4.2.2: comparing a multi-valued complex attribute
+			// compares its values ("members eq x", "emails co y").
+			if _, ok := b.t.catalog.Lookup(parent + ".value"); !ok {
 				return invalidFilter("%q is complex: compare one of its sub-attributes", c.Attr)
 			}
-			return b.present(parent)
+			sub = "value"
 		}
 		return b.valueFilter(parent, store.Compare{Attr: sub, Op: c.Op, Value: c.Value}, sc)
 	}

@@ -343,6 +343,10 @@ func testGroups(t *testing.T, s store.Store) {
 	if err != nil || page.Total != 1 || page.Groups[0].ID != g.ID {
 		t.Fatalf("members.value filter: %+v %v", page, err)
 	}
+	page, err = s.ListGroups(ctx(), store.Query{Limit: 10, Filter: store.Compare{Attr: "members", Op: store.OpEq, Value: c.ID}})
+	if err != nil || page.Total != 1 || page.Groups[0].ID != g.ID {
+		t.Fatalf("members eq (the values of members): %+v %v", page, err)
+	}
 	if err := write(func(tx store.Tx) error { return tx.DeleteGroup(ctx(), g.ID) }); err != nil {
 		t.Fatal(err)
 	}
@@ -426,6 +430,7 @@ func testFilters(t *testing.T, s store.Store) {
 			Left: cmp("type", store.OpEq, "home"), Right: cmp("value", store.OpCo, "@example.com")}}, nil},
 		{"value filter json", store.ValueFilter{Attr: "phoneNumbers", Filter: cmp("type", store.OpEq, "MOBILE")}, []string{"jsmith"}},
 		{"primary", store.ValueFilter{Attr: "emails", Filter: cmp("primary", store.OpEq, true)}, []string{"bjensen"}},
+		{"multi-valued complex compares its values", cmp("emails", store.OpCo, "jensen.org"), []string{"bjensen"}},
 		{"enterprise urn", cmp(store.EnterpriseSchema+":department", store.OpEq, "tours"), []string{"bjensen"}},
 		{"core urn", cmp(store.UserSchema+":userName", store.OpEq, "jsmith"), []string{"jsmith"}},
 		{"created gt", cmp("meta.created", store.OpGt, "2000-01-01T00:00:00Z"), []string{"bjensen", "jsmith", "Zoe_100%"}},
