@@ -25,7 +25,8 @@ const (
 	ActionLoginFailure = "login.failure"
 	// ActionPasswordChange marks a password set by its owner or an admin;
 	// it also clears a lockout.
-	ActionPasswordChange = "password.change"
+	// The store records it on every password change, whatever the door.
+	ActionPasswordChange = store.ActionPasswordChange
 )
 
 // Login outcomes other than success. Each dialect renders them in its own

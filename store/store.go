@@ -184,6 +184,11 @@ type Actor struct {
 	Address   string // client address, when there is one
 }
 
+// ActionPasswordChange is recorded (besides the update itself) whenever a
+// user's password changes, through any door: login lockouts count failures
+// since the last one.
+const ActionPasswordChange = "password.change"
+
 // Activity is one entry of the append-only activity log.
 type Activity struct {
 	Seq          int64

@@ -71,16 +71,12 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 
 func (s *server) setPasswordHash(r *http.Request, c *caller, hash string) error {
 	return s.deps.Store.Write(r.Context(), legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
+		// The store records the password change, which also lifts a lockout.
 		_, err := tx.UpdateUser(r.Context(), c.target.ID, func(u *store.User) error {
 			u.PasswordHash = hash
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		// A new password also lifts a login lockout.
-		return tx.Record(r.Context(), store.Activity{Action: legacyapi.ActionPasswordChange, ResourceType: "User",
-			ResourceID: c.target.ID, ResourceKey: c.target.Key, UserKey: c.target.Key, Detail: Dialect})
+		return err
 	})
 }
 

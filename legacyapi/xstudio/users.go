@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/scimbridge/scimbridge/internal/secret"
-	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -338,22 +337,12 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 		if _, err := tx.UpdateUser(c.ctx, u.ID, ch.apply); err != nil {
 			return err
 		}
-		if ch.hash != "" {
-			if err := recordPasswordChange(c.ctx, tx, u); err != nil {
-				return err
-			}
-		}
 		if ch.folderID != 0 {
 			return place(c.ctx, tx, u, ch.folderID)
 		}
 		return nil
 	})
 	return nil, userWriteError(err)
-}
-
-func recordPasswordChange(ctx context.Context, tx store.Tx, u *store.User) error {
-	return tx.Record(ctx, store.Activity{Action: legacyapi.ActionPasswordChange, ResourceType: "User",
-		ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: Dialect})
 }
 
 // setUserProfile makes profileId the user's profile.
@@ -425,10 +414,9 @@ func (s *server) updateUserPassword(c *call) (map[string]any, error) {
 	}
 	ch := &userChange{hash: hash}
 	return nil, s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
-		if _, err := tx.UpdateUser(c.ctx, c.user.ID, ch.apply); err != nil {
-			return err
-		}
-		return recordPasswordChange(c.ctx, tx, c.user)
+		// The store records the password change (which lifts a lockout).
+		_, err := tx.UpdateUser(c.ctx, c.user.ID, ch.apply)
+		return err
 	})
 }
 

@@ -272,12 +272,6 @@ func (s *server) adminUpdate(c *call) {
 		if err != nil {
 			return err
 		}
-		if hash != "" {
-			if err := tx.Record(ctx, store.Activity{Action: legacyapi.ActionPasswordChange, ResourceType: "User",
-				ResourceID: updated.ID, ResourceKey: updated.Key, UserKey: updated.Key, Detail: Dialect}); err != nil {
-				return err
-			}
-		}
 		prefsObj, err = writePrefs(c, tx, updated, prefs)
 		return err
 	})

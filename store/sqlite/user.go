@@ -373,6 +373,11 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if err := t.record(ctx, action, "User", u.ID, u.Key, u.Key, "changed: "+strings.Join(changed, ", ")); err != nil {
 		return nil, err
 	}
+	if u.PasswordHash != old.PasswordHash {
+		if err := t.record(ctx, store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, t.actor.Door); err != nil {
+			return nil, err
+		}
+	}
 	return u, nil
 }
 

@@ -573,6 +573,13 @@ func testActivity(t *testing.T, s store.Store) {
 	if len(acts) != 1 || acts[0].Action != "user.activate" {
 		t.Fatalf("paged activity: %+v", acts)
 	}
+	if _, err := update(t, s, u.ID, func(u *store.User) error { u.PasswordHash = "$argon2id$new"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	acts, _, _ = s.ListActivity(ctx(), store.ActivityQuery{UserKey: u.Key, Action: store.ActionPasswordChange})
+	if len(acts) != 1 || acts[0].Detail != "test" {
+		t.Fatalf("a password change is recorded once, naming the door: %+v", acts)
+	}
 	acts, _, _ = s.ListActivity(ctx(), store.ActivityQuery{Until: time.Now().Add(-time.Hour)})
 	if len(acts) != 0 {
 		t.Fatal("until filter ignored")
