@@ -2,21 +2,19 @@ package pterodactyl
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -32,11 +30,7 @@ type fuzzPanel struct {
 }
 
 func newFuzzPanel(f *testing.F) *fuzzPanel {
-	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(f, nil)
 	p := &fuzzPanel{logs: &bytes.Buffer{}}
 	r := mux.NewRouter()
 	Mount(r, Config{RateLimit: -1, KeyCacheTTL: -1}, legacyapi.Deps{Store: st, MaxBody: 64 << 10,
@@ -48,10 +42,7 @@ func newFuzzPanel(f *testing.F) *fuzzPanel {
 		Emails: []store.Value{{Value: "victim@example.com", Primary: true}}})
 	p.adminKey = admin.Key
 	token, idLen := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), st, store.Actor{Door: "test"}, Dialect, token, idLen,
-		admin.Key, "fuzz", []string{"read", "write"}); err != nil {
-		f.Fatal(err)
-	}
+	legacytest.IssueKey(f, st, Dialect, token, idLen, admin.Key, "fuzz", "read", "write")
 	p.key = token
 	return p
 }

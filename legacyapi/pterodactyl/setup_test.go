@@ -1,20 +1,18 @@
 package pterodactyl
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -32,12 +30,7 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(t, nil)
 	r := mux.NewRouter()
 	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 4096})
 	srv := httptest.NewServer(r)
@@ -55,10 +48,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 func (e *env) key(u *store.User, scopes ...string) string {
 	e.t.Helper()
 	token, idLen := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), e.st, store.Actor{Door: "test"}, Dialect, token, idLen,
-		u.Key, "test", scopes); err != nil {
-		e.t.Fatal(err)
-	}
+	legacytest.IssueKey(e.t, e.st, Dialect, token, idLen, u.Key, "test", scopes...)
 	return token
 }
 

@@ -2,21 +2,19 @@ package usersapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -39,11 +37,7 @@ type fuzzEnv struct {
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(f, nil)
 	e := &fuzzEnv{logs: &bytes.Buffer{}}
 	r := mux.NewRouter()
 	Mount(r, Config{LockoutFailures: -1}, legacyapi.Deps{Store: st, MaxBody: 64 << 10, Passwords: &login.Verifier{},
@@ -53,10 +47,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		Emails: []store.Value{{Value: "admin@example.com", Primary: true}}})
 	storetest.CreateUser(f, st, &store.User{UserName: "user", Active: true, Emails: []store.Value{{Value: "user@example.com"}}})
 	token, n := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), st, store.Actor{Door: "test"}, Dialect, token, n, admin.Key, "fuzz",
-		[]string{"read", "write"}); err != nil {
-		f.Fatal(err)
-	}
+	legacytest.IssueKey(f, st, Dialect, token, n, admin.Key, "fuzz", "read", "write")
 	e.key = token
 	return e
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,8 +17,8 @@ import (
 	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -60,15 +59,10 @@ const (
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
 	e := &env{t: t}
 	// One clock for the store and the dialect, so tests can move time on.
 	clock := func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(t, clock)
 	dir := &directory{passwords: map[string]string{}}
 	r := mux.NewRouter()
 	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 4096, Passwords: &login.Verifier{Directory: dir}, Now: clock})
@@ -97,9 +91,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 func (e *env) key(u *store.User, scopes ...string) string {
 	e.t.Helper()
 	token, n := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), e.st, store.Actor{Door: "test"}, Dialect, token, n, u.Key, "t", scopes); err != nil {
-		e.t.Fatal(err)
-	}
+	legacytest.IssueKey(e.t, e.st, Dialect, token, n, u.Key, "t", scopes...)
 	return token
 }
 

@@ -2,20 +2,18 @@ package xpdev
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -29,11 +27,7 @@ type fuzzEnv struct {
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(f, nil)
 	e := &fuzzEnv{logs: &bytes.Buffer{}}
 	r := mux.NewRouter()
 	Mount(r, Config{}, legacyapi.Deps{Store: st, MaxBody: 64 << 10, Log: slog.New(slog.NewTextHandler(e.logs, nil))})
@@ -42,10 +36,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		Roles: []store.Value{{Value: legacyapi.RoleOwner}}, Emails: []store.Value{{Value: "owner@example.com", Primary: true}}})
 	storetest.CreateUser(f, st, &store.User{UserName: "dev", Active: true, Emails: []store.Value{{Value: "dev@example.com"}}})
 	token, n := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), st, store.Actor{Door: "test"}, Dialect, token, n, owner.Key, "fuzz",
-		[]string{"read", "write"}); err != nil {
-		f.Fatal(err)
-	}
+	legacytest.IssueKey(f, st, Dialect, token, n, owner.Key, "fuzz", "read", "write")
 	e.key = token
 	return e
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -32,12 +31,7 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(t, nil)
 	r := mux.NewRouter()
 	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 2048})
 	srv := httptest.NewServer(r)
@@ -57,9 +51,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 func (e *env) key(u *store.User, scopes ...string) string {
 	e.t.Helper()
 	token, n := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), e.st, store.Actor{Door: "test"}, Dialect, token, n, u.Key, "t", scopes); err != nil {
-		e.t.Fatal(err)
-	}
+	legacytest.IssueKey(e.t, e.st, Dialect, token, n, u.Key, "t", scopes...)
 	return token
 }
 

@@ -2,12 +2,10 @@ package xstudio
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/legacyapi"
-	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 )
 
 // fuzzContentTypes are the body encodings FuzzCommand sends; the boundary
@@ -43,11 +41,7 @@ const fuzzAdminPW = "fuzz-admin-pw"
 const slowRequest = 5 * time.Second
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	st, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(f, nil)
 	e := &fuzzEnv{logs: &bytes.Buffer{}}
 	r := mux.NewRouter()
 	Mount(r, Config{AdminPassword: fuzzAdminPW, AdminEmail: "admin@acme.com", LockoutFailures: -1},

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,45 +21,24 @@ import (
 	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
 const adminPW = "admin-secret"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t     testing.TB
 	st    store.Store
 	srv   *httptest.Server
-	clock *clock
+	clock *legacytest.Clock
 }
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "xstudio.db"), sqlite.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	clk := legacytest.NewClock()
+	st := legacytest.OpenStore(t, clk.Now)
 	if cfg.AdminPassword == "" {
 		cfg.AdminPassword = adminPW
 	}

@@ -2,13 +2,11 @@ package xyops
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,8 +15,8 @@ import (
 	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
@@ -44,12 +42,7 @@ type fuzzEnv struct {
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(f.TempDir(), "fuzz.db"), sqlite.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := legacytest.OpenStore(f, nil)
 	e := &fuzzEnv{st: st, logs: &bytes.Buffer{}, adminPassword: "fuzz-boss-pw"}
 	hash, err := secret.HashPassword(e.adminPassword)
 	if err != nil {
@@ -58,9 +51,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	boss := storetest.CreateUser(f, st, &store.User{UserName: "boss", Active: true, PasswordHash: hash,
 		Roles: []store.Value{{Value: "admin", Type: privilegeRole}}})
 	e.apiKey, _ = NewKey()
-	if _, err := legacyapi.IssueKey(ctx, st, store.Actor{Door: "test"}, Dialect, e.apiKey, 0, boss.Key, "fuzz", nil); err != nil {
-		f.Fatal(err)
-	}
+	legacytest.IssueKey(f, st, Dialect, e.apiKey, 0, boss.Key, "fuzz")
 	r := mux.NewRouter()
 	// A dialect writes its own bodies; the logger is kept to explain a failure.
 	Mount(r, Config{LockoutFailures: -1}, legacyapi.Deps{Store: st, Log: slog.New(slog.NewTextHandler(e.logs, nil)),
