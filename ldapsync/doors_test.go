@@ -23,7 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -168,17 +168,17 @@ func TestBindChecksPasswordsAgainstTheDirectory(t *testing.T) {
 		t.Fatalf("right password: %v", err)
 	}
 	for _, pw := range []string{"wrong", ""} {
-		if err := s.Bind(ctx, "corp", alice.Source.DN, pw); !errors.Is(err, login.ErrInvalidCredentials) {
+		if err := s.Bind(ctx, "corp", alice.Source.DN, pw); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Fatalf("password %q: err = %v, want ErrInvalidCredentials", pw, err)
 		}
 	}
-	v := &login.Verifier{Directory: s}
+	v := &auth.Verifier{Directory: s}
 	if ok, err := v.Check(ctx, alice, "wonderland"); !ok || err != nil {
 		t.Fatalf("verifier: %v %v", ok, err)
 	}
 	srv.Stop()
 	err := s.Bind(ctx, "corp", alice.Source.DN, "wonderland")
-	if err == nil || errors.Is(err, login.ErrInvalidCredentials) {
+	if err == nil || errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatalf("directory down: err = %v, want a non-credential error", err)
 	}
 	if err := s.Bind(ctx, "nope", alice.Source.DN, "x"); !errors.Is(err, ErrUnknownSource) {

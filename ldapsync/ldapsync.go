@@ -24,7 +24,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -430,7 +430,7 @@ func backoff(cfg SourceConfig, failures int) time.Duration {
 }
 
 // Bind checks a password by binding as dn to the named source: wrong
-// credentials give login.ErrInvalidCredentials, an unreachable directory
+// credentials give auth.ErrInvalidCredentials, an unreachable directory
 // another error.
 func (s *Syncer) Bind(ctx context.Context, sourceName, dn, password string) error {
 	src := s.byName[sourceName]
@@ -439,7 +439,7 @@ func (s *Syncer) Bind(ctx context.Context, sourceName, dn, password string) erro
 	}
 	// An empty password would be an unauthenticated bind, which succeeds.
 	if password == "" || dn == "" {
-		return login.ErrInvalidCredentials
+		return auth.ErrInvalidCredentials
 	}
 	conn, err := src.dir.dial(ctx)
 	if err != nil {
@@ -453,11 +453,11 @@ func (s *Syncer) Bind(ctx context.Context, sourceName, dn, password string) erro
 	defer stop()
 	if err := conn.Bind(dn, password); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return login.ErrInvalidCredentials
+			return auth.ErrInvalidCredentials
 		}
 		return fmt.Errorf("ldapsync: bind to %s: %w", sourceName, err)
 	}
 	return nil
 }
 
-var _ login.DirectoryBinder = (*Syncer)(nil)
+var _ auth.DirectoryBinder = (*Syncer)(nil)

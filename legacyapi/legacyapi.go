@@ -6,17 +6,12 @@
 package legacyapi
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -24,7 +19,7 @@ import (
 type Deps struct {
 	Store     store.Store
 	Log       *slog.Logger
-	Passwords *login.Verifier
+	Passwords *auth.Verifier
 	// MaxBody limits request bodies; 0 means 1 MiB.
 	MaxBody int64
 	// Now is the clock (tests may replace it).
@@ -58,69 +53,9 @@ type DialectConfig struct {
 // On reports whether the dialect is enabled (default: yes).
 func (c DialectConfig) On() bool { return c.Enabled == nil || *c.Enabled }
 
-// WriteJSON writes v as JSON with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if v != nil {
-		_ = json.NewEncoder(w).Encode(v)
-	}
-}
-
-// Body decoding errors, for each dialect to render in its own format.
-var (
-	ErrBodyTooLarge = errors.New("request body too large")
-	ErrMalformed    = errors.New("malformed JSON body")
-)
-
-// DecodeJSON reads a JSON object body of at most limit bytes into v.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return ErrBodyTooLarge
-		}
-		return ErrMalformed
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return ErrMalformed
-	}
-	return nil
-}
-
-// IntParam parses a query parameter as an int, returning def when absent
-// and ok=false when present but not a number.
-func IntParam(r *http.Request, name string, def int) (int, bool) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
-}
-
-// ClientIP returns the request's remote address without the port.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // Actor builds the activity actor for a request through a dialect.
 func Actor(r *http.Request, door, principal string) store.Actor {
-	return store.Actor{Door: door, Principal: principal, Address: ClientIP(r)}
-}
-
-// BearerToken returns the token of an "Authorization: Bearer …" header.
-func BearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
+	return store.Actor{Door: door, Principal: principal, Address: httpjson.ClientIP(r)}
 }
 
 // StatusOf maps a store error kind to the HTTP status most dialects use.

@@ -8,17 +8,14 @@ package legacyapi
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
 	"net/mail"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -161,18 +158,11 @@ func EmailTaken(ctx context.Context, r store.Reader, email string, exceptKey int
 // LastLogin returns when the user last logged in through any door (their
 // ActionLogin entries), or the zero time.
 func LastLogin(ctx context.Context, r store.Reader, userKey int64) (time.Time, error) {
-	entries, _, err := r.ListActivity(ctx, store.ActivityQuery{UserKey: userKey, Action: ActionLogin, Limit: 1})
+	entries, _, err := r.ListActivity(ctx, store.ActivityQuery{UserKey: userKey, Action: auth.ActionLogin, Limit: 1})
 	if err != nil || len(entries) == 0 {
 		return time.Time{}, err
 	}
 	return entries[0].At, nil
-}
-
-// RandomPasswordHash hashes a fresh random password nobody is told: for
-// clients that create users without one (the vendors e-mail a reset link,
-// scimbridge has no mail; an administrator resets it later).
-func RandomPasswordHash() (string, error) {
-	return secret.HashPassword(secret.RandomString(24))
 }
 
 // ParseKey parses an integer id from a path: a positive decimal number.
@@ -216,21 +206,6 @@ func PageOffset(page, size int) (int, bool) {
 	return (page - 1) * size, true
 }
 
-// ReadBody reads a request body of at most limit bytes, for dialects that
-// must tell an empty body from a malformed one or parse forms too. It
-// returns ErrBodyTooLarge past the limit.
-func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, ErrBodyTooLarge
-	}
-	return body, err
-}
-
 // Methods dispatches one path's requests by method, so that a known path
 // with an unsupported method reaches the dialect's own 405 answer (gorilla/mux's
 // method matching loses the mismatch once a later route fails on its path).
@@ -259,58 +234,4 @@ func Methods(handlers map[string]http.HandlerFunc, notAllowed http.HandlerFunc) 
 		}
 		h(w, r)
 	}
-}
-
-// KeyCache remembers recent successful key lookups for a short time, so
-// that a busy client's requests need no database read to authenticate (the
-// SCIM door caches its tokens the same way). Revoking a key, or
-// deactivating, demoting or deleting its user, takes effect within the TTL.
-// Unknown keys are never cached. The cached credential and user are shared
-// between requests and must not be modified.
-type KeyCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]cachedKey
-}
-
-type cachedKey struct {
-	cred    *store.Credential
-	user    *store.User
-	expires time.Time
-}
-
-const keyCacheSize = 1024
-
-// NewKeyCache returns a cache keeping lookups for ttl; nil (no caching)
-// when ttl is not positive. A nil *KeyCache is valid and looks up every time.
-func NewKeyCache(ttl time.Duration) *KeyCache {
-	if ttl <= 0 {
-		return nil
-	}
-	return &KeyCache{ttl: ttl, m: map[string]cachedKey{}}
-}
-
-// Lookup is LookupKey through the cache.
-func (c *KeyCache) Lookup(ctx context.Context, st store.Reader, dialect, token string, now time.Time) (*store.Credential, *store.User, error) {
-	if c == nil || token == "" {
-		return LookupKey(ctx, st, dialect, token)
-	}
-	h := dialect + ":" + secret.HashToken(token)
-	c.mu.Lock()
-	hit, ok := c.m[h]
-	c.mu.Unlock()
-	if ok && now.Before(hit.expires) {
-		return hit.cred, hit.user, nil
-	}
-	cred, user, err := LookupKey(ctx, st, dialect, token)
-	if err != nil {
-		return nil, nil, err
-	}
-	c.mu.Lock()
-	if len(c.m) >= keyCacheSize {
-		clear(c.m)
-	}
-	c.m[h] = cachedKey{cred: cred, user: user, expires: now.Add(c.ttl)}
-	c.mu.Unlock()
-	return cred, user, nil
 }

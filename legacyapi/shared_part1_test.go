@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
@@ -134,17 +134,6 @@ func TestMethods(t *testing.T) {
 	}
 }
 
-func TestReadBody(t *testing.T) {
-	rec := httptest.NewRecorder()
-	body, err := ReadBody(rec, httptest.NewRequest("POST", "/", strings.NewReader("12345")), 5)
-	if err != nil || string(body) != "12345" {
-		t.Fatalf("%q %v", body, err)
-	}
-	if _, err := ReadBody(rec, httptest.NewRequest("POST", "/", strings.NewReader("123456")), 5); err != ErrBodyTooLarge {
-		t.Fatalf("over the limit: %v", err)
-	}
-}
-
 func TestStoreViews(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"), sqlite.Options{})
@@ -166,59 +155,18 @@ func TestStoreViews(t *testing.T) {
 		t.Fatalf("no login yet: %v %v", last, err)
 	}
 	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
-		return tx.Record(ctx, store.Activity{Action: ActionLogin, UserKey: a.Key})
+		return tx.Record(ctx, store.Activity{Action: auth.ActionLogin, UserKey: a.Key})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if last, err := LastLogin(ctx, st, a.Key); err != nil || time.Since(last) > time.Minute {
 		t.Fatalf("last login %v %v", last, err)
 	}
-	hash, err := RandomPasswordHash()
+	hash, err := auth.RandomPasswordHash()
 	if err != nil || !strings.HasPrefix(hash, "$argon2id$") {
 		t.Fatalf("%q %v", hash, err)
 	}
-	if ok, _ := secret.CheckPassword(hash, ""); ok {
+	if ok, _ := auth.CheckPassword(hash, ""); ok {
 		t.Fatal("empty password matches a random hash")
-	}
-}
-
-func TestKeyCache(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	u := storetest.CreateUser(t, st, &store.User{UserName: "owner", Active: true})
-	token := "ptla_" + secret.RandomString(43)
-	c, err := IssueKey(ctx, st, store.Actor{Door: "test"}, "pterodactyl", token, 16, u.Key, "k", []string{"read"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if NewKeyCache(0) != nil {
-		t.Fatal("a zero TTL made a cache")
-	}
-	var none *KeyCache
-	if _, got, err := none.Lookup(ctx, st, "pterodactyl", token, time.Now()); err != nil || got.Key != u.Key {
-		t.Fatalf("nil cache: %v %v", got, err)
-	}
-	cache := NewKeyCache(time.Minute)
-	now := time.Now()
-	if _, _, err := cache.Lookup(ctx, st, "pterodactyl", token, now); err != nil {
-		t.Fatal(err)
-	}
-	// Another dialect's lookup of the same token is not served from the cache.
-	if _, _, err := cache.Lookup(ctx, st, "xpdev", token, now); !store.IsNotFound(err) {
-		t.Fatalf("other dialect: %v", err)
-	}
-	// Revoke the key: the cache answers until its entry expires.
-	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error { return tx.DeleteCredential(ctx, c.ID) }); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := cache.Lookup(ctx, st, "pterodactyl", token, now.Add(30*time.Second)); err != nil {
-		t.Fatalf("within the TTL: %v", err)
-	}
-	if _, _, err := cache.Lookup(ctx, st, "pterodactyl", token, now.Add(61*time.Second)); !store.IsNotFound(err) {
-		t.Fatalf("after the TTL: %v", err)
 	}
 }

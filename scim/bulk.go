@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/scimbridge/scimbridge/httpjson"
 )
 
 // Bulk (RFC 7644 §3.7). Each operation runs through the same handlers as a
@@ -41,12 +43,11 @@ type bulkResult struct {
 }
 
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.BulkMaxPayload))
+	body, err := httpjson.ReadBody(w, r, s.opts.BulkMaxPayload)
+	if errors.Is(err, httpjson.ErrBodyTooLarge) {
+		return errorf(http.StatusRequestEntityTooLarge, "", "bulk request exceeds maxPayloadSize of %d bytes", s.opts.BulkMaxPayload)
+	}
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errorf(http.StatusRequestEntityTooLarge, "", "bulk request exceeds maxPayloadSize of %d bytes", s.opts.BulkMaxPayload)
-		}
 		return badRequest(typeInvalidSyntax, "cannot read request body")
 	}
 	var doc map[string]any

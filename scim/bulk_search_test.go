@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/app"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/store"
@@ -189,7 +189,7 @@ func TestMe(t *testing.T) {
 	wantError(t, status, doc, 501, "")
 	u := createUser(t, s, "me-user", nil)
 	stored, _ := s.Store.GetUserByUserName(context.Background(), "me-user")
-	token, _, err := app.IssueSCIMToken(context.Background(), s.Store, store.Actor{Door: "test"}, "me", stored.Key)
+	token, _, err := auth.IssueSCIMToken(context.Background(), s.Store, store.Actor{Door: "test"}, "me", stored.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

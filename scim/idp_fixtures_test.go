@@ -19,9 +19,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/internal/secret"
 )
 
 // idpKnownFailures lists fixture steps ("file.json › step") that fail
@@ -208,7 +208,7 @@ func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string
 		case err != nil:
 			failures = append(failures, fmt.Sprintf("password: user %s: %v", id, err))
 		default:
-			if ok, err := secret.CheckPassword(u.PasswordHash, pw.Password); !ok || err != nil {
+			if ok, err := auth.CheckPassword(u.PasswordHash, pw.Password); !ok || err != nil {
 				failures = append(failures, fmt.Sprintf("password of %s is not the one sent (%v)", id, err))
 			}
 		}

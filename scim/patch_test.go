@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/internal/secret"
 )
 
 func patchBody(ops ...map[string]any) map[string]any {
@@ -141,7 +141,7 @@ func TestPatchUser(t *testing.T) {
 		t.Fatal("password returned")
 	}
 	cur, _ := s.Store.GetUser(context.Background(), id)
-	if ok, _ := secret.CheckPassword(cur.PasswordHash, "N3w-passw0rd"); !ok {
+	if ok, _ := auth.CheckPassword(cur.PasswordHash, "N3w-passw0rd"); !ok {
 		t.Fatal("password not set")
 	}
 }

@@ -8,20 +8,17 @@
 package scim
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
-	fastjson "github.com/goccy/go-json"
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -233,37 +230,18 @@ func (s *Server) handle(prefix string, h func(w http.ResponseWriter, r *http.Req
 	})
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeJSON encodes v into a pooled buffer first, so an encoding failure
-// can still become an error response.
+// writeJSON writes a SCIM answer.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	enc := fastjson.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	// Once the status is out, a failed write (the client left) cannot be
-	// answered with an error any more.
-	_, _ = w.Write(buf.Bytes())
-	return nil
+	return httpjson.WriteAs(w, status, contentType, v)
 }
 
 // readBody reads a JSON object body within the size limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (map[string]any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := httpjson.ReadBody(w, r, limit)
+	if errors.Is(err, httpjson.ErrBodyTooLarge) {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", limit)
+	}
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", limit)
-		}
 		return nil, badRequest(typeInvalidSyntax, "cannot read request body")
 	}
 	var doc map[string]any
@@ -282,19 +260,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 
 // actor is the activity-log actor of a SCIM request.
 func actor(r *http.Request) store.Actor {
-	a := store.Actor{Door: "scim", Address: clientIP(r)}
+	a := store.Actor{Door: "scim", Address: httpjson.ClientIP(r)}
 	if p := principalFrom(r.Context()); p != nil {
 		a.Principal = p.Name
 	}
 	return a
-}
-
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
 }
 
 // checkIfMatch enforces an If-Match precondition against a version.
@@ -328,5 +298,5 @@ func hashPassword(pw string) (string, error) {
 	if pw == "" {
 		return "", nil
 	}
-	return secret.HashPassword(pw)
+	return auth.HashPassword(pw)
 }

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/app"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -82,7 +81,7 @@ func TestAuthentication(t *testing.T) {
 	}
 	// A stored token works, and stops working once revoked (after the cache).
 	ctx := context.Background()
-	token, cred, err := app.IssueSCIMToken(ctx, s.Store, store.Actor{Door: "test"}, "okta", 0)
+	token, cred, err := auth.IssueSCIMToken(ctx, s.Store, store.Actor{Door: "test"}, "okta", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +105,8 @@ func TestAuthentication(t *testing.T) {
 	if got := get(altered); got != 401 {
 		t.Fatalf("altered token: %d", got)
 	}
-	stored, _ := s.Store.FindCredential(ctx, app.SCIMTokenKind, secret.HashToken(token))
-	if stored == nil || stored.SecretHash == token || cred.SecretHash != secret.HashToken(token) {
+	stored, _ := s.Store.FindCredential(ctx, auth.SCIMTokenKind, auth.HashToken(token))
+	if stored == nil || stored.SecretHash == token || cred.SecretHash != auth.HashToken(token) {
 		t.Fatal("token not stored as its hash")
 	}
 	if strings.Contains(s.Logs(), token) || strings.Contains(s.Logs(), apptest.Token) {
@@ -153,7 +152,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Fatalf("enterprise extension: %v / %v", ent, u["schemas"])
 	}
 	stored, _ := s.Store.GetUser(context.Background(), id)
-	if ok, _ := secret.CheckPassword(stored.PasswordHash, "t1meMa$heen"); !ok || strings.Contains(stored.PasswordHash, "t1me") {
+	if ok, _ := auth.CheckPassword(stored.PasswordHash, "t1meMa$heen"); !ok || strings.Contains(stored.PasswordHash, "t1me") {
 		t.Fatal("password not stored as a working hash")
 	}
 
@@ -181,7 +180,7 @@ func TestUserLifecycle(t *testing.T) {
 		t.Fatalf("after PUT: %v %s", doc, h.Get("ETag"))
 	}
 	stored, _ = s.Store.GetUser(context.Background(), id)
-	if ok, _ := secret.CheckPassword(stored.PasswordHash, "t1meMa$heen"); !ok {
+	if ok, _ := auth.CheckPassword(stored.PasswordHash, "t1meMa$heen"); !ok {
 		t.Fatal("PUT without password dropped the password")
 	}
 	status, doc, _ = call(t, s, "PUT", "/scim/v2/Users/nope", put)
@@ -342,7 +341,7 @@ func TestFiltersOverHTTP(t *testing.T) {
 		wantError(t, status, doc, 400, "invalidFilter")
 	}
 	// Entra's connection test: a random userName is an empty 200 list.
-	status, doc, _ := call(t, s, "GET", "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "`+secret.RandomString(12)+`"`), nil)
+	status, doc, _ := call(t, s, "GET", "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "`+auth.RandomString(12)+`"`), nil)
 	if status != 200 || doc["totalResults"] != float64(0) || len(resources(doc)) != 0 {
 		t.Fatalf("empty result: %d %v", status, doc)
 	}

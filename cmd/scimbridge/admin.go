@@ -12,9 +12,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/ldapsync"
-	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -68,9 +68,9 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	kind := app.SCIMTokenKind
+	kind := auth.SCIMTokenKind
 	if *admin {
-		kind = app.AdminTokenKind
+		kind = auth.AdminTokenKind
 	}
 	switch args[0] {
 	case "create":
@@ -85,9 +85,9 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			userKey = u.Key
 		}
-		issue := app.IssueSCIMToken
+		issue := auth.IssueSCIMToken
 		if *admin {
-			issue = app.IssueAdminToken
+			issue = auth.IssueAdminToken
 		}
 		token, cred, err := issue(ctx, st, cliActor, *name, userKey)
 		if err != nil {
@@ -145,7 +145,7 @@ func apikeyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if keyName == "" {
 			keyName = *api + " key for " + u.UserName
 		}
-		cred, err := legacyapi.IssueKey(ctx, st, cliActor, *api, token, idLen, u.Key, keyName, scopes)
+		cred, err := auth.IssueKey(ctx, st, cliActor, *api, token, idLen, u.Key, keyName, scopes)
 		if err != nil {
 			return err
 		}
@@ -154,10 +154,10 @@ func apikeyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	case "list":
 		if known {
-			return listCredentials(ctx, st, stdout, legacyapi.KeyKind(*api))
+			return listCredentials(ctx, st, stdout, auth.KeyKind(*api))
 		}
 		for _, d := range dialects() {
-			if err := listCredentials(ctx, st, stdout, legacyapi.KeyKind(d)); err != nil {
+			if err := listCredentials(ctx, st, stdout, auth.KeyKind(d)); err != nil {
 				return err
 			}
 		}
@@ -165,7 +165,7 @@ func apikeyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "revoke":
 		kinds := []string{}
 		for _, d := range dialects() {
-			kinds = append(kinds, legacyapi.KeyKind(d))
+			kinds = append(kinds, auth.KeyKind(d))
 		}
 		return revoke(ctx, st, fs.Args(), "", stdout, kinds...)
 	}

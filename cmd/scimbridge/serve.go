@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -109,14 +110,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // firstStartToken generates a SCIM token when none exists at all, prints
 // it once, and keeps only its hash.
 func firstStartToken(ctx context.Context, st store.Store, stdout io.Writer) error {
-	existing, err := st.ListCredentials(ctx, app.SCIMTokenKind)
+	existing, err := st.ListCredentials(ctx, auth.SCIMTokenKind)
 	if err != nil {
 		return err
 	}
 	if len(existing) > 0 {
 		return nil
 	}
-	token, _, err := app.IssueSCIMToken(ctx, st, store.Actor{Door: "cli", Principal: "first-start"}, "initial", 0)
+	token, _, err := auth.IssueSCIMToken(ctx, st, store.Actor{Door: "cli", Principal: "first-start"}, "initial", 0)
 	if err != nil {
 		return err
 	}

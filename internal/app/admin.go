@@ -8,13 +8,10 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
-	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/store"
 )
-
-// AdminTokenKind is the credential kind of admin bearer tokens.
-const AdminTokenKind = "admin-token"
 
 // mountAdmin serves the operators' API under /admin: directory sync status
 // and runs, the activity log with filters, and SCIM token management. Every
@@ -33,45 +30,34 @@ func (a *App) mountAdmin(r *mux.Router, staticToken string) {
 }
 
 func adminError(w http.ResponseWriter, status int, msg string) {
-	legacyapi.WriteJSON(w, status, map[string]string{"error": msg})
+	httpjson.Write(w, status, map[string]string{"error": msg})
 }
 
 type adminKey struct{}
 
 func (a *App) adminAuth(static string) mux.MiddlewareFunc {
-	staticHash := ""
-	if static != "" {
-		staticHash = secret.HashToken(static)
-	}
+	tokens := auth.NewTokens(a.st, auth.AdminTokenKind, static, "config-admin-token")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token := legacyapi.BearerToken(r)
-			name := ""
-			if token != "" {
-				h := secret.HashToken(token)
-				if staticHash != "" && secret.Equal(h, staticHash) {
-					name = "config-admin-token"
-				} else if c, err := a.st.FindCredential(r.Context(), AdminTokenKind, h); err == nil {
-					name = "admin:" + c.Name
-				} else if !store.IsNotFound(err) {
-					a.log.ErrorContext(r.Context(), "admin auth", "err", err)
-					adminError(w, http.StatusInternalServerError, "internal error")
-					return
-				}
+			h, err := tokens.Check(r.Context(), httpjson.BearerToken(r), "admin:")
+			if err != nil {
+				a.log.ErrorContext(r.Context(), "admin auth", "err", err)
+				adminError(w, http.StatusInternalServerError, "internal error")
+				return
 			}
-			if name == "" {
+			if h == nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge-admin"`)
 				adminError(w, http.StatusUnauthorized, "missing or invalid admin token")
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(contextWith(r, adminKey{}, name)))
+			next.ServeHTTP(w, r.WithContext(contextWith(r, adminKey{}, h.Name)))
 		})
 	}
 }
 
 func adminActor(r *http.Request) store.Actor {
 	name, _ := r.Context().Value(adminKey{}).(string)
-	return store.Actor{Door: "admin", Principal: name, Address: legacyapi.ClientIP(r)}
+	return store.Actor{Door: "admin", Principal: name, Address: httpjson.ClientIP(r)}
 }
 
 type activityJSON struct {
@@ -114,11 +100,11 @@ func (a *App) adminActivity(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var ok bool
-	if aq.Offset, ok = legacyapi.IntParam(r, "offset", 0); !ok || aq.Offset < 0 {
+	if aq.Offset, ok = httpjson.IntParam(r, "offset", 0); !ok || aq.Offset < 0 {
 		adminError(w, http.StatusBadRequest, "offset must be a non-negative integer")
 		return
 	}
-	if aq.Limit, ok = legacyapi.IntParam(r, "limit", 100); !ok || aq.Limit < 1 || aq.Limit > 1000 {
+	if aq.Limit, ok = httpjson.IntParam(r, "limit", 100); !ok || aq.Limit < 1 || aq.Limit > 1000 {
 		adminError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
 		return
 	}
@@ -134,7 +120,7 @@ func (a *App) adminActivity(w http.ResponseWriter, r *http.Request) {
 			Address: e.Actor.Address, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
 			UserKey: e.UserKey, Detail: e.Detail}
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"total": total, "offset": aq.Offset, "entries": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"total": total, "offset": aq.Offset, "entries": out})
 }
 
 type tokenJSON struct {
@@ -147,7 +133,7 @@ type tokenJSON struct {
 }
 
 func (a *App) adminListTokens(w http.ResponseWriter, r *http.Request) {
-	creds, err := a.st.ListCredentials(r.Context(), SCIMTokenKind)
+	creds, err := a.st.ListCredentials(r.Context(), auth.SCIMTokenKind)
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, "internal error")
 		return
@@ -156,7 +142,7 @@ func (a *App) adminListTokens(w http.ResponseWriter, r *http.Request) {
 	for i, c := range creds {
 		out[i] = tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier, UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339)}
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"tokens": out})
 }
 
 // adminCreateToken: POST /admin/tokens {"name": "...", "userName": "..."};
@@ -166,7 +152,7 @@ func (a *App) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 		Name     string `json:"name"`
 		UserName string `json:"userName"`
 	}
-	if err := legacyapi.DecodeJSON(w, r, 64<<10, &body); err != nil {
+	if err := httpjson.Decode(w, r, 64<<10, &body); err != nil {
 		adminError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -183,19 +169,19 @@ func (a *App) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 		}
 		userKey = u.Key
 	}
-	token, c, err := IssueSCIMToken(r.Context(), a.st, adminActor(r), body.Name, userKey)
+	token, c, err := auth.IssueSCIMToken(r.Context(), a.st, adminActor(r), body.Name, userKey)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "admin create token", "err", err)
 		adminError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusCreated, tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier,
+	httpjson.Write(w, http.StatusCreated, tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier,
 		UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339), Token: token})
 }
 
 func (a *App) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	creds, err := a.st.ListCredentials(r.Context(), SCIMTokenKind)
+	creds, err := a.st.ListCredentials(r.Context(), auth.SCIMTokenKind)
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, "internal error")
 		return
@@ -218,6 +204,6 @@ func (a *App) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	a.scimAuth.forget()
+	a.scimTokens.Forget()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -11,8 +11,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/internal/login"
 	"github.com/scimbridge/scimbridge/internal/metrics"
 	"github.com/scimbridge/scimbridge/ldapsync"
 	"github.com/scimbridge/scimbridge/legacyapi"
@@ -25,13 +26,13 @@ const SCIMPrefix = "/scim/v2"
 
 // App is an assembled scimbridge.
 type App struct {
-	cfg      *config.Config
-	st       store.Store
-	log      *slog.Logger
-	handler  http.Handler
-	syncer   *ldapsync.Syncer
-	metrics  *metrics.Metrics
-	scimAuth *tokenAuth
+	cfg        *config.Config
+	st         store.Store
+	log        *slog.Logger
+	handler    http.Handler
+	syncer     *ldapsync.Syncer
+	metrics    *metrics.Metrics
+	scimTokens *auth.Tokens
 }
 
 // New builds the app on an open store (cfg.DB names the SQLite file whose
@@ -55,16 +56,16 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 	r := mux.NewRouter()
 	r.Use(captureRoute)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		legacyapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
 
 	if cfg.Metrics.On() {
 		r.Handle("/metrics", a.metrics.Handler(cfg.Metrics.Token)).Methods(http.MethodGet)
 	}
-	a.scimAuth = newTokenAuth(st, staticToken)
+	a.scimTokens = auth.NewTokens(st, auth.SCIMTokenKind, staticToken, "config-token")
 	scimServer := scim.New(scim.Options{
-		Store: st, Log: log, Auth: a.scimAuth, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
+		Store: st, Log: log, Auth: scimTokens{a.scimTokens}, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
 		DefaultPageSize: cfg.SCIM.DefaultPageSize, MaxPageSize: cfg.SCIM.MaxPageSize,
 		PatchResponse:     cfg.SCIM.PatchResponse,
 		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
@@ -77,11 +78,11 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 
 	a.mountAdmin(r, cfg.Admin.Token)
 
-	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &login.Verifier{Directory: syncer}, MaxBody: cfg.MaxBodyBytes}
+	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &auth.Verifier{Directory: syncer}, MaxBody: cfg.MaxBodyBytes}
 	mountLegacy(r, cfg.Legacy, deps)
 
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		legacyapi.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})
 	limited := newRateLimiter(cfg.RateLimit).middleware(scim.CaseInsensitive(SCIMPrefix, r))
 	a.handler = requestLog(log, a.metrics, recoverer(log, limited))
@@ -132,5 +133,5 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		a.log.ErrorContext(r.Context(), "readyz: store not ready", "err", err)
 		body.Status, status = "store unavailable", http.StatusServiceUnavailable
 	}
-	legacyapi.WriteJSON(w, status, body)
+	httpjson.Write(w, status, body)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/legacyapi"
@@ -45,7 +46,7 @@ func startDoors(t *testing.T) *doors {
 	}
 	issue := func(dialect string, newKey func() (string, int)) string {
 		token, n := newKey()
-		if _, err := legacyapi.IssueKey(context.Background(), srv.Store, store.Actor{Door: "test"}, dialect, token, n,
+		if _, err := auth.IssueKey(context.Background(), srv.Store, store.Actor{Door: "test"}, dialect, token, n,
 			admin.Key, "cross-door", []string{"read", "write"}); err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +272,7 @@ func BenchmarkPterodactylVsSCIM(b *testing.B) {
 		b.Fatal(err)
 	}
 	key, idLen := pterodactyl.NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), s.Store, store.Actor{Door: "bench"}, pterodactyl.Dialect, key, idLen,
+	if _, err := auth.IssueKey(context.Background(), s.Store, store.Actor{Door: "bench"}, pterodactyl.Dialect, key, idLen,
 		admin.Key, "bench", []string{"read"}); err != nil {
 		b.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/scim"
 )
 
@@ -107,7 +107,7 @@ func (rl *rateLimiter) middleware(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := rl.now()
-		addr := legacyapi.ClientIP(r)
+		addr := httpjson.ClientIP(r)
 		checks := []struct {
 			set *limiters
 			key string
@@ -171,22 +171,22 @@ func writeTooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 		scim.WriteError(w, &scim.Error{Status: http.StatusTooManyRequests, Detail: msg})
 	case "pterodactyl":
 		w.Header().Set("X-RateLimit-Remaining", "0")
-		legacyapi.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"errors": []map[string]string{{
+		httpjson.Write(w, http.StatusTooManyRequests, map[string]any{"errors": []map[string]string{{
 			"code": "ThrottleRequestsException", "status": "429", "detail": "Too Many Attempts."}}})
 	case "usersapi":
-		legacyapi.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"success": false, "message": msg})
+		httpjson.Write(w, http.StatusTooManyRequests, map[string]any{"success": false, "message": msg})
 	case "xpdev":
-		legacyapi.WriteJSON(w, http.StatusTooManyRequests, map[string]string{"message": msg})
+		httpjson.Write(w, http.StatusTooManyRequests, map[string]string{"message": msg})
 	case "xyops":
 		// xyOps maps codes to HTTP statuses only on versioned URLs.
 		status := http.StatusOK
 		if versioned.MatchString(r.URL.Path) {
 			status = http.StatusTooManyRequests
 		}
-		legacyapi.WriteJSON(w, status, map[string]string{"code": "rate", "description": msg})
+		httpjson.Write(w, status, map[string]string{"code": "rate", "description": msg})
 	case "xstudio":
-		legacyapi.WriteJSON(w, http.StatusTooManyRequests, map[string]string{"result": "failure", "message": msg})
+		httpjson.Write(w, http.StatusTooManyRequests, map[string]string{"result": "failure", "message": msg})
 	default:
-		legacyapi.WriteJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
+		httpjson.Write(w, http.StatusTooManyRequests, map[string]string{"error": msg})
 	}
 }

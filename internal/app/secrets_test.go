@@ -14,10 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/internal/secret"
-	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/pterodactyl"
 	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
 	"github.com/scimbridge/scimbridge/legacyapi/xpdev"
@@ -109,7 +108,7 @@ const patchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 func TestSecretsNeverLeak(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "secrets.db")
-	xstudioAdminPW := "Xs-Admin-" + secret.RandomString(20)
+	xstudioAdminPW := "Xs-Admin-" + auth.RandomString(20)
 	s := apptest.Start(t, func(c *config.Config) {
 		c.DB = dbPath
 		c.Legacy.XStudio.AdminPassword = xstudioAdminPW
@@ -119,7 +118,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	sc.secret("static SCIM token", apptest.Token)
 	sc.secret("static admin token", apptest.AdminToken)
 	sc.secret("XStudio admin password", xstudioAdminPW)
-	pw := func(what string) string { return sc.secret(what, "Pw-"+secret.RandomString(24)) }
+	pw := func(what string) string { return sc.secret(what, "Pw-"+auth.RandomString(24)) }
 	ctx := context.Background()
 
 	// SCIM: passwords through POST, PUT, PATCH (with and without a path),
@@ -153,7 +152,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if ops, _ := bulk["Operations"].([]any); len(ops) != 3 {
 		t.Fatalf("bulk: %v", bulk)
 	}
-	if st, _, _ := sc.do("GET", "/scim/v2/Users", nil, "Authorization", "Bearer "+sc.secret("wrong SCIM token", "scim_"+secret.RandomString(32))); st != 401 {
+	if st, _, _ := sc.do("GET", "/scim/v2/Users", nil, "Authorization", "Bearer "+sc.secret("wrong SCIM token", "scim_"+auth.RandomString(32))); st != 401 {
 		t.Fatalf("wrong token: HTTP %d", st)
 	}
 
@@ -182,7 +181,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if st, body, _ := sc.do("DELETE", fmt.Sprintf("/admin/tokens/%d", issued.ID), nil, "Authorization", "Bearer "+apptest.AdminToken); st != 204 {
 		t.Fatalf("revoke token: HTTP %d %s", st, body)
 	}
-	sc.do("GET", "/admin/activity?limit=1000", nil, "Authorization", "Bearer "+sc.secret("wrong admin token", "sbadm_"+secret.RandomString(32)))
+	sc.do("GET", "/admin/activity?limit=1000", nil, "Authorization", "Bearer "+sc.secret("wrong admin token", "sbadm_"+auth.RandomString(32)))
 
 	// xyOps: login (right and wrong), the session, an API key, an admin
 	// call creating a user with a password, logout_all with the password.
@@ -214,7 +213,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	xyCall("/api/app/user_settings/v1", map[string]any{"full_name": "Leaky", "password": pw("xyOps settings password"),
 		"new_password": pw("xyOps settings new password")})
 	key, _ := xyops.NewKey()
-	if _, err := legacyapi.IssueKey(ctx, s.Store, store.Actor{Door: "cli"}, xyops.Dialect, sc.secret("xyOps API key", key), 0,
+	if _, err := auth.IssueKey(ctx, s.Store, store.Actor{Door: "cli"}, xyops.Dialect, sc.secret("xyOps API key", key), 0,
 		userKey(t, s, "leaky"), "ci", []string{"read"}); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +222,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatalf("xyOps API key: HTTP %d %s", st, body)
 	}
 	sc.do("POST", "/api/app/get_user_activity/v1", jsonBody(map[string]any{}), "Content-Type", "application/json",
-		"X-API-Key", sc.secret("wrong xyOps API key", secret.RandomString(24)))
+		"X-API-Key", sc.secret("wrong xyOps API key", auth.RandomString(24)))
 	xyCall("/api/app/logout_all/v1", map[string]any{"password": p4})
 
 	// XStudio: the configured admin logs in, creates a user with a
@@ -268,7 +267,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatalf("Pterodactyl update: HTTP %d %s", st, body)
 	}
 	sc.do("POST", "/api/application/users", jsonBody(map[string]any{"email": "bad", "username": "bad user", "password": pw("Pterodactyl invalid-create password")}), ptHeaders...)
-	sc.do("GET", "/api/application/users", nil, "Authorization", "Bearer "+sc.secret("wrong Pterodactyl key", "ptla_"+secret.RandomString(43)), "Accept", "application/json")
+	sc.do("GET", "/api/application/users", nil, "Authorization", "Bearer "+sc.secret("wrong Pterodactyl key", "ptla_"+auth.RandomString(43)), "Accept", "application/json")
 
 	// Users API: login (tokens handed out once), refresh, a user created
 	// and its password changed, a wrong login, logout.
@@ -326,7 +325,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if status >= 300 {
 		t.Fatalf("XP-Dev create: HTTP %d %s", status, text)
 	}
-	sc.do("GET", "/api/v1/user", nil, xpdev.TokenHeader, sc.secret("wrong XP-Dev token", secret.RandomString(32)))
+	sc.do("GET", "/api/v1/user", nil, xpdev.TokenHeader, sc.secret("wrong XP-Dev token", auth.RandomString(32)))
 
 	// Every password that was accepted is stored as an argon2id hash.
 	for name, password := range map[string]string{"leaky": p4, "admin": newAdminPW, "xsuser": "", "kim": "", "ptuser": "", "uauser": uaPW, "xpuser": ""} {
@@ -340,7 +339,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if password == "" {
 			continue // set through a door; the hash format is what matters
 		}
-		if ok, err := secret.CheckPassword(u.PasswordHash, password); err != nil || !ok {
+		if ok, err := auth.CheckPassword(u.PasswordHash, password); err != nil || !ok {
 			t.Errorf("%s: the stored hash does not match the last password set (%v)", name, err)
 		}
 	}
@@ -351,7 +350,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 // issueKey stores an API key for a user as `scimbridge apikey create` does.
 func issueKey(t *testing.T, s *apptest.Server, dialect, token string, idLen int, userName string) {
 	t.Helper()
-	if _, err := legacyapi.IssueKey(context.Background(), s.Store, store.Actor{Door: "cli"}, dialect, token, idLen,
+	if _, err := auth.IssueKey(context.Background(), s.Store, store.Actor{Door: "cli"}, dialect, token, idLen,
 		userKey(t, s, userName), "ci", []string{"read", "write"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 )
 
 // Metrics holds the collectors of one server.
@@ -84,10 +83,10 @@ func (m *Metrics) Handler(token string) http.Handler {
 	if token == "" {
 		return h
 	}
-	want := secret.HashToken(token)
+	want := auth.HashToken(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("Authorization")
-		if len(got) < 8 || !secret.Equal(secret.HashToken(got[7:]), want) {
+		if len(got) < 8 || !auth.Equal(auth.HashToken(got[7:]), want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
@@ -53,7 +53,7 @@ func OpenStore(t testing.TB, now func() time.Time) *sqlite.DB {
 // IssueKey stores an API key of the dialect for the user and returns it.
 func IssueKey(t testing.TB, st store.Store, dialect, token string, identifierLen int, userKey int64, name string, scopes ...string) string {
 	t.Helper()
-	if _, err := legacyapi.IssueKey(context.Background(), st, store.Actor{Door: "test"}, dialect, token, identifierLen,
+	if _, err := auth.IssueKey(context.Background(), st, store.Actor{Door: "test"}, dialect, token, identifierLen,
 		userKey, name, scopes); err != nil {
 		t.Fatal(err)
 	}

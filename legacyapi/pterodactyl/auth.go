@@ -13,6 +13,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -62,8 +64,8 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 		var raw []byte
 		if o.body {
 			var err error
-			raw, err = legacyapi.ReadBody(w, r, s.deps.BodyLimit())
-			if errors.Is(err, legacyapi.ErrBodyTooLarge) {
+			raw, err = httpjson.ReadBody(w, r, s.deps.BodyLimit())
+			if errors.Is(err, httpjson.ErrBodyTooLarge) {
 				writeError(w, http.StatusRequestEntityTooLarge, "PostTooLargeException", "The request body is too large.")
 				return
 			}
@@ -73,7 +75,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			}
 		}
 		c := &call{}
-		key, owner, err := s.keys.Lookup(r.Context(), s.deps.Store, Dialect, legacyapi.BearerToken(r), s.deps.Clock())
+		key, owner, err := s.keys.Lookup(r.Context(), s.deps.Store, auth.KeyKind(Dialect), httpjson.BearerToken(r), s.deps.Clock())
 		if err != nil {
 			if store.KindOf(err) != store.KindNotFound {
 				s.internalError(w, r, err)
@@ -102,7 +104,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			c.input = in
 		}
 		if !ipAllowed(key, r) {
-			forbidden(w, "This IP address ("+legacyapi.ClientIP(r)+") does not have permission to access the API using these credentials.")
+			forbidden(w, "This IP address ("+httpjson.ClientIP(r)+") does not have permission to access the API using these credentials.")
 			return
 		}
 		switch {
@@ -128,7 +130,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			forbidden(w, detailNotAdmin)
 			return
 		}
-		if o.scope != scopeNone && !legacyapi.HasScope(key, string(o.scope)) {
+		if o.scope != scopeNone && !auth.HasScope(key, string(o.scope)) {
 			forbidden(w, detailUnauthorized)
 			return
 		}
@@ -161,7 +163,7 @@ func ipAllowed(key *store.Credential, r *http.Request) bool {
 	if json.Unmarshal([]byte(key.Data), &d) != nil || len(d.AllowedIPs) == 0 {
 		return true
 	}
-	ip, err := netip.ParseAddr(legacyapi.ClientIP(r))
+	ip, err := netip.ParseAddr(httpjson.ClientIP(r))
 	if err != nil {
 		return false
 	}

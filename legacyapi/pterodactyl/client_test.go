@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -104,7 +104,7 @@ func TestRealClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := secret.CheckPassword(stored.PasswordHash, "js-password-2"); !ok || stored.UserName != "jsuser" {
+	if ok, _ := auth.CheckPassword(stored.PasswordHash, "js-password-2"); !ok || stored.UserName != "jsuser" {
 		t.Fatalf("stored %+v: password set by the client does not check", stored)
 	}
 	// The client's delete() rejects on the empty 204 body, as against the

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/httpjson"
 )
 
 // apiError is one entry of the panel's error list (spec §6). Status is the
@@ -26,7 +26,7 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, status int, code, detail string) {
-	legacyapi.WriteJSON(w, status, errorBody{Errors: []apiError{{Code: code, Status: strconv.Itoa(status), Detail: detail}}})
+	httpjson.Write(w, status, errorBody{Errors: []apiError{{Code: code, Status: strconv.Itoa(status), Detail: detail}}})
 }
 
 func notFound(w http.ResponseWriter) {
@@ -63,5 +63,5 @@ func validationFailed(w http.ResponseWriter, errs []fieldError) {
 			Meta: &errorMeta{SourceField: e.field, Rule: e.rule},
 		})
 	}
-	legacyapi.WriteJSON(w, http.StatusUnprocessableEntity, body)
+	httpjson.Write(w, http.StatusUnprocessableEntity, body)
 }

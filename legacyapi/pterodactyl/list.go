@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -169,5 +170,5 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, c *call) {
 		Total: res.Total, Count: len(out.Data), PerPage: perPage, CurrentPage: page,
 		TotalPages: totalPages, Links: links,
 	}}
-	legacyapi.WriteJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }

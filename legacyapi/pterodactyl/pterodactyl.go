@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 )
 
@@ -56,7 +56,7 @@ const (
 // NewKey returns a new application key: "ptla_" plus 11 characters form the
 // 16-character public identifier, 32 more the secret (48 in all).
 func NewKey() (token string, identifierLen int) {
-	return "ptla_" + secret.RandomString(11) + secret.RandomString(32), 16
+	return "ptla_" + auth.RandomString(11) + auth.RandomString(32), 16
 }
 
 // server holds one mounted instance of the dialect.
@@ -66,7 +66,7 @@ type server struct {
 	log       *slog.Logger
 	limiter   *limiter
 	languages map[string]bool
-	keys      *legacyapi.KeyCache
+	keys      *auth.CredentialCache
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below
@@ -87,7 +87,7 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if cfg.KeyCacheTTL == 0 {
 		cfg.KeyCacheTTL = 5 * time.Second
 	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log, languages: map[string]bool{}, keys: legacyapi.NewKeyCache(cfg.KeyCacheTTL)}
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, languages: map[string]bool{}, keys: auth.NewCredentialCache(cfg.KeyCacheTTL)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

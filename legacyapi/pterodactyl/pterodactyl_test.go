@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
@@ -77,8 +77,8 @@ func TestIPAllowList(t *testing.T) {
 	}{{`["10.0.0.0/8"]`, 403}, {`["127.0.0.1"]`, 200}, {`["127.0.0.0/8","10.1.1.1"]`, 200}} {
 		token, n := NewKey()
 		err := e.st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
-			return tx.CreateCredential(ctx, &store.Credential{Kind: legacyapi.KeyKind(Dialect), UserKey: e.admin.Key,
-				Identifier: token[:n], SecretHash: secret.HashToken(token), Scopes: []string{"read"},
+			return tx.CreateCredential(ctx, &store.Credential{Kind: auth.KeyKind(Dialect), UserKey: e.admin.Key,
+				Identifier: token[:n], SecretHash: auth.HashToken(token), Scopes: []string{"read"},
 				Data: `{"allowed_ips":` + tc.allowed + `}`})
 		})
 		if err != nil {
@@ -175,7 +175,7 @@ func TestCreateFull(t *testing.T) {
 		t.Fatalf("by external id: %s", got.body)
 	}
 	u, _ := e.st.GetUserByUserName(context.Background(), "ext.user-1")
-	if ok, _ := secret.CheckPassword(u.PasswordHash, "s3cret pw"); !ok || !legacyapi.HasRole(u, "admin") || u.PreferredLanguage != "de" {
+	if ok, _ := auth.CheckPassword(u.PasswordHash, "s3cret pw"); !ok || !legacyapi.HasRole(u, "admin") || u.PreferredLanguage != "de" {
 		t.Fatalf("stored %+v", u)
 	}
 	// Form bodies work as in Laravel.
@@ -295,7 +295,7 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("patched %s", up.body)
 	}
 	u, _ := e.st.GetUserByKey(context.Background(), id)
-	if ok, _ := secret.CheckPassword(u.PasswordHash, "new-pw"); !ok || u.DisplayName != "Pat Mo" {
+	if ok, _ := auth.CheckPassword(u.PasswordHash, "new-pw"); !ok || u.DisplayName != "Pat Mo" {
 		t.Fatalf("stored %+v", u)
 	}
 	// An empty password changes nothing; a null external_id clears it.

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -99,7 +100,7 @@ func includesServers(r *http.Request) bool {
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request, c *call) {
-	legacyapi.WriteJSON(w, http.StatusOK, render(c.target, includesServers(r)))
+	httpjson.Write(w, http.StatusOK, render(c.target, includesServers(r)))
 }
 
 func (s *server) actor(r *http.Request, c *call) store.Actor {
@@ -147,10 +148,10 @@ func (s *server) writeFailed(w http.ResponseWriter, r *http.Request, err error) 
 // mails a set-password link.
 func passwordHash(in input, creating bool) (string, error) {
 	if pw, ok := in["password"].(string); ok && pw != "" {
-		return secret.HashPassword(pw)
+		return auth.HashPassword(pw)
 	}
 	if creating {
-		return legacyapi.RandomPasswordHash()
+		return auth.RandomPasswordHash()
 	}
 	return "", nil
 }
@@ -187,7 +188,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out := render(u, false)
 	out.Meta = &itemMeta{Resource: legacyapi.BaseURL(r, s.cfg.BaseURL) + r.URL.Path + "/" + strconv.FormatInt(u.Key, 10)}
-	legacyapi.WriteJSON(w, http.StatusCreated, out)
+	httpjson.Write(w, http.StatusCreated, out)
 }
 
 func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
@@ -245,7 +246,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 		s.writeFailed(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, render(updated, includesServers(r)))
+	httpjson.Write(w, http.StatusOK, render(updated, includesServers(r)))
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request, c *call) {
@@ -260,7 +261,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *server) servers(w http.ResponseWriter, r *http.Request, c *call) {
-	legacyapi.WriteJSON(w, http.StatusOK, list{Object: "list", Data: []item{}, Meta: &listMeta{Pagination: pagination{
+	httpjson.Write(w, http.StatusOK, list{Object: "list", Data: []item{}, Meta: &listMeta{Pagination: pagination{
 		PerPage: defaultPerPage, CurrentPage: 1, TotalPages: 1, Links: map[string]string{},
 	}}})
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -57,7 +58,7 @@ func (s *server) safe(h http.HandlerFunc) http.HandlerFunc {
 // scope (403), before h runs.
 func (s *server) authed(write bool, h handler) http.HandlerFunc {
 	return s.safe(func(w http.ResponseWriter, r *http.Request) {
-		token := legacyapi.BearerToken(r)
+		token := httpjson.BearerToken(r)
 		if token == "" {
 			fail(w, http.StatusUnauthorized, msgNoToken)
 			return
@@ -91,7 +92,7 @@ func (s *server) authenticate(ctx context.Context, token string) (*caller, error
 		c.cred, c.user = sess.Credential, sess.User
 	} else {
 		var err error
-		if c.cred, c.user, err = legacyapi.LookupKey(ctx, s.deps.Store, Dialect, token); err != nil {
+		if c.cred, c.user, err = auth.LookupKey(ctx, s.deps.Store, Dialect, token); err != nil {
 			return nil, err
 		}
 	}
@@ -103,7 +104,7 @@ func (s *server) authenticate(ctx context.Context, token string) (*caller, error
 
 // mayWrite: a login token may do what its user may; a key needs "write".
 func (c *caller) mayWrite() bool {
-	return c.cred.Kind == SessionKind || legacyapi.HasScope(c.cred, "write")
+	return c.cred.Kind == SessionKind || auth.HasScope(c.cred, "write")
 }
 
 // withTarget loads the {id} user (404 for an unknown or non-numeric id).
@@ -130,8 +131,8 @@ type body map[string]json.RawMessage
 // readBody decodes the request's JSON object (an empty body is {}); on
 // false it has answered 400 or 413.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) (body, bool) {
-	raw, err := legacyapi.ReadBody(w, r, s.deps.BodyLimit())
-	if errors.Is(err, legacyapi.ErrBodyTooLarge) {
+	raw, err := httpjson.ReadBody(w, r, s.deps.BodyLimit())
+	if errors.Is(err, httpjson.ErrBodyTooLarge) {
 		fail(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 		return nil, false
 	}
@@ -220,7 +221,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	if !good {
 		// Counted towards the lockout.
 		err := s.deps.Store.Write(ctx, actor, func(tx store.Tx) error {
-			return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLoginFailure, ResourceType: "User",
+			return tx.Record(ctx, store.Activity{Action: auth.ActionLoginFailure, ResourceType: "User",
 				ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: Dialect})
 		})
 		if err != nil {
@@ -234,22 +235,22 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, msgInactive)
 		return
 	}
-	refresh := secret.NewToken(refreshPrefix)
-	var sess *legacyapi.Session
+	refresh := auth.NewToken(refreshPrefix)
+	var sess *auth.Session
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
 		var err error
 		if sess, err = s.sessions.Start(ctx, tx, u, now); err != nil {
 			return err
 		}
 		if err := tx.CreateCredential(ctx, &store.Credential{Kind: RefreshKind, Name: u.UserName, UserKey: u.Key,
-			Identifier: refresh[:12], SecretHash: secret.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
+			Identifier: refresh[:12], SecretHash: auth.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
 			return err
 		}
 		if err := s.sweepExpired(ctx, tx, now); err != nil {
 			return err
 		}
-		detail, _ := json.Marshal(legacyapi.LoginDetail{Door: Dialect, Session: legacyapi.SessionRef(sess.ID), UserAgent: r.UserAgent()})
-		return tx.Record(ctx, store.Activity{Action: legacyapi.ActionLogin, ResourceType: "User", ResourceID: u.ID,
+		detail, _ := json.Marshal(auth.LoginDetail{Door: Dialect, Session: auth.SessionRef(sess.ID), UserAgent: r.UserAgent()})
+		return tx.Record(ctx, store.Activity{Action: auth.ActionLogin, ResourceType: "User", ResourceID: u.ID,
 			ResourceKey: u.Key, UserKey: u.Key, Detail: string(detail)})
 	})
 	if err != nil {
@@ -262,7 +263,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.LastLoginAt, out.LastLogin = ts(now), ts(now)
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{
+	httpjson.Write(w, http.StatusOK, map[string]any{
 		"success": true, "message": "Login successful",
 		"data": map[string]any{"user": out, "accessToken": sess.ID, "refreshToken": refresh,
 			"expiresIn": int(s.cfg.TokenTTL.Seconds())},
@@ -324,7 +325,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	cred, err := s.deps.Store.FindCredential(ctx, RefreshKind, secret.HashToken(token))
+	cred, err := s.deps.Store.FindCredential(ctx, RefreshKind, auth.HashToken(token))
 	var u *store.User
 	if err == nil {
 		u, err = s.deps.Store.GetUserByKey(ctx, cred.UserKey)
@@ -337,7 +338,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnauthorized, msgBadRefresh)
 		return
 	}
-	var sess *legacyapi.Session
+	var sess *auth.Session
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
 		var err error
 		sess, err = s.sessions.Start(ctx, tx, u, s.deps.Clock())
@@ -347,7 +348,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true,
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true,
 		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
 }
 
@@ -363,14 +364,14 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.cred.Kind == SessionKind || refresh != "" {
 		err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 			if c.cred.Kind == SessionKind {
-				if err := s.sessions.End(ctx, tx, &legacyapi.Session{Credential: c.cred, User: c.user}); err != nil {
+				if err := s.sessions.End(ctx, tx, &auth.Session{Credential: c.cred, User: c.user}); err != nil {
 					return err
 				}
 			}
 			if refresh == "" {
 				return nil
 			}
-			rc, err := tx.FindCredential(ctx, RefreshKind, secret.HashToken(refresh))
+			rc, err := tx.FindCredential(ctx, RefreshKind, auth.HashToken(refresh))
 			if store.IsNotFound(err) || (err == nil && rc.UserKey != c.user.Key) {
 				return nil // not this user's: nothing to revoke
 			}
@@ -384,5 +385,5 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
 			return
 		}
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Logout successful"})
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "message": "Logout successful"})
 }

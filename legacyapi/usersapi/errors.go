@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"sort"
 
-	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -20,7 +20,7 @@ type failure struct {
 }
 
 func fail(w http.ResponseWriter, status int, msg string) {
-	legacyapi.WriteJSON(w, status, failure{Error: msg, Message: msg})
+	httpjson.Write(w, status, failure{Error: msg, Message: msg})
 }
 
 // The documented and observed messages.
@@ -63,7 +63,7 @@ func (v invalid) write(w http.ResponseWriter) {
 	for _, k := range keys {
 		msgs = append(msgs, v[k])
 	}
-	legacyapi.WriteJSON(w, http.StatusUnprocessableEntity, failure{Error: msgValidation, Message: msgValidation, Details: v, Errors: msgs})
+	httpjson.Write(w, http.StatusUnprocessableEntity, failure{Error: msgValidation, Message: msgValidation, Details: v, Errors: msgs})
 }
 
 // add records the first failure of a field.

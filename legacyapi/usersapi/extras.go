@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -57,7 +58,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		invalid{"currentPassword": "Current password is incorrect"}.write(w)
 		return
 	}
-	hash, err := secret.HashPassword(next)
+	hash, err := auth.HashPassword(next)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -66,7 +67,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		s.failed(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": msgPasswordDone})
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "message": msgPasswordDone})
 }
 
 func (s *server) setPasswordHash(r *http.Request, c *caller, hash string) error {
@@ -100,8 +101,8 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, c *caller
 		invalid{"password": msgDirPassword}.write(w)
 		return
 	}
-	temp := secret.RandomString(16)
-	hash, err := secret.HashPassword(temp)
+	temp := auth.RandomString(16)
+	hash, err := auth.HashPassword(temp)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -110,7 +111,7 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, c *caller
 		s.failed(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Password reset successfully",
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "message": "Password reset successfully",
 		"data": map[string]any{"temporaryPassword": temp,
 			"note": "Give this temporary password to the user over a safe channel; it is shown only once."}})
 }
@@ -149,7 +150,7 @@ func (s *server) getPermissions(w http.ResponseWriter, r *http.Request, c *calle
 		fail(w, http.StatusForbidden, msgForbidden)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true,
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true,
 		"data": map[string]any{"permissions": permissionsOf(c.target)}})
 }
 
@@ -207,7 +208,7 @@ func (s *server) putPermissions(w http.ResponseWriter, r *http.Request, c *calle
 		s.failed(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": "Permissions updated successfully"})
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "message": "Permissions updated successfully"})
 }
 
 type activityOut struct {
@@ -283,19 +284,19 @@ func (s *server) activity(w http.ResponseWriter, r *http.Request, c *caller) {
 	for _, e := range entries {
 		resource, action, _ := strings.Cut(e.Action, ".")
 		switch e.Action {
-		case legacyapi.ActionLogin:
+		case auth.ActionLogin:
 			resource, action = "auth", "login"
-		case legacyapi.ActionLogout:
+		case auth.ActionLogout:
 			resource, action = "auth", "logout"
-		case legacyapi.ActionLoginFailure:
+		case auth.ActionLoginFailure:
 			resource, action = "auth", "login.failure"
-		case legacyapi.ActionPasswordChange:
+		case auth.ActionPasswordChange:
 			resource, action = "user", "password.change"
 		}
 		out = append(out, activityOut{ID: e.Seq, Action: action, Resource: resource, Details: e.Detail,
 			IPAddress: optional(e.Actor.Address), Timestamp: *ts(e.At), Door: e.Actor.Door, Actor: e.Actor.Principal})
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": map[string]any{
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "data": map[string]any{
 		"activities": out, "pagination": pageInfo{Page: page, Limit: limit, Total: total, Pages: pages(total, limit)},
 	}})
 }

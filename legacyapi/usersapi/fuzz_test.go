@@ -11,7 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
@@ -40,7 +40,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	st := legacytest.OpenStore(f, nil)
 	e := &fuzzEnv{logs: &bytes.Buffer{}}
 	r := mux.NewRouter()
-	Mount(r, Config{LockoutFailures: -1}, legacyapi.Deps{Store: st, MaxBody: 64 << 10, Passwords: &login.Verifier{},
+	Mount(r, Config{LockoutFailures: -1}, legacyapi.Deps{Store: st, MaxBody: 64 << 10, Passwords: &auth.Verifier{},
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
 	e.h = r
 	admin := storetest.CreateUser(f, st, &store.User{UserName: "admin", Active: true, Roles: []store.Value{{Value: "admin"}},

@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -112,7 +113,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, c *caller) {
 		}
 		users = append(users, out)
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": map[string]any{
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "data": map[string]any{
 		"users": users, "pagination": pageInfo{Page: page, Limit: limit, Total: res.Total, Pages: pages(res.Total, limit)},
 	}})
 }
@@ -155,7 +156,7 @@ func (s *server) stats(w http.ResponseWriter, r *http.Request, c *caller) {
 	out["byRole"] = byRole
 	// recentLogins: users with a login in the last 24 hours (the newest
 	// 10,000 logins are looked at).
-	entries, _, err := s.deps.Store.ListActivity(ctx, store.ActivityQuery{Action: legacyapi.ActionLogin,
+	entries, _, err := s.deps.Store.ListActivity(ctx, store.ActivityQuery{Action: auth.ActionLogin,
 		Since: s.deps.Clock().Add(-24 * time.Hour), Limit: 10000})
 	if err != nil {
 		s.internal(w, r, err)
@@ -166,7 +167,7 @@ func (s *server) stats(w http.ResponseWriter, r *http.Request, c *caller) {
 		seen[e.UserKey] = true
 	}
 	out["recentLogins"] = len(seen)
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "data": out})
 }
 
 // userDetail is GET /{id}'s object: the real product adds its profile and
@@ -187,7 +188,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.internal(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "data": userDetail{userOut: out}})
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "data": userDetail{userOut: out}})
 }
 
 // writeUser answers {"success":true,"data":user[,"message":msg]}.
@@ -201,7 +202,7 @@ func (s *server) writeUser(w http.ResponseWriter, r *http.Request, status int, u
 	if msg != "" {
 		body["message"] = msg
 	}
-	legacyapi.WriteJSON(w, status, body)
+	httpjson.Write(w, status, body)
 }
 
 func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -218,7 +219,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 		bad.write(w)
 		return
 	}
-	hash, err := secret.HashPassword(*in.password)
+	hash, err := auth.HashPassword(*in.password)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -327,7 +328,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.failed(w, r, err)
 		return
 	}
-	legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "message": msgDeleted})
+	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "message": msgDeleted})
 }
 
 // setStatus is the real product's PATCH /api/users/{id}/status.

@@ -14,15 +14,14 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/login"
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
-// directory is a stand-in for the LDAP bind seam (login.DirectoryBinder);
+// directory is a stand-in for the LDAP bind seam (auth.DirectoryBinder);
 // ldapsync's own tests bind against a real slapd.
 type directory struct {
 	passwords map[string]string // DN → password
@@ -36,7 +35,7 @@ func (d *directory) Bind(_ context.Context, _, dn, pw string) error {
 	if want, ok := d.passwords[dn]; ok && want == pw {
 		return nil
 	}
-	return login.ErrInvalidCredentials
+	return auth.ErrInvalidCredentials
 }
 
 type env struct {
@@ -65,11 +64,11 @@ func newEnv(t testing.TB, cfg Config) *env {
 	st := legacytest.OpenStore(t, clock)
 	dir := &directory{passwords: map[string]string{}}
 	r := mux.NewRouter()
-	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 4096, Passwords: &login.Verifier{Directory: dir}, Now: clock})
+	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 4096, Passwords: &auth.Verifier{Directory: dir}, Now: clock})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	hash := func(pw string) string {
-		h, err := secret.HashPassword(pw)
+		h, err := auth.HashPassword(pw)
 		if err != nil {
 			t.Fatal(err)
 		}

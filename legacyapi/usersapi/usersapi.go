@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 )
 
@@ -23,10 +23,10 @@ import (
 const Dialect = "usersapi"
 
 // Credential kinds of the tokens POST /api/auth/login issues: access
-// tokens are legacyapi.Sessions of this dialect, refresh tokens their own
-// kind. Long-lived keys from the command line are legacyapi.KeyKind(Dialect).
+// tokens are auth.Sessions of this dialect, refresh tokens their own
+// kind. Long-lived keys from the command line are auth.KeyKind(Dialect).
 var (
-	SessionKind = legacyapi.SessionKind(Dialect)
+	SessionKind = auth.SessionKind(Dialect)
 	RefreshKind = "refresh:" + Dialect
 )
 
@@ -64,13 +64,13 @@ type Config struct {
 
 // NewKey returns a long-lived bearer key ("uak_" + 43 characters); its
 // first 12 characters identify it in listings.
-func NewKey() (token string, identifierLen int) { return secret.NewToken(keyPrefix), 12 }
+func NewKey() (token string, identifierLen int) { return auth.NewToken(keyPrefix), 12 }
 
 type server struct {
 	cfg      Config
 	deps     legacyapi.Deps
 	log      *slog.Logger
-	sessions *legacyapi.Sessions
+	sessions *auth.Sessions
 
 	sweepMu   sync.Mutex
 	lastSweep time.Time // when expired login tokens were last removed
@@ -97,9 +97,9 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if cfg.LockoutWindow <= 0 {
 		cfg.LockoutWindow = 15 * time.Minute
 	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: &legacyapi.Sessions{
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: &auth.Sessions{
 		Dialect: Dialect, TTL: cfg.TokenTTL, MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow,
-		NewID: func() string { return secret.NewToken(sessionPrefix) },
+		NewID: func() string { return auth.NewToken(sessionPrefix) },
 	}}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/storetest"
@@ -62,7 +62,7 @@ func TestAuth(t *testing.T) {
 	}
 	// Only hashes are stored.
 	creds, _ := e.st.ListCredentials(context.Background(), SessionKind)
-	if len(creds) != 1 || creds[0].SecretHash != secret.HashToken(access) || strings.Contains(creds[0].SecretHash, access) {
+	if len(creds) != 1 || creds[0].SecretHash != auth.HashToken(access) || strings.Contains(creds[0].SecretHash, access) {
 		t.Fatalf("stored sessions %+v", creds)
 	}
 
@@ -90,7 +90,7 @@ func TestTokenExpiry(t *testing.T) {
 	e.do("GET", "/api/users", tok, "").expect(t, 200, "")
 	e.advance(61 * time.Second)
 	e.do("GET", "/api/users", tok, "").expect(t, 401, body401bad)
-	// A later login prunes expired access tokens (legacyapi.Sessions.Start).
+	// A later login prunes expired access tokens (auth.Sessions.Start).
 	if creds, _ := e.st.ListCredentials(context.Background(), SessionKind); len(creds) != 1 {
 		t.Fatalf("%d sessions before the next login", len(creds))
 	}
@@ -147,7 +147,7 @@ func TestCreateAndRead(t *testing.T) {
 	}
 	id := int64(d["id"].(float64))
 	u, _ := e.st.GetUserByKey(context.Background(), id)
-	if ok, _ := secret.CheckPassword(u.PasswordHash, "password123"); !ok || u.Name.GivenName != "Jane" || u.Name.FamilyName != "Doe" || u.DisplayName != "Jane Doe" {
+	if ok, _ := auth.CheckPassword(u.PasswordHash, "password123"); !ok || u.Name.GivenName != "Jane" || u.Name.FamilyName != "Doe" || u.DisplayName != "Jane Doe" {
 		t.Fatalf("stored %+v", u)
 	}
 	// The new user logs in with its password.

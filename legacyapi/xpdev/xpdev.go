@@ -19,7 +19,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -45,7 +46,7 @@ type Config struct {
 
 // NewKey returns a new opaque API token (32 letters and digits); its first
 // 8 characters identify it in listings.
-func NewKey() (token string, identifierLen int) { return secret.RandomString(32), 8 }
+func NewKey() (token string, identifierLen int) { return auth.RandomString(32), 8 }
 
 // The userRole values, case-sensitive.
 const (
@@ -95,7 +96,7 @@ type message struct {
 }
 
 func fail(w http.ResponseWriter, status int, msg string) {
-	legacyapi.WriteJSON(w, status, message{Message: msg})
+	httpjson.Write(w, status, message{Message: msg})
 }
 
 const (
@@ -159,7 +160,7 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 			fail(w, http.StatusUnauthorized, "Authentication required")
 			return
 		}
-		cred, u, err := legacyapi.LookupKey(r.Context(), s.deps.Store, Dialect, token)
+		cred, u, err := auth.LookupKey(r.Context(), s.deps.Store, Dialect, token)
 		if err != nil && !store.IsNotFound(err) {
 			s.internal(w, r, err)
 			return
@@ -168,7 +169,7 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 			fail(w, http.StatusUnauthorized, "Invalid API token")
 			return
 		}
-		if write && !legacyapi.HasScope(cred, "write") {
+		if write && !auth.HasScope(cred, "write") {
 			fail(w, http.StatusForbidden, msgDenied)
 			return
 		}
@@ -181,7 +182,7 @@ func (s *server) actor(r *http.Request, c *caller) store.Actor {
 }
 
 func (s *server) current(w http.ResponseWriter, r *http.Request, c *caller) {
-	legacyapi.WriteJSON(w, http.StatusOK, s.render(c.user))
+	httpjson.Write(w, http.StatusOK, s.render(c.user))
 }
 
 // target loads the {id} user; a User may read only itself.
@@ -209,7 +210,7 @@ func (s *server) target(w http.ResponseWriter, r *http.Request, c *caller) (*sto
 
 func (s *server) get(w http.ResponseWriter, r *http.Request, c *caller) {
 	if u, ok := s.target(w, r, c); ok {
-		legacyapi.WriteJSON(w, http.StatusOK, s.render(u))
+		httpjson.Write(w, http.StatusOK, s.render(u))
 	}
 }
 
@@ -338,8 +339,8 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 		fail(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
 	}
-	raw, err := legacyapi.ReadBody(w, r, s.deps.BodyLimit())
-	if errors.Is(err, legacyapi.ErrBodyTooLarge) {
+	raw, err := httpjson.ReadBody(w, r, s.deps.BodyLimit())
+	if errors.Is(err, httpjson.ErrBodyTooLarge) {
 		fail(w, http.StatusRequestEntityTooLarge, "Request body too large")
 		return
 	}
@@ -357,9 +358,9 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 	// No password: a random one nobody knows (the vendor mails it; there
 	// is no mail here, an administrator resets it through another door).
 	if pw != "" {
-		u.PasswordHash, err = secret.HashPassword(pw)
+		u.PasswordHash, err = auth.HashPassword(pw)
 	} else {
-		u.PasswordHash, err = legacyapi.RandomPasswordHash()
+		u.PasswordHash, err = auth.RandomPasswordHash()
 	}
 	if err != nil {
 		s.internal(w, r, err)
@@ -382,7 +383,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 	case err != nil:
 		s.internal(w, r, err)
 	default:
-		legacyapi.WriteJSON(w, http.StatusOK, s.render(u))
+		httpjson.Write(w, http.StatusOK, s.render(u))
 	}
 }
 

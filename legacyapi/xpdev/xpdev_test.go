@@ -13,7 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
@@ -165,7 +165,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("created %s", res.body)
 	}
 	u, _ := e.st.GetUserByUserName(context.Background(), "newchilduser")
-	if ok, _ := secret.CheckPassword(u.PasswordHash, "FGdfosad"); !ok || !legacyapi.IsAdmin(u) || u.PrimaryEmail() != "example@example.com" {
+	if ok, _ := auth.CheckPassword(u.PasswordHash, "FGdfosad"); !ok || !legacyapi.IsAdmin(u) || u.PrimaryEmail() != "example@example.com" {
 		t.Fatalf("stored %+v", u)
 	}
 	// No password: a random one; the owner's timezone is inherited.

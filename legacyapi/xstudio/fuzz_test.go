@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/login"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 )
@@ -45,7 +45,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	e := &fuzzEnv{logs: &bytes.Buffer{}}
 	r := mux.NewRouter()
 	Mount(r, Config{AdminPassword: fuzzAdminPW, AdminEmail: "admin@acme.com", LockoutFailures: -1},
-		legacyapi.Deps{Store: st, Log: slog.New(slog.NewTextHandler(e.logs, nil)), Passwords: &login.Verifier{}, MaxBody: 64 << 10})
+		legacyapi.Deps{Store: st, Log: slog.New(slog.NewTextHandler(e.logs, nil)), Passwords: &auth.Verifier{}, MaxBody: 64 << 10})
 	e.h = r
 	if !e.login() {
 		f.Fatal("admin cannot log in")

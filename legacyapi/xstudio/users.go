@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -127,7 +127,7 @@ type userChange struct {
 func (s *server) prepare(c *call, fields map[string]string) (*userChange, error) {
 	ch := &userChange{fields: fields}
 	if pw, ok := fields["password"]; ok && pw != "" {
-		h, err := secret.HashPassword(pw)
+		h, err := auth.HashPassword(pw)
 		if err != nil {
 			return nil, err
 		}
@@ -408,7 +408,7 @@ func (s *server) updateUserPassword(c *call) (map[string]any, error) {
 	if pw == "" {
 		return nil, failf("missing parameter: password")
 	}
-	hash, err := secret.HashPassword(pw)
+	hash, err := auth.HashPassword(pw)
 	if err != nil {
 		return nil, err
 	}

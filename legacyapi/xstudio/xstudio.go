@@ -26,7 +26,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -67,7 +68,7 @@ type Config struct {
 
 // NewKey returns a new API key and its public identifier length. XStudio
 // authenticates by session only; keys exist for the shared CLI contract.
-func NewKey() (token string, identifierLen int) { return secret.NewToken("xsk_"), 8 }
+func NewKey() (token string, identifierLen int) { return auth.NewToken("xsk_"), 8 }
 
 // adminName is the built-in user with every right.
 const adminName = "admin"
@@ -78,7 +79,7 @@ type server struct {
 	cfg        Config
 	deps       legacyapi.Deps
 	log        *slog.Logger
-	sessions   *legacyapi.Sessions
+	sessions   *auth.Sessions
 	cookiePath string
 }
 
@@ -138,7 +139,7 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	}
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect),
 		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual",
-		sessions: &legacyapi.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL, Sliding: true,
+		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL, Sliding: true,
 			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow, NewID: servletID}}
 }
 
@@ -156,7 +157,7 @@ func EnsureAdmin(ctx context.Context, st store.Store, password, email string) er
 	if _, err := st.GetUserByUserName(ctx, adminName); err == nil || !store.IsNotFound(err) {
 		return err
 	}
-	hash, err := secret.HashPassword(password)
+	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ type call struct {
 	ctx    context.Context
 	params url.Values
 	form   *multipart.Form
-	sess   *legacyapi.Session
+	sess   *auth.Session
 	user   *store.User
 	rights rights
 }
@@ -251,14 +252,14 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 			out = map[string]any{}
 		}
 		out["result"] = "success"
-		legacyapi.WriteJSON(w, http.StatusOK, out)
+		httpjson.Write(w, http.StatusOK, out)
 	case errors.As(err, &f):
-		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "failure", "message": f.msg})
+		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": f.msg})
 	case store.KindOf(err) != store.KindInternal:
-		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "failure", "message": err.Error()})
+		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": err.Error()})
 	default:
 		s.log.Error("command failed", "path", r.URL.Path, "err", err)
-		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"result": "failure", "message": "internal error"})
+		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": "internal error"})
 	}
 }
 
@@ -364,21 +365,21 @@ func (s *server) authenticate(c *call) (map[string]any, error) {
 	if password == "" {
 		return nil, failf("missing parameter: password")
 	}
-	sess, err := s.sessions.Login(c.ctx, s.deps.Store, s.deps.Passwords, s.deps.Clock(), legacyapi.LoginRequest{
+	sess, err := s.sessions.Login(c.ctx, s.deps.Store, s.deps.Passwords, s.deps.Clock(), auth.LoginRequest{
 		UserName: username, Password: password, UserAgent: c.r.UserAgent(),
 		Actor: legacyapi.Actor(c.r, Dialect, username),
 	})
 	switch {
-	case errors.Is(err, legacyapi.ErrBadLogin):
+	case errors.Is(err, auth.ErrBadLogin):
 		return nil, failf("password does not match user")
-	case errors.Is(err, legacyapi.ErrLocked):
+	case errors.Is(err, auth.ErrLocked):
 		return nil, failf("account is locked")
-	case errors.Is(err, legacyapi.ErrDisabled):
+	case errors.Is(err, auth.ErrDisabled):
 		return nil, failf("user is disabled")
 	case err != nil:
 		return nil, err
 	}
-	http.SetCookie(c.w, legacyapi.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, 0))
+	http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, 0))
 	return map[string]any{"userId": sess.User.Key, "userEmail": sess.User.PrimaryEmail(), "local": locale(sess.User)}, nil
 }
 
@@ -402,7 +403,7 @@ func (s *server) logout(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	http.SetCookie(c.w, legacyapi.SessionCookie(c.r, sessionCookie, "", s.cookiePath, 0))
+	http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, "", s.cookiePath, 0))
 	return nil, nil
 }
 

@@ -18,8 +18,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/login"
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
@@ -46,7 +45,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		cfg.AdminEmail = "admin@acme.com"
 	}
 	r := mux.NewRouter()
-	Mount(r, cfg, legacyapi.Deps{Store: st, Passwords: &login.Verifier{}, Now: clk.Now, MaxBody: 64 << 10})
+	Mount(r, cfg, legacyapi.Deps{Store: st, Passwords: &auth.Verifier{}, Now: clk.Now, MaxBody: 64 << 10})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: st, srv: srv, clock: clk}
@@ -163,7 +162,7 @@ func (e *env) storeUser(name, pw string) *store.User {
 	e.t.Helper()
 	u := &store.User{UserName: name, Active: true}
 	if pw != "" {
-		h, err := secret.HashPassword(pw)
+		h, err := auth.HashPassword(pw)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -188,8 +187,8 @@ func TestAuthenticate(t *testing.T) {
 	if len(cks) != 1 || cks[0].Name != "JSESSIONID" || len(cks[0].Value) != 32 || strings.ToUpper(cks[0].Value) != cks[0].Value {
 		t.Fatalf("cookies %v", cks)
 	}
-	creds, _ := e.st.ListCredentials(context.Background(), legacyapi.SessionKind(Dialect))
-	if len(creds) != 1 || creds[0].SecretHash != secret.HashToken(cks[0].Value) {
+	creds, _ := e.st.ListCredentials(context.Background(), auth.SessionKind(Dialect))
+	if len(creds) != 1 || creds[0].SecretHash != auth.HashToken(cks[0].Value) {
 		t.Fatalf("session not stored as a hash: %+v", creds)
 	}
 

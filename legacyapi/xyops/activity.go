@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -28,7 +28,7 @@ func (s *server) getUserActivity(c *call) {
 	if !ok {
 		return
 	}
-	if p.sess == nil && !legacyapi.HasScope(p.key, "read") {
+	if p.sess == nil && !auth.HasScope(p.key, "read") {
 		c.send(fail("access", "API Key does not have the required privilege: read"))
 		return
 	}
@@ -111,8 +111,8 @@ var leadingInt = regexp.MustCompile(`^[-+]?\d+`)
 // actionNames maps store actions to xyOps' names where they differ from the
 // store's dotted name with "_" for ".".
 var actionNames = map[string]string{
-	legacyapi.ActionLoginFailure: "user_login_failure",
-	actionLogoutAll:              "warning",
+	auth.ActionLoginFailure: "user_login_failure",
+	actionLogoutAll:         "warning",
 }
 
 func actionName(action string) string {
@@ -132,9 +132,9 @@ func activityRow(a store.Activity, u *store.User) map[string]any {
 	row := map[string]any{"action": actionName(a.Action), "epoch": epoch, "date": epoch,
 		"ip": a.Actor.Address, "ips": ips, "headers": map[string]string{},
 		"username": u.UserName, "user": userStub(u)}
-	var login legacyapi.LoginDetail
+	var login auth.LoginDetail
 	switch {
-	case a.Action == legacyapi.ActionLogin && json.Unmarshal([]byte(a.Detail), &login) == nil:
+	case a.Action == auth.ActionLogin && json.Unmarshal([]byte(a.Detail), &login) == nil:
 		row["session_id"] = login.Session
 		row["description"] = "Logged in via " + login.Door
 		if login.UserAgent != "" {

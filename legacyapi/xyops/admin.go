@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -38,7 +38,7 @@ func (s *server) requireAdmin(c *call, write bool) (*principal, bool) {
 	if !ok {
 		return nil, false
 	}
-	if p.sess == nil && write && !legacyapi.HasScope(p.key, "write") {
+	if p.sess == nil && write && !auth.HasScope(p.key, "write") {
 		c.send(fail("access", "API Key does not have the required privilege: write"))
 		return nil, false
 	}
@@ -194,7 +194,7 @@ func (s *server) adminCreate(c *call) {
 		c.send(fail("user", "Username is blocked: "+username))
 		return
 	}
-	hash, err := secret.HashPassword(password)
+	hash, err := auth.HashPassword(password)
 	if err != nil {
 		s.internal(c, err)
 		return
@@ -249,7 +249,7 @@ func (s *server) adminUpdate(c *call) {
 	hash := ""
 	if pw, _ := c.str("new_password"); pw != "" {
 		var err error
-		if hash, err = secret.HashPassword(pw); err != nil {
+		if hash, err = auth.HashPassword(pw); err != nil {
 			s.internal(c, err)
 			return
 		}

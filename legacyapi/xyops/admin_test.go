@@ -4,8 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
-	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
@@ -13,7 +12,7 @@ import (
 func TestAdminAPIs(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
-	hash, _ := secret.HashPassword("boss-pw")
+	hash, _ := auth.HashPassword("boss-pw")
 	storetest.CreateUser(t, e.st, &store.User{UserName: "boss", Active: true, PasswordHash: hash,
 		Roles: []store.Value{{Value: "admin", Type: privilegeRole}}})
 	e.user("plain", "plain-pw")
@@ -92,7 +91,7 @@ func TestAdminAPIs(t *testing.T) {
 	// A read-only key of an admin may read, not write.
 	token, _ := NewKey()
 	bossUser, _ := e.st.GetUserByUserName(ctx, "boss")
-	if _, err := legacyapi.IssueKey(ctx, e.st, store.Actor{Door: "cli"}, Dialect, token, 0, bossUser.Key, "ro", []string{"read"}); err != nil {
+	if _, err := auth.IssueKey(ctx, e.st, store.Actor{Door: "cli"}, Dialect, token, 0, bossUser.Key, "ro", []string{"read"}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.req("POST", "/api/user/admin_get_user", map[string]any{"username": "plain"}, "X-API-Key", token); r.body["code"] != 0.0 {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -16,7 +17,7 @@ const sessionCookie = "session_id"
 // principal is who a request acts as: a session's user, or an API key and
 // the user it was issued to (nil for a key bound to no user).
 type principal struct {
-	sess *legacyapi.Session
+	sess *auth.Session
 	key  *store.Credential
 	user *store.User
 }
@@ -57,7 +58,7 @@ func (s *server) authenticate(c *call) (*principal, *apiError, error) {
 	if key == "" {
 		return nil, fail("session", "No Session ID or API Key could be found"), nil
 	}
-	cred, u, err := legacyapi.LookupKey(c.r.Context(), s.deps.Store, Dialect, key)
+	cred, u, err := auth.LookupKey(c.r.Context(), s.deps.Store, Dialect, key)
 	if store.IsNotFound(err) {
 		return nil, fail("session", "Invalid API Key"), nil
 	}
@@ -88,7 +89,7 @@ func (s *server) sessionPrincipal(c *call, id string, csrf bool) (*principal, *a
 		if token == "" {
 			token, _ = c.str("csrf_token")
 		}
-		if !legacyapi.CheckCSRF(id, token) {
+		if !auth.CheckCSRF(id, token) {
 			return nil, fail("session", "Invalid session"), nil
 		}
 	}
@@ -136,35 +137,35 @@ func (s *server) login(c *call) {
 		c.send(fail("api", "Missing parameter: password"))
 		return
 	}
-	sess, err := s.sessions.Login(ctx, s.deps.Store, s.deps.Passwords, s.deps.Clock(), legacyapi.LoginRequest{
+	sess, err := s.sessions.Login(ctx, s.deps.Store, s.deps.Passwords, s.deps.Clock(), auth.LoginRequest{
 		UserName: username, Password: password, UserAgent: c.r.UserAgent(),
 		Actor: legacyapi.Actor(c.r, Dialect, username),
 	})
 	switch {
-	case errors.Is(err, legacyapi.ErrBadLogin):
+	case errors.Is(err, auth.ErrBadLogin):
 		c.send(fail("login", "Username or password incorrect."))
-	case errors.Is(err, legacyapi.ErrLocked):
+	case errors.Is(err, auth.ErrLocked):
 		c.send(fail("login", "Account is locked out.  Please reset your password to unlock it."))
-	case errors.Is(err, legacyapi.ErrDisabled):
+	case errors.Is(err, auth.ErrDisabled):
 		c.send(fail("login", "User account is disabled: "+username))
 	case err != nil:
 		s.internal(c, err)
 	default:
-		http.SetCookie(c.w, legacyapi.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.cfg.SessionTTL))
+		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.cfg.SessionTTL))
 		s.sendSession(c, sess)
 	}
 }
 
 // sendSession answers a login or resumed session: the user and the CSRF
 // token; the session id itself travels only in the cookie.
-func (s *server) sendSession(c *call, sess *legacyapi.Session) {
+func (s *server) sendSession(c *call, sess *auth.Session) {
 	user, err := s.userRecord(c.r.Context(), sess.User, nil)
 	if err != nil {
 		s.internal(c, err)
 		return
 	}
 	c.send(map[string]any{"code": 0, "username": sess.User.UserName, "user": user,
-		"csrf_token": legacyapi.CSRFToken(sess.ID)})
+		"csrf_token": auth.CSRFToken(sess.ID)})
 }
 
 // resumeSession is POST /api/user/resume_session.
@@ -209,6 +210,6 @@ func (s *server) logout(c *call) {
 		s.internal(c, err)
 		return
 	}
-	http.SetCookie(c.w, legacyapi.SessionCookie(c.r, sessionCookie, "", s.cookiePath, 0))
+	http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, "", s.cookiePath, 0))
 	c.send(map[string]any{"code": 0})
 }

@@ -12,8 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/login"
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
@@ -44,7 +43,7 @@ type fuzzEnv struct {
 func newFuzzEnv(f *testing.F) *fuzzEnv {
 	st := legacytest.OpenStore(f, nil)
 	e := &fuzzEnv{st: st, logs: &bytes.Buffer{}, adminPassword: "fuzz-boss-pw"}
-	hash, err := secret.HashPassword(e.adminPassword)
+	hash, err := auth.HashPassword(e.adminPassword)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -55,7 +54,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	r := mux.NewRouter()
 	// A dialect writes its own bodies; the logger is kept to explain a failure.
 	Mount(r, Config{LockoutFailures: -1}, legacyapi.Deps{Store: st, Log: slog.New(slog.NewTextHandler(e.logs, nil)),
-		Passwords: &login.Verifier{}, MaxBody: 64 << 10})
+		Passwords: &auth.Verifier{}, MaxBody: 64 << 10})
 	e.h = r
 	if !e.login() {
 		f.Fatal("admin cannot log in")

@@ -21,7 +21,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 )
 
@@ -55,13 +56,13 @@ type Config struct {
 // NewKey returns a new API key in xyOps' format (24 case-sensitive
 // alphanumerics, sent as X-API-Key) and how many of its leading characters
 // are a public identifier (none).
-func NewKey() (token string, identifierLen int) { return secret.RandomString(24), 0 }
+func NewKey() (token string, identifierLen int) { return auth.RandomString(24), 0 }
 
 type server struct {
 	cfg      Config
 	deps     legacyapi.Deps
 	log      *slog.Logger
-	sessions *legacyapi.Sessions
+	sessions *auth.Sessions
 	rate     *rateLimiter
 	// cookiePath is where the session cookie applies.
 	cookiePath string
@@ -101,7 +102,7 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
 		rate: newRateLimiter(cfg.APIKeyMaxPerSec),
-		sessions: &legacyapi.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
+		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
 			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow}}
 }
 
@@ -156,7 +157,7 @@ func (c *call) send(v any) {
 		enc.SetIndent("", "\t")
 	}
 	if err := enc.Encode(v); err != nil {
-		legacyapi.WriteJSON(c.w, http.StatusInternalServerError, fail("internal", "Internal server error."))
+		httpjson.Write(c.w, http.StatusInternalServerError, fail("internal", "Internal server error."))
 		return
 	}
 	c.w.Header().Set("Content-Type", "application/json")
@@ -177,9 +178,9 @@ func (s *server) parse(w http.ResponseWriter, r *http.Request) (*call, bool) {
 	if r.ContentLength == 0 {
 		return c, true
 	}
-	err := legacyapi.DecodeJSON(w, r, s.deps.BodyLimit(), &c.params)
+	err := httpjson.Decode(w, r, s.deps.BodyLimit(), &c.params)
 	switch {
-	case errors.Is(err, legacyapi.ErrBodyTooLarge):
+	case errors.Is(err, httpjson.ErrBodyTooLarge):
 		http.Error(w, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
 		return nil, false
 	case err != nil:
@@ -208,7 +209,7 @@ func (s *server) serveApp(w http.ResponseWriter, r *http.Request) {
 	default:
 		// The router's own error: numeric code 1, always HTTP 200.
 		c.versioned = false
-		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: app/api_" + name})
+		httpjson.Write(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: app/api_" + name})
 	}
 }
 
@@ -235,7 +236,7 @@ func (s *server) serveUser(w http.ResponseWriter, r *http.Request) {
 	case "admin_get_users":
 		s.adminGetUsers(c)
 	default:
-		legacyapi.WriteJSON(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: user/api_" + name})
+		httpjson.Write(w, http.StatusOK, map[string]any{"code": 1, "description": "Unsupported API: user/api_" + name})
 	}
 }
 

@@ -13,8 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/scimbridge/scimbridge/internal/login"
-	"github.com/scimbridge/scimbridge/internal/secret"
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
@@ -34,7 +33,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 	clk := legacytest.NewClock()
 	st := legacytest.OpenStore(t, clk.Now)
 	r := mux.NewRouter()
-	Mount(r, cfg, legacyapi.Deps{Store: st, Passwords: &login.Verifier{}, Now: clk.Now, MaxBody: 64 << 10})
+	Mount(r, cfg, legacyapi.Deps{Store: st, Passwords: &auth.Verifier{}, Now: clk.Now, MaxBody: 64 << 10})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: st, srv: srv, clock: clk}
@@ -43,7 +42,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 // user creates a user through the store as the SCIM door would.
 func (e *env) user(name, password string) *store.User {
 	e.t.Helper()
-	hash, err := secret.HashPassword(password)
+	hash, err := auth.HashPassword(password)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -145,8 +144,8 @@ func TestLogin(t *testing.T) {
 		t.Errorf("csrf token %v", r.body["csrf_token"])
 	}
 	// The id is stored only as its hash.
-	creds, err := e.st.ListCredentials(context.Background(), legacyapi.SessionKind(Dialect))
-	if err != nil || len(creds) != 1 || creds[0].SecretHash != secret.HashToken(ck.Value) || creds[0].UserKey != u.Key {
+	creds, err := e.st.ListCredentials(context.Background(), auth.SessionKind(Dialect))
+	if err != nil || len(creds) != 1 || creds[0].SecretHash != auth.HashToken(ck.Value) || creds[0].UserKey != u.Key {
 		t.Fatalf("stored sessions %+v %v", creds, err)
 	}
 	user := r.body["user"].(map[string]any)
@@ -308,7 +307,7 @@ func TestGetUserActivity(t *testing.T) {
 	if first["epoch"] != float64(e.clock.Now().Unix()) || first["date"] != first["epoch"] {
 		t.Errorf("epoch %v, want %d", first["epoch"], e.clock.Now().Unix())
 	}
-	if first["ip"] != "127.0.0.1" || first["useragent"] != "Chrome 120.0 / macOS" || first["session_id"] != legacyapi.SessionRef(s.id) {
+	if first["ip"] != "127.0.0.1" || first["useragent"] != "Chrome 120.0 / macOS" || first["session_id"] != auth.SessionRef(s.id) {
 		t.Errorf("login row %v", first)
 	}
 	if first["username"] != "jdoe" || first["user"].(map[string]any)["username"] != "jdoe" {
@@ -373,7 +372,7 @@ func TestAPIKeys(t *testing.T) {
 		if len(token) != 24 {
 			t.Fatalf("key %q is not 24 chars", token)
 		}
-		if _, err := legacyapi.IssueKey(ctx, e.st, store.Actor{Door: "cli"}, Dialect, token, idLen, userKey, "ci", scopes); err != nil {
+		if _, err := auth.IssueKey(ctx, e.st, store.Actor{Door: "cli"}, Dialect, token, idLen, userKey, "ci", scopes); err != nil {
 			t.Fatal(err)
 		}
 		return token
@@ -564,7 +563,7 @@ func TestAPIKeyRateLimit(t *testing.T) {
 	e := newEnv(t, Config{APIKeyMaxPerSec: 2})
 	u := e.user("jdoe", "pw-jdoe")
 	token, _ := NewKey()
-	if _, err := legacyapi.IssueKey(context.Background(), e.st, store.Actor{Door: "cli"}, Dialect, token, 0, u.Key, "ci", []string{"read"}); err != nil {
+	if _, err := auth.IssueKey(context.Background(), e.st, store.Actor{Door: "cli"}, Dialect, token, 0, u.Key, "ci", []string{"read"}); err != nil {
 		t.Fatal(err)
 	}
 	get := func(path string) resp { return e.req("GET", path, nil, "X-API-Key", token) }

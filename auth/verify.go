@@ -2,13 +2,12 @@
 // user synced from (or linked to) a directory is checked by a bind against
 // that directory (the password is never copied), any other user against
 // its stored hash.
-package login
+package auth
 
 import (
 	"context"
 	"errors"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -45,5 +44,5 @@ func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (b
 	if u.Source.Name != "" && u.PasswordHash == "" {
 		return false, nil // synced, but no directory to ask
 	}
-	return secret.CheckPassword(u.PasswordHash, password)
+	return CheckPassword(u.PasswordHash, password)
 }

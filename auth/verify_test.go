@@ -1,11 +1,10 @@
-package login
+package auth
 
 import (
 	"context"
 	"errors"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -26,7 +25,7 @@ func (f fakeDir) Bind(_ context.Context, _, dn, pw string) error {
 
 func TestCheck(t *testing.T) {
 	ctx := context.Background()
-	h, _ := secret.HashPassword("local-pw")
+	h, _ := HashPassword("local-pw")
 	local := &store.User{UserName: "l", PasswordHash: h}
 	synced := &store.User{UserName: "s", Source: store.Source{Name: "ldap", ID: "x", DN: "uid=s"}}
 	// Created over SCIM with a password, then linked to the directory.

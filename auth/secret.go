@@ -1,7 +1,7 @@
 // Package secret hashes and checks the secrets scimbridge is given: passwords
 // get a slow, memory-hard argon2id hash; high-entropy tokens and API keys get
 // SHA-256, which is enough for random secrets and fast on every request.
-package secret
+package auth
 
 import (
 	"crypto/rand"
@@ -109,4 +109,11 @@ func HashToken(token string) string {
 // Equal compares two strings in constant time (for their common length).
 func Equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// RandomPasswordHash hashes a fresh random password nobody is told: for
+// clients that create users without one (the vendors e-mail a reset link,
+// scimbridge has no mail; an administrator resets it later).
+func RandomPasswordHash() (string, error) {
+	return HashPassword(RandomString(24))
 }

@@ -1,4 +1,4 @@
-package legacyapi
+package auth
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/login"
-	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
@@ -39,7 +37,7 @@ func sessionStore(t *testing.T) (store.Store, *testClock) {
 
 func userWithPassword(t *testing.T, st store.Store, name, pw string) *store.User {
 	t.Helper()
-	h, err := secret.HashPassword(pw)
+	h, err := HashPassword(pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +49,14 @@ func TestSessionLifecycle(t *testing.T) {
 	st, clk := sessionStore(t)
 	u := userWithPassword(t, st, "jdoe", "pw")
 	s := &Sessions{Dialect: "test", TTL: time.Hour}
-	pw := &login.Verifier{}
+	pw := &Verifier{}
 	req := LoginRequest{UserName: "JDOE", Password: "pw", Actor: store.Actor{Door: "test"}, UserAgent: "ua/1"}
 
 	a, err := s.Login(ctx, st, pw, clk.Now(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.ID) != 64 || a.Credential.SecretHash != secret.HashToken(a.ID) || strings.Contains(a.Credential.Identifier, a.ID) {
+	if len(a.ID) != 64 || a.Credential.SecretHash != HashToken(a.ID) || strings.Contains(a.Credential.Identifier, a.ID) {
 		t.Fatalf("session %+v", a.Credential)
 	}
 	b, _ := s.Login(ctx, st, pw, clk.Now(), req)
@@ -131,7 +129,7 @@ func TestSlidingSession(t *testing.T) {
 	st, clk := sessionStore(t)
 	userWithPassword(t, st, "jdoe", "pw")
 	s := &Sessions{Dialect: "test", TTL: 10 * time.Minute, Sliding: true, NewID: func() string { return "FIXED-ID" }}
-	a, err := s.Login(ctx, st, &login.Verifier{}, clk.Now(), LoginRequest{UserName: "jdoe", Password: "pw"})
+	a, err := s.Login(ctx, st, &Verifier{}, clk.Now(), LoginRequest{UserName: "jdoe", Password: "pw"})
 	if err != nil || a.ID != "FIXED-ID" {
 		t.Fatalf("%v %v", a, err)
 	}
@@ -162,7 +160,7 @@ func TestLoginOutcomes(t *testing.T) {
 	st, clk := sessionStore(t)
 	u := userWithPassword(t, st, "jdoe", "right")
 	s := &Sessions{Dialect: "test", TTL: time.Hour, MaxFailures: 3, Window: time.Hour}
-	pw := &login.Verifier{}
+	pw := &Verifier{}
 	try := func(name, password string) error {
 		clk.Add(time.Second)
 		_, err := s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: name, Password: password})
@@ -213,7 +211,7 @@ func (b binder) Bind(_ context.Context, _, dn, pw string) error {
 	if dn == b.dn && pw == b.pw {
 		return nil
 	}
-	return login.ErrInvalidCredentials
+	return ErrInvalidCredentials
 }
 
 func TestLoginDirectoryUser(t *testing.T) {
@@ -222,7 +220,7 @@ func TestLoginDirectoryUser(t *testing.T) {
 	storetest.CreateUser(t, st, &store.User{UserName: "dirk", Active: true,
 		Source: store.Source{Name: "corp", ID: "1", DN: "uid=dirk,dc=corp"}})
 	s := &Sessions{Dialect: "test", TTL: time.Hour}
-	pw := &login.Verifier{Directory: binder{dn: "uid=dirk,dc=corp", pw: "dirpw"}}
+	pw := &Verifier{Directory: binder{dn: "uid=dirk,dc=corp", pw: "dirpw"}}
 	if _, err := s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: "dirk", Password: "dirpw"}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package legacyapi
+package auth
 
 import (
 	"context"
@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/login"
-	"github.com/scimbridge/scimbridge/internal/secret"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -75,7 +73,7 @@ func hexID() string {
 
 // SessionRef is the public, non-secret reference of a session id shown in
 // activity logs: a prefix of the hash it is stored under.
-func SessionRef(id string) string { return secret.HashToken(id)[:16] }
+func SessionRef(id string) string { return HashToken(id)[:16] }
 
 // CSRFToken derives the session's CSRF token from its id, so that nothing
 // more has to be stored and a login can be resumed with the same token.
@@ -88,7 +86,7 @@ func CSRFToken(sessionID string) string {
 
 // CheckCSRF reports whether token is the session's CSRF token.
 func CheckCSRF(sessionID, token string) bool {
-	return token != "" && secret.Equal(CSRFToken(sessionID), token)
+	return token != "" && Equal(CSRFToken(sessionID), token)
 }
 
 // LoginRequest is what a dialect's login call passes on.
@@ -110,7 +108,7 @@ type LoginDetail struct {
 // a wrong password is ErrBadLogin (and a wrong password counts towards the
 // lockout), a locked account ErrLocked, a disabled one ErrDisabled (only
 // after the right password, so that it reveals nothing to a guesser).
-func (s *Sessions) Login(ctx context.Context, st store.Store, pw *login.Verifier, now time.Time,
+func (s *Sessions) Login(ctx context.Context, st store.Store, pw *Verifier, now time.Time,
 	req LoginRequest) (*Session, error) {
 	u, err := st.GetUserByUserName(ctx, req.UserName)
 	if store.IsNotFound(err) {
@@ -197,7 +195,7 @@ func (s *Sessions) Start(ctx context.Context, tx store.Tx, u *store.User, now ti
 		Name:       u.UserName,
 		UserKey:    u.Key,
 		Identifier: SessionRef(id),
-		SecretHash: secret.HashToken(id),
+		SecretHash: HashToken(id),
 		Expires:    now.Add(s.TTL),
 		LastUsed:   now,
 	}
@@ -234,7 +232,7 @@ func (s *Sessions) Find(ctx context.Context, st store.Store, id string, now time
 	if id == "" {
 		return nil, store.Errorf(store.KindNotFound, "no session")
 	}
-	c, err := st.FindCredential(ctx, SessionKind(s.Dialect), secret.HashToken(id))
+	c, err := st.FindCredential(ctx, SessionKind(s.Dialect), HashToken(id))
 	if err != nil {
 		return nil, err
 	}
