@@ -57,6 +57,9 @@ type Options struct {
 	// BulkMaxOperations and BulkMaxPayload bound /Bulk; 0 means 1000 and 1 MiB.
 	BulkMaxOperations int
 	BulkMaxPayload    int64
+	// TestTokenEndpoint serves GET /scim/Token, which hands a new token to
+	// anyone: only for Microsoft's Postman collection, never in production.
+	TestTokenEndpoint bool
 }
 
 // Server serves SCIM.
@@ -150,25 +153,37 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 // to its canonical case before routing: some clients probe "/users". Wrap
 // the whole router with it (routing middleware runs too late to rewrite).
 func CaseInsensitive(prefix string, next http.Handler) http.Handler {
-	prefix = strings.TrimRight(prefix, "/") + "/"
-	canonical := map[string]string{}
-	for _, n := range []string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"} {
-		canonical[strings.ToLower(n)] = n
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
-			seg, tail, hasTail := strings.Cut(rest, "/")
-			if c, ok := canonical[strings.ToLower(seg)]; ok && (c != seg || hasTail && tail == "") {
-				// Also "/Users/" (a trailing slash) is "/Users".
-				r.URL.Path = prefix + c
-				if hasTail && tail != "" {
-					r.URL.Path += "/" + tail
-				}
-				r.URL.RawPath = ""
-			}
-		}
+		canonicalPath(prefix, r)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// canonicalNames maps each lower-cased resource segment to its SCIM case.
+var canonicalNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"} {
+		m[strings.ToLower(n)] = n
+	}
+	return m
+}()
+
+// canonicalPath rewrites r's path in place: the resource segment below
+// prefix in its canonical case, and "/Users/" (a trailing slash) as "/Users".
+func canonicalPath(prefix string, r *http.Request) {
+	prefix = strings.TrimRight(prefix, "/") + "/"
+	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+	if !ok {
+		return
+	}
+	seg, tail, hasTail := strings.Cut(rest, "/")
+	if c, ok := canonicalNames[strings.ToLower(seg)]; ok && (c != seg || hasTail && tail == "") {
+		r.URL.Path = prefix + c
+		if hasTail && tail != "" {
+			r.URL.Path += "/" + tail
+		}
+		r.URL.RawPath = ""
+	}
 }
 
 type principalKey struct{}

@@ -1,6 +1,7 @@
 // Package app assembles scimbridge: it mounts every door on one router,
-// each under its own prefix with its own authentication, and wraps them in
-// the cross-cutting middleware (request ids, request logs, panic recovery).
+// each on a subrouter of its own wrapped in the same edge middleware
+// (request ids, request logs, metrics, rate limits), and serves the health
+// endpoints. It knows each door only through the Door interface.
 package app
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/internal/config"
@@ -21,24 +23,25 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// SCIMPrefix is where the SCIM door is mounted.
-const SCIMPrefix = "/scim/v2"
+// SCIMPrefix is where the SCIM door serves.
+const SCIMPrefix = scim.Prefix
 
 // App is an assembled scimbridge.
 type App struct {
-	cfg        *config.Config
-	st         store.Store
-	log        *slog.Logger
-	handler    http.Handler
-	syncer     *ldapsync.Syncer
-	metrics    *metrics.Metrics
-	scimTokens *auth.Tokens
+	cfg     *config.Config
+	st      store.Store
+	log     *slog.Logger
+	handler http.Handler
+	syncer  *ldapsync.Syncer
+	metrics *metrics.Metrics
+	limits  *rateLimiter
 }
 
 // New builds the app on an open store (cfg.DB names the SQLite file whose
 // size /metrics reports).
 func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log, metrics: metrics.New(cfg.DB)}
+	log = slog.New(withRequestID(log.Handler()))
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(cfg.DB), limits: newRateLimiter(cfg.RateLimit)}
 	// Every door reads and writes through the timed store.
 	st = a.metrics.Store(st)
 	a.st = st
@@ -48,7 +51,11 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 	}
 	a.syncer = syncer
 	a.metrics.RegisterSync(syncer.Status)
-	staticToken, err := cfg.SCIMToken()
+	doors, err := a.doors(cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := cfg.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
 	}
@@ -59,34 +66,49 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
-
 	if cfg.Metrics.On() {
 		r.Handle("/metrics", a.metrics.Handler(cfg.Metrics.Token)).Methods(http.MethodGet)
 	}
-	a.scimTokens = auth.NewTokens(st, auth.SCIMTokenKind, staticToken, "config-token")
-	scimServer := scim.New(scim.Options{
-		Store: st, Log: log, Auth: scimTokens{a.scimTokens}, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
-		DefaultPageSize: cfg.SCIM.DefaultPageSize, MaxPageSize: cfg.SCIM.MaxPageSize,
-		PatchResponse:     cfg.SCIM.PatchResponse,
-		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
-	})
-	// Before the SCIM routes: /scim/v2/Token would otherwise be theirs.
-	if cfg.SCIM.TestTokenEndpoint {
-		mountTestToken(r, st, log)
+	var canonical []pathCanonicaliser
+	for _, d := range doors {
+		sub := r.NewRoute().Subrouter()
+		sub.Use(a.edge(d))
+		d.Routes(sub)
+		if c, ok := d.(pathCanonicaliser); ok {
+			canonical = append(canonical, c)
+		}
 	}
-	scimServer.Mount(r, SCIMPrefix)
-
-	a.mountAdmin(r, cfg.Admin.Token)
-
-	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &auth.Verifier{Directory: syncer}, MaxBody: cfg.MaxBodyBytes}
-	mountLegacy(r, cfg.Legacy, deps)
-
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})
-	limited := newRateLimiter(cfg.RateLimit).middleware(scim.CaseInsensitive(SCIMPrefix, r))
-	a.handler = requestLog(log, a.metrics, recoverer(log, limited))
+	routed := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for _, c := range canonical {
+			c.CanonicalPath(req)
+		}
+		r.ServeHTTP(w, req)
+	})
+	a.handler = httpjson.ClientAddress(trusted, requestLog(log, a.metrics, recoverer(log, routed)))
 	return a, nil
+}
+
+// doors builds every enabled door on the store.
+func (a *App) doors(cfg *config.Config, st store.Store, log *slog.Logger) ([]Door, error) {
+	staticToken, err := cfg.SCIMToken()
+	if err != nil {
+		return nil, err
+	}
+	scimTokens := auth.NewTokens(st, auth.SCIMTokenKind, staticToken, "config-token")
+	scimDoor := scim.New(scim.Options{
+		Store: st, Log: log, Auth: scim.Tokens{Tokens: scimTokens}, BaseURL: cfg.SCIM.BaseURL, MaxBody: cfg.MaxBodyBytes,
+		DefaultPageSize: cfg.SCIM.DefaultPageSize, MaxPageSize: cfg.SCIM.MaxPageSize,
+		PatchResponse:     cfg.SCIM.PatchResponse,
+		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
+		TestTokenEndpoint: cfg.SCIM.TestTokenEndpoint,
+	})
+	adminDoor := admin.New(admin.Options{Store: st, Log: log, Token: cfg.Admin.Token, SCIMTokens: scimTokens,
+		Sync: a.syncer.AdminHandler()})
+	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &auth.Verifier{Directory: a.syncer}, MaxBody: cfg.MaxBodyBytes}
+	return append([]Door{scimDoor, adminDoor}, legacyDoors(cfg.Legacy, deps)...), nil
 }
 
 // Handler is the app's HTTP handler.

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -16,13 +16,10 @@ import (
 
 type requestIDKey struct{}
 
-func contextWith(r *http.Request, k, v any) context.Context {
-	return context.WithValue(r.Context(), k, v)
-}
-
-// routeInfo carries the matched route pattern from inside the router back
-// to the request log and metrics, which wrap the router.
-type routeInfo struct{ pattern string }
+// routeInfo carries what the router learns (the matched route pattern and
+// the door it belongs to) back out to the request log and metrics, which
+// wrap the router.
+type routeInfo struct{ pattern, door string }
 
 type routeKey struct{}
 
@@ -41,10 +38,57 @@ func captureRoute(next http.Handler) http.Handler {
 	})
 }
 
+// edge is the middleware every door's subrouter gets: it names the door
+// for the request log and metrics, and applies the rate limits with the
+// door's own key, login rule and refusal.
+func (a *App) edge(d Door) mux.MiddlewareFunc {
+	name := d.Name()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if info, ok := r.Context().Value(routeKey{}).(*routeInfo); ok {
+				info.door = name
+			}
+			if ok, wait := a.limits.allow(d, r); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(max(int(wait.Seconds()+0.999), 1)))
+				d.Refuse(w, r, http.StatusTooManyRequests)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // RequestID returns the request id of ctx, or "".
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// requestIDHandler adds the request id to every log record made with a
+// request's context, so that a door's error lines can be matched to the
+// request line.
+type requestIDHandler struct{ slog.Handler }
+
+func withRequestID(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
+func (h requestIDHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if id := RequestID(ctx); id != "" && rec.Message != "request" {
+		rec.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 // statusWriter remembers the status a handler wrote.
@@ -83,20 +127,19 @@ func requestLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Ha
 		}
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
-		info := &routeInfo{pattern: "unmatched"}
+		info := &routeInfo{pattern: "unmatched", door: "other"}
 		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), routeKey{}, info)
-		door := doorOf(r.URL.Path)
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		elapsed := time.Since(start)
 		if m != nil {
-			m.ObserveRequest(door, info.pattern, r.Method, sw.status, elapsed)
+			m.ObserveRequest(info.door, info.pattern, r.Method, sw.status, elapsed)
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("id", id),
-			slog.String("door", door),
+			slog.String("door", info.door),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
@@ -116,27 +159,6 @@ func saneID(id string) bool {
 		}
 	}
 	return true
-}
-
-// doorOf names the door a path belongs to, for logs and metrics.
-func doorOf(path string) string {
-	switch {
-	case strings.HasPrefix(path, "/scim/"):
-		return "scim"
-	case strings.HasPrefix(path, "/api/application/"):
-		return "pterodactyl"
-	case strings.HasPrefix(path, "/api/users"), strings.HasPrefix(path, "/api/auth/"):
-		return "usersapi"
-	case strings.HasPrefix(path, "/api/v1/"):
-		return "xpdev"
-	case strings.HasPrefix(path, "/api/app/"), strings.HasPrefix(path, "/api/user/"):
-		return "xyops"
-	case strings.HasPrefix(path, "/xqual/"):
-		return "xstudio"
-	case strings.HasPrefix(path, "/admin/"):
-		return "admin"
-	}
-	return "other"
 }
 
 // recoverer is the last line of defence: a panic becomes a plain 500.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -28,15 +29,18 @@ type Config struct {
 	DB     string `yaml:"db"`
 	Log    Log    `yaml:"log"`
 	// MaxBodyBytes limits every request body.
-	MaxBodyBytes int64           `yaml:"max_body_bytes"`
-	SCIM         SCIM            `yaml:"scim"`
-	Admin        Admin           `yaml:"admin"`
-	Metrics      Metrics         `yaml:"metrics"`
-	TLS          TLS             `yaml:"tls"`
-	RateLimit    RateLimit       `yaml:"rate_limit"`
-	Debug        Debug           `yaml:"debug"`
-	LDAP         ldapsync.Config `yaml:"ldap"`
-	Legacy       Legacy          `yaml:"legacy"`
+	MaxBodyBytes int64     `yaml:"max_body_bytes"`
+	SCIM         SCIM      `yaml:"scim"`
+	Admin        Admin     `yaml:"admin"`
+	Metrics      Metrics   `yaml:"metrics"`
+	TLS          TLS       `yaml:"tls"`
+	RateLimit    RateLimit `yaml:"rate_limit"`
+	Debug        Debug     `yaml:"debug"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For is believed; from any other peer it is ignored.
+	TrustedProxies []string        `yaml:"trusted_proxies"`
+	LDAP           ldapsync.Config `yaml:"ldap"`
+	Legacy         Legacy          `yaml:"legacy"`
 }
 
 // Log configures logging.
@@ -265,10 +269,31 @@ func (c *Config) Validate() error {
 	if c.RateLimit.LoginPerMinute < 0 || c.RateLimit.LoginBurst < 0 {
 		bad("rate_limit.login_per_minute", "cannot be negative")
 	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		bad("trusted_proxies", "%v", err)
+	}
 	if err := c.LDAP.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// TrustedProxyPrefixes parses TrustedProxies: each an address or a CIDR
+// range.
+func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR range", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // SCIMToken returns the configured static SCIM token, reading TokenFile

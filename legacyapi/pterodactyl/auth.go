@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -90,7 +89,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			return
 		}
 		c.key, c.owner = key, owner
-		if s.limiter != nil && !s.limiter.allow(w, owner.Key) {
+		if s.limiter != nil && !s.allowRate(w, owner.Key) {
 			writeError(w, http.StatusTooManyRequests, "ThrottleRequestsException", "Too Many Attempts.")
 			return
 		}
@@ -191,55 +190,16 @@ func toString(v any) string {
 	return "unexpected failure"
 }
 
-// limiter is the panel's per-owner rate limit: a fixed one-minute window.
-type limiter struct {
-	perMinute int
-	now       func() time.Time
-	mu        sync.Mutex
-	windows   map[int64]*window
-	lastSweep time.Time
-}
-
-type window struct {
-	start time.Time
-	used  int
-}
-
-func newLimiter(perMinute int, now func() time.Time) *limiter {
-	return &limiter{perMinute: perMinute, now: now, windows: map[int64]*window{}}
-}
-
-// allow counts one request for owner and sets the X-RateLimit headers; on
+// allowRate counts one request for owner against the panel's per-owner
+// limit (a fixed one-minute window) and sets the X-RateLimit headers; on
 // false it has also set Retry-After.
-func (l *limiter) allow(w http.ResponseWriter, owner int64) bool {
-	now := l.now()
-	l.mu.Lock()
-	if now.Sub(l.lastSweep) > time.Minute {
-		for k, win := range l.windows {
-			if now.Sub(win.start) >= time.Minute {
-				delete(l.windows, k)
-			}
-		}
-		l.lastSweep = now
-	}
-	win := l.windows[owner]
-	if win == nil || now.Sub(win.start) >= time.Minute {
-		win = &window{start: now}
-		l.windows[owner] = win
-	}
-	ok := win.used < l.perMinute
-	if ok {
-		win.used++
-	}
-	remaining := l.perMinute - win.used
-	retry := int((time.Minute - now.Sub(win.start) + time.Second - 1) / time.Second)
-	l.mu.Unlock()
-
+func (s *server) allowRate(w http.ResponseWriter, owner int64) bool {
+	ok, remaining, retry := s.limiter.Take(owner, s.deps.Clock())
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(l.perMinute))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.limiter.Limit()))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 	if !ok {
-		h.Set("Retry-After", strconv.Itoa(max(retry, 1)))
+		h.Set("Retry-After", strconv.Itoa(max(int((retry+time.Second-1)/time.Second), 1)))
 	}
 	return ok
 }

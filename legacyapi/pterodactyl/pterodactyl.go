@@ -14,6 +14,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/ratelimit"
 )
 
 // Dialect names this API in credentials, logs and the activity log.
@@ -64,7 +65,7 @@ type server struct {
 	cfg       Config
 	deps      legacyapi.Deps
 	log       *slog.Logger
-	limiter   *limiter
+	limiter   *ratelimit.Windows
 	languages map[string]bool
 	keys      *auth.CredentialCache
 }
@@ -95,7 +96,7 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 		s.languages[l] = true
 	}
 	if cfg.RateLimit > 0 {
-		s.limiter = newLimiter(cfg.RateLimit, deps.Clock)
+		s.limiter = ratelimit.NewWindows(cfg.RateLimit, time.Minute, false)
 	}
 
 	notAllowed := func(w http.ResponseWriter, r *http.Request) {

@@ -267,10 +267,7 @@ func (s *server) dispatch(c *call) (map[string]any, error) {
 	if err := c.parse(s.deps.BodyLimit()); err != nil {
 		return nil, err
 	}
-	name := mux.Vars(c.r)["command"]
-	if name == "" {
-		name = c.params.Get("command")
-	}
+	name := c.command()
 	if name == "" {
 		return nil, failf("missing parameter: command")
 	}
@@ -293,6 +290,15 @@ func (s *server) dispatch(c *call) (map[string]any, error) {
 		}
 	}
 	return cmd.run(s, c)
+}
+
+// command is the name of the command called: the path's last segment, else
+// the command parameter (from the query or the form body).
+func (c *call) command() string {
+	if name := mux.Vars(c.r)["command"]; name != "" {
+		return name
+	}
+	return c.params.Get("command")
 }
 
 // parse merges the query string with form fields of a POST body (query

@@ -68,7 +68,7 @@ func (s *server) authenticate(c *call) (*principal, *apiError, error) {
 	if u != nil && !u.Active {
 		return nil, fail("session", "User account is disabled: "+u.UserName), nil
 	}
-	if !s.rate.allow(cred.ID, s.deps.Clock()) {
+	if ok, _, _ := s.rate.Take(cred.ID, s.deps.Clock()); !ok {
 		return nil, fail("rate", fmt.Sprintf("API Key has exceeded rate limit (%d/sec)", s.cfg.APIKeyMaxPerSec)), nil
 	}
 	return &principal{key: cred, user: u}, nil, nil

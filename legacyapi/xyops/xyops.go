@@ -24,6 +24,7 @@ import (
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
+	"github.com/scimbridge/scimbridge/ratelimit"
 )
 
 // Dialect names this API in credentials, logs and the activity log.
@@ -63,7 +64,7 @@ type server struct {
 	deps     legacyapi.Deps
 	log      *slog.Logger
 	sessions *auth.Sessions
-	rate     *rateLimiter
+	rate     *ratelimit.Windows
 	// cookiePath is where the session cookie applies.
 	cookiePath string
 }
@@ -101,7 +102,7 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	}
 	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
-		rate: newRateLimiter(cfg.APIKeyMaxPerSec),
+		rate: ratelimit.NewWindows(cfg.APIKeyMaxPerSec, time.Second, true),
 		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
 			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow}}
 }
@@ -125,6 +126,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case "rate":
 		return http.StatusTooManyRequests
+	case "busy":
+		return http.StatusServiceUnavailable
 	case "notfound":
 		return http.StatusNotFound
 	}

@@ -1,6 +1,11 @@
-package app
+// Package admin is the operators' door under /admin: the activity log with
+// filters, SCIM token management, and the directory sync admin handler the
+// composition root hands it. Every route needs an admin bearer token.
+package admin
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,17 +18,65 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// mountAdmin serves the operators' API under /admin: directory sync status
-// and runs, the activity log with filters, and SCIM token management. Every
-// route needs an admin bearer token.
-func (a *App) mountAdmin(r *mux.Router, staticToken string) {
+// Options configure the admin API.
+type Options struct {
+	Store store.Store
+	Log   *slog.Logger
+	// Token is an admin token from the configuration besides stored ones.
+	Token string
+	// SCIMTokens is told to forget cached SCIM tokens after a revocation.
+	SCIMTokens interface{ Forget() }
+	// Sync serves /admin/sync/… (nil: not served).
+	Sync http.Handler
+}
+
+// API is the admin door.
+type API struct {
+	st     store.Store
+	log    *slog.Logger
+	tokens *auth.Tokens
+	scim   interface{ Forget() }
+	sync   http.Handler
+}
+
+// New returns the admin API.
+func New(o Options) *API {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &API{st: o.Store, log: o.Log, tokens: auth.NewTokens(o.Store, auth.AdminTokenKind, o.Token, "config-admin-token"),
+		scim: o.SCIMTokens, sync: o.Sync}
+}
+
+// Name names the door in logs and metrics.
+func (a *API) Name() string { return "admin" }
+
+// RateKey is the admin token a request carries.
+func (a *API) RateKey(r *http.Request) string { return r.Header.Get("Authorization") }
+
+// IsLogin reports false: admin tokens have no login.
+func (a *API) IsLogin(*http.Request) bool { return false }
+
+// Refuse answers a request turned away at the edge.
+func (a *API) Refuse(w http.ResponseWriter, _ *http.Request, status int) {
+	msg := "too many requests: slow down and retry later"
+	if status != http.StatusTooManyRequests {
+		msg = "the server is busy: retry later"
+	}
+	adminError(w, status, msg)
+}
+
+// Routes serves the API under /admin.
+func (a *API) Routes(r *mux.Router) {
 	sub := r.PathPrefix("/admin").Subrouter()
-	sub.Use(a.adminAuth(staticToken))
+	sub.Use(a.authenticate)
 	sub.HandleFunc("/activity", a.adminActivity).Methods(http.MethodGet)
 	sub.HandleFunc("/tokens", a.adminListTokens).Methods(http.MethodGet)
 	sub.HandleFunc("/tokens", a.adminCreateToken).Methods(http.MethodPost)
 	sub.HandleFunc("/tokens/{id:[0-9]+}", a.adminRevokeToken).Methods(http.MethodDelete)
-	sub.PathPrefix("/sync").Handler(http.StripPrefix("/admin/sync", a.syncer.AdminHandler()))
+	if a.sync != nil {
+		sub.PathPrefix("/sync").Handler(http.StripPrefix("/admin/sync", a.sync))
+	}
 	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, "no admin endpoint at "+r.URL.Path)
 	})
@@ -35,24 +88,21 @@ func adminError(w http.ResponseWriter, status int, msg string) {
 
 type adminKey struct{}
 
-func (a *App) adminAuth(static string) mux.MiddlewareFunc {
-	tokens := auth.NewTokens(a.st, auth.AdminTokenKind, static, "config-admin-token")
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h, err := tokens.Check(r.Context(), httpjson.BearerToken(r), "admin:")
-			if err != nil {
-				a.log.ErrorContext(r.Context(), "admin auth", "err", err)
-				adminError(w, http.StatusInternalServerError, "internal error")
-				return
-			}
-			if h == nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge-admin"`)
-				adminError(w, http.StatusUnauthorized, "missing or invalid admin token")
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(contextWith(r, adminKey{}, h.Name)))
-		})
-	}
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := a.tokens.Check(r.Context(), httpjson.BearerToken(r), "admin:")
+		if err != nil {
+			a.log.ErrorContext(r.Context(), "admin auth", "err", err)
+			adminError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		if h == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge-admin"`)
+			adminError(w, http.StatusUnauthorized, "missing or invalid admin token")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, h.Name)))
+	})
 }
 
 func adminActor(r *http.Request) store.Actor {
@@ -75,7 +125,7 @@ type activityJSON struct {
 
 // adminActivity: GET /admin/activity?user=&door=&action=&since=&until=&offset=&limit=
 // (user is a userName or SCIM id; times are RFC 3339).
-func (a *App) adminActivity(w http.ResponseWriter, r *http.Request) {
+func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	aq := store.ActivityQuery{Door: q.Get("door"), Action: q.Get("action"), ResourceID: q.Get("resource")}
 	if u := q.Get("user"); u != "" {
@@ -132,7 +182,7 @@ type tokenJSON struct {
 	Token      string `json:"token,omitempty"` // only in the answer to a create
 }
 
-func (a *App) adminListTokens(w http.ResponseWriter, r *http.Request) {
+func (a *API) adminListTokens(w http.ResponseWriter, r *http.Request) {
 	creds, err := a.st.ListCredentials(r.Context(), auth.SCIMTokenKind)
 	if err != nil {
 		adminError(w, http.StatusInternalServerError, "internal error")
@@ -147,7 +197,7 @@ func (a *App) adminListTokens(w http.ResponseWriter, r *http.Request) {
 
 // adminCreateToken: POST /admin/tokens {"name": "...", "userName": "..."};
 // the token is in this answer only.
-func (a *App) adminCreateToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name     string `json:"name"`
 		UserName string `json:"userName"`
@@ -179,7 +229,7 @@ func (a *App) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 		UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339), Token: token})
 }
 
-func (a *App) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
 	creds, err := a.st.ListCredentials(r.Context(), auth.SCIMTokenKind)
 	if err != nil {
@@ -204,6 +254,8 @@ func (a *App) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	a.scimTokens.Forget()
+	if a.scim != nil {
+		a.scim.Forget()
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
