@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -26,13 +27,22 @@ const (
 	saltLen      = 16
 )
 
+// maxHashMemory is the most memory (KiB) a stored hash may ask CheckPassword
+// for: the pool's bound assumes argon2id runs of about argonMemory.
+const maxHashMemory = 4 * argonMemory
+
 // HashPassword returns an argon2id hash of password in PHC string format.
 func HashPassword(password string) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	var key []byte
+	if err := withSlot(context.Background(), func() {
+		key = argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	}); err != nil {
+		return "", err
+	}
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -69,7 +79,15 @@ func CheckPassword(hash, password string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, ErrMalformedHash
 	}
-	got := argon2.IDKey([]byte(password), salt, iters, mem, threads, uint32(len(want)))
+	if mem > maxHashMemory {
+		return false, ErrMalformedHash // a stored hash must not make us allocate without bound
+	}
+	var got []byte
+	if err := withSlot(context.Background(), func() {
+		got = argon2.IDKey([]byte(password), salt, iters, mem, threads, uint32(len(want)))
+	}); err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

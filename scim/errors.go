@@ -61,6 +61,11 @@ type errorBody struct {
 func WriteError(w http.ResponseWriter, e *Error) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Del("ETag")
+	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Overload and an unavailable store are passing states: say when
+		// to come back (RFC 9110 §10.2.3).
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(errorBody{
 		Schemas: []string{errorSchema}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status),
@@ -93,6 +98,11 @@ func asError(log *slog.Logger, r *http.Request, err error) *Error {
 		return errorf(http.StatusUnauthorized, "", "%s", err.Error())
 	case store.KindForbidden:
 		return errorf(http.StatusForbidden, "", "%s", err.Error())
+	case store.KindInsufficientStorage:
+		// RFC 7644 §3.12 lists 507 with no scimType. The store logs it once.
+		return errorf(http.StatusInsufficientStorage, "", "%s", err.Error())
+	case store.KindUnavailable:
+		return errorf(http.StatusServiceUnavailable, "", "%s", err.Error())
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away: nothing is wrong with the server.

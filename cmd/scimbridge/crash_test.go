@@ -39,7 +39,7 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		cycles, writers = 2, 4
 	}
-	bin := buildServer(t)
+	bin := buildServer(t, raceFlags...)
 	db := filepath.Join(t.TempDir(), "crash.db")
 	m := newCrashModel()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
@@ -74,11 +74,12 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 // buildServer compiles this command into a temporary directory.
-func buildServer(t *testing.T) string {
+// buildServer builds the binary with flags (raceFlags: like the test).
+func buildServer(t *testing.T, flags ...string) string {
 	t.Helper()
 	// go test puts its own GOROOT/bin first on PATH.
 	bin := filepath.Join(t.TempDir(), "scimbridge")
-	cmd := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", bin, ".")...)
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -96,10 +97,11 @@ type serverProc struct {
 var listenLine = regexp.MustCompile(`msg="scimbridge listening" addr=(\S+)`)
 
 // startServer runs the binary on a free port and waits until it listens.
-func startServer(t *testing.T, bin, db string) *serverProc {
+// env adds to (and overrides) the test's environment.
+func startServer(t *testing.T, bin, db string, env ...string) *serverProc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--db", db)
-	cmd.Env = append(os.Environ(), "SCIMBRIDGE_SCIM_TOKEN="+crashToken, "SCIMBRIDGE_LOG_LEVEL=info")
+	cmd.Env = append(append(os.Environ(), "SCIMBRIDGE_SCIM_TOKEN="+crashToken, "SCIMBRIDGE_LOG_LEVEL=info"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

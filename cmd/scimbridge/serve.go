@@ -46,6 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	auth.ConfigureHashing(cfg.Hashing.Slots, cfg.Hashing.Wait)
 	a, err := app.New(cfg, st, log)
 	if err != nil {
 		return err

@@ -41,8 +41,16 @@ func captureRoute(next http.Handler) http.Handler {
 // edge is the middleware every door's subrouter gets: it names the door
 // for the request log and metrics, and applies the rate limits with the
 // door's own key, login rule and refusal.
+//
+// It also bounds the door's requests in flight (admission control): past
+// the bound a request is refused at once with 503 and Retry-After, so that
+// overload sheds load instead of queueing without bound.
 func (a *App) edge(d Door) mux.MiddlewareFunc {
 	name := d.Name()
+	var inFlight chan struct{}
+	if n := a.cfg.MaxInFlight; n > 0 {
+		inFlight = make(chan struct{}, n)
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if info, ok := r.Context().Value(routeKey{}).(*routeInfo); ok {
@@ -52,6 +60,17 @@ func (a *App) edge(d Door) mux.MiddlewareFunc {
 				w.Header().Set("Retry-After", strconv.Itoa(max(int(wait.Seconds()+0.999), 1)))
 				d.Refuse(w, r, http.StatusTooManyRequests)
 				return
+			}
+			if inFlight != nil {
+				select {
+				case inFlight <- struct{}{}:
+					defer func() { <-inFlight }()
+				default:
+					a.metrics.ObserveShed(name)
+					w.Header().Set("Retry-After", "1")
+					d.Refuse(w, r, http.StatusServiceUnavailable)
+					return
+				}
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -36,6 +37,11 @@ type Config struct {
 	TLS          TLS       `yaml:"tls"`
 	RateLimit    RateLimit `yaml:"rate_limit"`
 	Debug        Debug     `yaml:"debug"`
+	// MaxInFlight bounds each door's requests in flight; past it the door
+	// answers 503 with Retry-After. 0: no bound.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// Hashing bounds password hashing (argon2id, 19 MiB each).
+	Hashing Hashing `yaml:"hashing"`
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
 	// whose X-Forwarded-For is believed; from any other peer it is ignored.
 	TrustedProxies []string        `yaml:"trusted_proxies"`
@@ -108,6 +114,16 @@ type Bucket struct {
 	Burst     int     `yaml:"burst"`
 }
 
+// Hashing bounds the password hashes computed at once: each holds 19 MiB
+// for its whole run, so Slots × 19 MiB bounds their memory.
+type Hashing struct {
+	// Slots is how many run at once (0: one per core, at least 2).
+	Slots int `yaml:"slots"`
+	// Wait is how long a request waits for a slot before it is answered
+	// 503 with Retry-After (0: 2s).
+	Wait time.Duration `yaml:"wait"`
+}
+
 // Debug holds diagnostics that are off unless asked for.
 type Debug struct {
 	// PprofListen serves net/http/pprof on its own address (keep it on
@@ -135,7 +151,8 @@ func Default() *Config {
 			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "auto",
 			BulkMaxOperations: 1000, BulkMaxPayloadBytes: 1 << 20,
 		},
-		RateLimit: RateLimit{LoginPerMinute: 10, LoginBurst: 10},
+		RateLimit:   RateLimit{LoginPerMinute: 10, LoginBurst: 10},
+		MaxInFlight: 512,
 	}
 }
 
@@ -268,6 +285,15 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.LoginPerMinute < 0 || c.RateLimit.LoginBurst < 0 {
 		bad("rate_limit.login_per_minute", "cannot be negative")
+	}
+	if c.MaxInFlight < 0 {
+		bad("max_in_flight", "cannot be negative")
+	}
+	if c.Hashing.Slots < 0 {
+		bad("hashing.slots", "cannot be negative")
+	}
+	if c.Hashing.Wait < 0 {
+		bad("hashing.wait", "cannot be negative")
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		bad("trusted_proxies", "%v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/httpjson"
 )
 
 // Metrics holds the collectors of one server.
@@ -22,6 +23,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	storeOps *prometheus.HistogramVec
 	storeErr *prometheus.CounterVec
+	shed     *prometheus.CounterVec
 }
 
 // New registers the collectors; dbPath is the SQLite file to report the
@@ -48,8 +50,12 @@ func New(dbPath string) *Metrics {
 			Name: "scimbridge_store_errors_total",
 			Help: "Store operations that failed unexpectedly (not-found and conflicts excluded).",
 		}, []string{"op"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimbridge_http_shed_total",
+			Help: "Requests refused with 503 because the door had max_in_flight requests in flight.",
+		}, []string{"door"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeErr,
+	reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeErr, m.shed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if dbPath != "" {
 		reg.MustRegister(
@@ -76,6 +82,9 @@ func (m *Metrics) ObserveRequest(door, route, method string, status int, d time.
 	m.latency.WithLabelValues(door, route, method).Observe(d.Seconds())
 }
 
+// ObserveShed counts a request the door's admission control refused.
+func (m *Metrics) ObserveShed(door string) { m.shed.WithLabelValues(door).Inc() }
+
 // Handler serves the metrics; with a token, only to "Authorization:
 // Bearer <token>".
 func (m *Metrics) Handler(token string) http.Handler {
@@ -85,8 +94,8 @@ func (m *Metrics) Handler(token string) http.Handler {
 	}
 	want := auth.HashToken(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("Authorization")
-		if len(got) < 8 || !auth.Equal(auth.HashToken(got[7:]), want) {
+		got := httpjson.BearerToken(r)
+		if got == "" || !auth.Equal(auth.HashToken(got), want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
