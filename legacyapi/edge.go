@@ -33,4 +33,3 @@ func Credential(r *http.Request, headers, cookies []string) string {
 	}
 	return ""
 }
-
