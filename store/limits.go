@@ -17,7 +17,8 @@ const (
 	// Entra userPrincipalNames 113, e-mail addresses 254.
 	MaxUserNameLen = 256
 	// MaxNameLen is the longest name, display text or identifier (every
-	// string attribute not listed under MaxTextBytes), in characters.
+	// other string attribute of users and groups but those listed under
+	// MaxTextBytes), in characters.
 	MaxNameLen = 1024
 	// MaxTextBytes is the longest value of the attributes that may carry
 	// long text: profileUrl, photos, roles, entitlements and

@@ -18,8 +18,9 @@ import (
 //
 // This is where RFC 8265 (PRECIS UsernameCaseMapped) slots in: its width
 // mapping and NFC normalisation belong here, before the checks, and its
-// case folding in the comparison key the backends index; every caller
-// already goes through this function.
+// case folding in a comparison key next to it that the backends index.
+// Every write already goes through this function; lookups by userName
+// will have to as well once it maps.
 func NormaliseUserName(userName string) (string, error) {
 	userName = strings.TrimSpace(userName)
 	if userName == "" {
