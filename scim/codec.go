@@ -181,14 +181,11 @@ func singleValue(a *attr, v any, name string) (any, *Error) {
 		if !ok {
 			return nil, badRequest(typeInvalidValue, "%s must be a string", name)
 		}
-		if a.typ == "string" && len(s) > maxStringLen {
-			return nil, badRequest(typeInvalidValue, "%s is longer than %d bytes", name, maxStringLen)
-		}
+		// Lengths and characters are the store's rules (store/limits.go),
+		// the same for every door; its Invalid errors answer invalidValue.
 		return s, nil
 	}
 }
-
-const maxStringLen = 64 << 10
 
 // userFromDoc converts a canonical User document to the store's type. The
 // password, if any, is returned separately for hashing.
@@ -199,6 +196,10 @@ func userFromDoc(doc map[string]any) (*store.User, string, *Error) {
 	}
 	password, _ := d["password"].(string)
 	delete(d, "password")
+	// The password is the one string the store never sees.
+	if len(password) > store.MaxTextBytes {
+		return nil, "", badRequest(typeInvalidValue, "password is longer than %d bytes", store.MaxTextBytes)
+	}
 	if ent, ok := d[store.EnterpriseSchema]; ok {
 		d["enterprise"] = ent
 		delete(d, store.EnterpriseSchema)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -147,9 +146,8 @@ func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPag
 
 // CreateGroup stores a new group and its members.
 func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
-	g.DisplayName = strings.TrimSpace(g.DisplayName)
-	if g.DisplayName == "" {
-		return store.FieldErrorf(store.KindInvalid, "displayName", "displayName is required")
+	if err := store.NormaliseGroup(g); err != nil {
+		return err
 	}
 	if g.ID == "" {
 		g.ID = newID()
@@ -194,9 +192,8 @@ func (t *txn) UpdateGroup(ctx context.Context, id string, fn func(g *store.Group
 		return nil, err
 	}
 	g.Key, g.ID, g.Meta, g.Members = old.Key, old.ID, old.Meta, nil
-	g.DisplayName = strings.TrimSpace(g.DisplayName)
-	if g.DisplayName == "" {
-		return nil, store.FieldErrorf(store.KindInvalid, "displayName", "displayName is required")
+	if err := store.NormaliseGroupUpdate(old, &g); err != nil {
+		return nil, err
 	}
 	if g.DisplayName == old.DisplayName && g.ExternalID == old.ExternalID && g.Source == old.Source {
 		return old, nil

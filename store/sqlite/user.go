@@ -296,7 +296,7 @@ func (r *reader) total(ctx context.Context, t *table, q store.Query, sel *select
 
 // CreateUser stores a new user.
 func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
-	if err := normaliseUser(u); err != nil {
+	if err := store.NormaliseUser(u); err != nil {
 		return err
 	}
 	if u.ID == "" {
@@ -336,7 +336,7 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 		return nil, err
 	}
 	u.Key, u.ID, u.Meta, u.Groups = old.Key, old.ID, old.Meta, old.Groups
-	if err := normaliseUser(u); err != nil {
+	if err := store.NormaliseUserUpdate(old, u); err != nil {
 		return nil, err
 	}
 	oldDoc, err := json.Marshal(old)
@@ -424,42 +424,6 @@ func (t *txn) writeEmails(ctx context.Context, u *store.User, replace bool) erro
 		}
 	}
 	return nil
-}
-
-// normaliseUser applies the rules every door shares.
-func normaliseUser(u *store.User) error {
-	u.UserName = strings.TrimSpace(u.UserName)
-	if u.UserName == "" {
-		return store.FieldErrorf(store.KindInvalid, "userName", "userName is required")
-	}
-	for i := range u.Emails {
-		u.Emails[i].Value = strings.TrimSpace(u.Emails[i].Value)
-	}
-	for name, vs := range map[string][]store.Value{
-		"emails": u.Emails, "phoneNumbers": u.PhoneNumbers, "ims": u.IMs, "photos": u.Photos,
-		"entitlements": u.Entitlements, "roles": u.Roles, "x509Certificates": u.X509Certificates,
-	} {
-		if countPrimary(vs, func(v store.Value) bool { return v.Primary }) > 1 {
-			return store.FieldErrorf(store.KindInvalid, name, "at most one of %s may be primary", name)
-		}
-	}
-	if countPrimary(u.Addresses, func(a store.Address) bool { return a.Primary }) > 1 {
-		return store.FieldErrorf(store.KindInvalid, "addresses", "at most one of addresses may be primary")
-	}
-	if u.Enterprise.IsZero() {
-		u.Enterprise = nil
-	}
-	return nil
-}
-
-func countPrimary[T any](vs []T, primary func(T) bool) int {
-	n := 0
-	for _, v := range vs {
-		if primary(v) {
-			n++
-		}
-	}
-	return n
 }
 
 func cloneUser(u *store.User) *store.User {

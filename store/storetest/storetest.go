@@ -34,6 +34,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Credentials", testCredentials},
 		{"Objects", testObjects},
 		{"Sourced", testSourced},
+		{"UserNameRules", testUserNameRules},
+		{"TextRules", testTextRules},
+		{"LimitsOnUpdate", testLimitsOnUpdate},
+		{"GroupLimits", testGroupLimits},
+		{"ConflictFields", testConflictFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
