@@ -15,9 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
 	"github.com/scimbridge/scimbridge/legacyapi/xyops"
 	"github.com/scimbridge/scimbridge/store"
@@ -52,7 +52,7 @@ func startLimitDoors(t *testing.T) *limitDoors {
 		t.Fatal(err)
 	}
 	issue := func(dialect, token string, n int) string {
-		if _, err := legacyapi.IssueKey(context.Background(), srv.Store, store.Actor{Door: "test"}, dialect, token, n,
+		if _, err := auth.IssueKey(context.Background(), srv.Store, store.Actor{Door: "test"}, dialect, token, n,
 			boss.Key, "limits", []string{"read", "write"}); err != nil {
 			t.Fatal(err)
 		}
