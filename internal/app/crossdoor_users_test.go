@@ -2,7 +2,7 @@ package app_test
 
 // Cross-door tests for the Pterodactyl, Users API and XP-Dev dialects: a
 // user written through one door reads naturally through SCIM and the other
-// dialects (legacyapi/MAPPING-part1.md), and the reverse.
+// dialects (legacyapi/README.md), and the reverse.
 
 import (
 	"context"

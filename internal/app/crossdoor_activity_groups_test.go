@@ -1,3 +1,6 @@
+// Cross-door tests for xyOps and XStudio: a SCIM user logs in through
+// xyOps and sees SCIM changes in its activity; XStudio teams are SCIM
+// groups; an XStudio profile given over SCIM grants its rights.
 package app_test
 
 import (
