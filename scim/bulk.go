@@ -41,17 +41,14 @@ type bulkResult struct {
 }
 
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.BulkMaxPayload))
+	doc, err := s.readBody(w, r, s.opts.BulkMaxPayload)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errorf(http.StatusRequestEntityTooLarge, "", "bulk request exceeds maxPayloadSize of %d bytes", s.opts.BulkMaxPayload)
+		var se *Error
+		if errors.As(err, &se) && se.Status == http.StatusRequestEntityTooLarge {
+			// Name the limit as the ServiceProviderConfig advertises it.
+			se.Detail = fmt.Sprintf("bulk request exceeds maxPayloadSize of %d bytes", s.opts.BulkMaxPayload)
 		}
-		return badRequest(typeInvalidSyntax, "cannot read request body")
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err != nil || doc == nil {
-		return badRequest(typeInvalidSyntax, "bulk request must be a JSON object")
+		return err
 	}
 	ops, failOnErrors, perr := s.parseBulk(doc)
 	if perr != nil {
@@ -68,11 +65,7 @@ func (s *Server) parseBulk(doc map[string]any) ([]*bulkOp, int, *Error) {
 	for k, v := range doc {
 		switch strings.ToLower(k) {
 		case "schemas":
-			list, _ := v.([]any)
-			for _, x := range list {
-				str, _ := x.(string)
-				schemaOK = schemaOK || strings.EqualFold(str, bulkRequestSchema)
-			}
+			schemaOK = schemaOK || hasSchema(v, bulkRequestSchema)
 		case "failonerrors":
 			n, err := intField(k, v)
 			if err != nil {

@@ -113,6 +113,13 @@ func TestBulk(t *testing.T) {
 	wantError(t, status, doc, 413, "")
 	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", bulkBody(0, bop("POST", "big", "/Users", user("big", map[string]any{"title": strings.Repeat("x", 9000)}))))
 	wantError(t, status, doc, 413, "")
+	if d := str(doc["detail"]); !strings.Contains(d, "maxPayloadSize of 8192") {
+		t.Fatalf("413 detail %q does not name the advertised limit", d)
+	}
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", `{"Operations": [`)
+	wantError(t, status, doc, 400, "invalidSyntax")
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", `["Operations"]`)
+	wantError(t, status, doc, 400, "invalidSyntax")
 	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", map[string]any{"Operations": []any{}})
 	wantError(t, status, doc, 400, "invalidSyntax")
 	_, spc, _ := s.Call(t, "GET", "/scim/v2/ServiceProviderConfig", nil)

@@ -37,12 +37,7 @@ func parsePatchBody(doc map[string]any) ([]patchOp, *Error) {
 		case "operations":
 			rawOps = v
 		case "schemas":
-			list, _ := v.([]any)
-			ok := false
-			for _, s := range list {
-				ok = ok || strings.EqualFold(fmt.Sprint(s), patchOpSchema)
-			}
-			if !ok {
+			if !hasSchema(v, patchOpSchema) {
 				return nil, badRequest(typeInvalidSyntax, "schemas must contain %s", patchOpSchema)
 			}
 		}
