@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/scimbridge/scimbridge/httpjson"
 )
 
 // Bulk (RFC 7644 §3.7). Each operation runs through the same handlers as a
@@ -43,16 +41,14 @@ type bulkResult struct {
 }
 
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request) error {
-	body, err := httpjson.ReadBody(w, r, s.opts.BulkMaxPayload)
-	if errors.Is(err, httpjson.ErrBodyTooLarge) {
-		return errorf(http.StatusRequestEntityTooLarge, "", "bulk request exceeds maxPayloadSize of %d bytes", s.opts.BulkMaxPayload)
-	}
+	doc, err := s.readBody(w, r, s.opts.BulkMaxPayload)
 	if err != nil {
-		return badRequest(typeInvalidSyntax, "cannot read request body")
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(body, &doc); err != nil || doc == nil {
-		return badRequest(typeInvalidSyntax, "bulk request must be a JSON object")
+		var se *Error
+		if errors.As(err, &se) && se.Status == http.StatusRequestEntityTooLarge {
+			// Name the limit as the ServiceProviderConfig advertises it.
+			se.Detail = fmt.Sprintf("bulk request exceeds maxPayloadSize of %d bytes", s.opts.BulkMaxPayload)
+		}
+		return err
 	}
 	ops, failOnErrors, perr := s.parseBulk(doc)
 	if perr != nil {
@@ -69,11 +65,7 @@ func (s *Server) parseBulk(doc map[string]any) ([]*bulkOp, int, *Error) {
 	for k, v := range doc {
 		switch strings.ToLower(k) {
 		case "schemas":
-			list, _ := v.([]any)
-			for _, x := range list {
-				str, _ := x.(string)
-				schemaOK = schemaOK || strings.EqualFold(str, bulkRequestSchema)
-			}
+			schemaOK = schemaOK || hasSchema(v, bulkRequestSchema)
 		case "failonerrors":
 			n, err := intField(k, v)
 			if err != nil {

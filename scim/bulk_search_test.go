@@ -6,9 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/auth"
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
-	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -45,9 +44,9 @@ func results(t *testing.T, doc map[string]any) []map[string]any {
 }
 
 func TestBulk(t *testing.T) {
-	s := apptest.Start(t, func(c *config.Config) { c.SCIM.BulkMaxOperations = 6; c.SCIM.BulkMaxPayloadBytes = 8192 })
+	s := scimtest.Start(t, func(o *scim.Options) { o.BulkMaxOperations = 6; o.BulkMaxPayload = 8192 })
 	// The group refers to a user created later (a forward reference).
-	status, doc, _ := call(t, s, "POST", "/scim/v2/Bulk", bulkBody(0,
+	status, doc, _ := s.Call(t, "POST", "/scim/v2/Bulk", bulkBody(0,
 		bop("POST", "grp", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
 			"displayName": "Bulk Team", "members": []any{map[string]any{"type": "User", "value": "bulkId:alice"}}}),
 		bop("POST", "alice", "/Users", user("bulk-alice", nil)),
@@ -77,7 +76,7 @@ func TestBulk(t *testing.T) {
 		t.Fatalf("bulk results not stored: %+v %v", alice, err)
 	}
 	// failOnErrors stops after that many errors.
-	status, doc, _ = call(t, s, "POST", "/scim/v2/Bulk", bulkBody(1,
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", bulkBody(1,
 		bop("POST", "a", "/Users", user("bulk-alice", nil)),
 		bop("POST", "b", "/Users", user("never-created", nil)),
 	))
@@ -89,7 +88,7 @@ func TestBulk(t *testing.T) {
 		t.Fatal("operation after failOnErrors ran")
 	}
 	// Circular and unknown references fail those operations only.
-	status, doc, _ = call(t, s, "POST", "/scim/v2/Bulk", bulkBody(0,
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", bulkBody(0,
 		bop("POST", "g1", "/Groups", map[string]any{"displayName": "C1", "members": []any{map[string]any{"value": "bulkId:g2"}}}),
 		bop("POST", "g2", "/Groups", map[string]any{"displayName": "C2", "members": []any{map[string]any{"value": "bulkId:g1"}}}),
 		bop("POST", "u", "/Users", user("bulk-ok", map[string]any{"title": "bulkId:missing"})),
@@ -110,28 +109,35 @@ func TestBulk(t *testing.T) {
 	for i := 0; i < 7; i++ {
 		many = append(many, bop("DELETE", "", "/Users/x", nil))
 	}
-	status, doc, _ = call(t, s, "POST", "/scim/v2/Bulk", bulkBody(0, many...))
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", bulkBody(0, many...))
 	wantError(t, status, doc, 413, "")
-	status, doc, _ = call(t, s, "POST", "/scim/v2/Bulk", bulkBody(0, bop("POST", "big", "/Users", user("big", map[string]any{"title": strings.Repeat("x", 9000)}))))
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", bulkBody(0, bop("POST", "big", "/Users", user("big", map[string]any{"title": strings.Repeat("x", 9000)}))))
 	wantError(t, status, doc, 413, "")
-	status, doc, _ = call(t, s, "POST", "/scim/v2/Bulk", map[string]any{"Operations": []any{}})
+	if d := str(doc["detail"]); !strings.Contains(d, "maxPayloadSize of 8192") {
+		t.Fatalf("413 detail %q does not name the advertised limit", d)
+	}
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", `{"Operations": [`)
 	wantError(t, status, doc, 400, "invalidSyntax")
-	_, spc, _ := call(t, s, "GET", "/scim/v2/ServiceProviderConfig", nil)
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", `["Operations"]`)
+	wantError(t, status, doc, 400, "invalidSyntax")
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Bulk", map[string]any{"Operations": []any{}})
+	wantError(t, status, doc, 400, "invalidSyntax")
+	_, spc, _ := s.Call(t, "GET", "/scim/v2/ServiceProviderConfig", nil)
 	if b := spc["bulk"].(map[string]any); b["maxOperations"] != float64(6) || b["maxPayloadSize"] != float64(8192) {
 		t.Fatalf("advertised bulk limits %v", b)
 	}
 }
 
 func TestSearchAndCursor(t *testing.T) {
-	s := apptest.Start(t)
+	s := scimtest.Start(t)
 	for i := 0; i < 7; i++ {
 		createUser(t, s, fmt.Sprintf("s%d", i), map[string]any{"title": fmt.Sprint(i % 2)})
 	}
-	call(t, s, "POST", "/scim/v2/Groups", map[string]any{"displayName": "s-group"})
+	s.Call(t, "POST", "/scim/v2/Groups", map[string]any{"displayName": "s-group"})
 	search := func(path string, body map[string]any) map[string]any {
 		t.Helper()
 		body["schemas"] = []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}
-		status, doc, _ := call(t, s, "POST", path, body)
+		status, doc, _ := s.Call(t, "POST", path, body)
 		want(t, status, 200, doc)
 		return doc
 	}
@@ -148,9 +154,9 @@ func TestSearchAndCursor(t *testing.T) {
 	if d["totalResults"] != float64(8) || len(resources(d)) != 3 || resources(d)[2]["displayName"] != "s-group" {
 		t.Fatalf("root search %v", d)
 	}
-	status, doc, _ := call(t, s, "POST", "/scim/v2/Users/.search", map[string]any{"schemas": []string{"urn:x"}})
+	status, doc, _ := s.Call(t, "POST", "/scim/v2/Users/.search", map[string]any{"schemas": []string{"urn:x"}})
 	wantError(t, status, doc, 400, "invalidSyntax")
-	status, doc, _ = call(t, s, "POST", "/scim/v2/Users/.search", map[string]any{
+	status, doc, _ = s.Call(t, "POST", "/scim/v2/Users/.search", map[string]any{
 		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "count": "ten"})
 	wantError(t, status, doc, 400, "invalidValue")
 
@@ -158,7 +164,7 @@ func TestSearchAndCursor(t *testing.T) {
 	seen := map[string]bool{}
 	next := ""
 	for pages := 0; ; pages++ {
-		status, d, _ := call(t, s, "GET", "/scim/v2/Users?count=3&cursor="+next, nil)
+		status, d, _ := s.Call(t, "GET", "/scim/v2/Users?count=3&cursor="+next, nil)
 		want(t, status, 200, d)
 		if d["startIndex"] != nil {
 			t.Fatal("startIndex in a cursor page")
@@ -177,22 +183,22 @@ func TestSearchAndCursor(t *testing.T) {
 	if len(seen) != 7 {
 		t.Fatalf("cursor paging saw %d users", len(seen))
 	}
-	status, doc, _ = call(t, s, "GET", "/scim/v2/Users?cursor=bogus", nil)
+	status, doc, _ = s.Call(t, "GET", "/scim/v2/Users?cursor=bogus", nil)
 	wantError(t, status, doc, 400, "invalidCursor")
-	status, doc, _ = call(t, s, "GET", "/scim/v2/Users?cursor=&startIndex=2", nil)
+	status, doc, _ = s.Call(t, "GET", "/scim/v2/Users?cursor=&startIndex=2", nil)
 	wantError(t, status, doc, 400, "invalidValue")
 }
 
 func TestMe(t *testing.T) {
-	s := apptest.Start(t)
-	status, doc, _ := call(t, s, "GET", "/scim/v2/Me", nil)
+	s := scimtest.Start(t)
+	status, doc, _ := s.Call(t, "GET", "/scim/v2/Me", nil)
 	wantError(t, status, doc, 501, "")
 	u := createUser(t, s, "me-user", nil)
 	stored, _ := s.Store.GetUserByUserName(context.Background(), "me-user")
-	token, _, err := auth.IssueSCIMToken(context.Background(), s.Store, store.Actor{Door: "test"}, "me", stored.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A token bound to the user; the application binds its stored tokens
+	// the same way (internal/app tests that).
+	token := "me-token-0123456789"
+	s.Tokens.Add(token, &scim.Principal{Name: "me", UserKey: stored.Key})
 	resp := s.Do(t, "GET", "/scim/v2/Me", nil, "Authorization", "Bearer "+token)
 	defer resp.Body.Close()
 	var body strings.Builder

@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
@@ -24,11 +24,7 @@ func (cancelStore) GetUser(ctx context.Context, id string) (*store.User, error) 
 }
 
 func TestClientCancellationIsNotAServerError(t *testing.T) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := scimtest.OpenStore(t)
 	var logs strings.Builder
 	r := mux.NewRouter()
 	scim.New(scim.Options{Store: cancelStore{db}, Log: slog.New(slog.NewTextHandler(&logs, nil))}).Mount(r, "/scim/v2")

@@ -59,16 +59,13 @@ func canonicalize(rs *resourceSchema, raw map[string]any) (map[string]any, *Erro
 }
 
 func checkSchemas(rs *resourceSchema, v any) *Error {
-	list, ok := v.([]any)
-	if !ok {
+	if _, ok := v.([]any); !ok {
 		return badRequest(typeInvalidSyntax, "schemas must be an array of URNs")
 	}
-	for _, s := range list {
-		if str, ok := s.(string); ok && strings.EqualFold(str, rs.coreURN) {
-			return nil
-		}
+	if !hasSchema(v, rs.coreURN) {
+		return badRequest(typeInvalidSyntax, "schemas must contain %s", rs.coreURN)
 	}
-	return badRequest(typeInvalidSyntax, "schemas must contain %s", rs.coreURN)
+	return nil
 }
 
 func canonicalAttrs(attrs map[string]*attr, obj map[string]any, prefix string) (map[string]any, *Error) {

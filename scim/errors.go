@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,15 +58,14 @@ type errorBody struct {
 
 // WriteError writes e as a SCIM error body.
 func WriteError(w http.ResponseWriter, e *Error) {
-	w.Header().Set("Content-Type", contentType)
 	w.Header().Del("ETag")
 	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		// Overload and an unavailable store are passing states: say when
 		// to come back (RFC 9110 §10.2.3).
 		w.Header().Set("Retry-After", "1")
 	}
-	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(errorBody{
+	// An errorBody always encodes, so writeJSON cannot fail here.
+	_ = writeJSON(w, e.Status, errorBody{
 		Schemas: []string{errorSchema}, ScimType: e.ScimType, Detail: e.Detail, Status: strconv.Itoa(e.Status),
 	})
 }

@@ -18,9 +18,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, g.Meta.Version) {
-		w.Header().Set("ETag", etag(g.Meta.Version))
-		w.WriteHeader(http.StatusNotModified)
+	if notModified(w, r, g.Meta.Version) {
 		return nil
 	}
 	return writeResource(w, http.StatusOK, g.Meta.Version, "", project(proj, renderGroup(g, baseFrom(r.Context()))))

@@ -20,8 +20,8 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scimbridge/auth"
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
-	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 )
 
 // idpKnownFailures lists fixture steps ("file.json › step") that fail
@@ -103,27 +103,24 @@ func TestIdPFixtures(t *testing.T) {
 		}
 		base := filepath.Base(file)
 		t.Run(strings.TrimSuffix(base, ".json"), func(t *testing.T) {
-			srv := apptest.Start(t, func(c *config.Config) {
-				if fx.PatchResponse != "" {
-					c.SCIM.PatchResponse = fx.PatchResponse
-				}
-			})
-			vars := map[string]string{"token": apptest.Token}
+			// An empty patchResponse is the server's default ("auto").
+			srv := scimtest.Start(t, func(o *scim.Options) { o.PatchResponse = fx.PatchResponse })
+			vars := map[string]string{"token": scimtest.Token}
 			for _, step := range fx.Steps {
 				key := base + " › " + step.Name
 				if seen[key] {
 					t.Fatalf("step name %q used twice", key)
 				}
 				seen[key] = true
-				checkKnown(t, idpKnownFailures, key, runIdPStep(t, srv, step, vars))
+				scimtest.CheckKnown(t, idpKnownFailures, key, runIdPStep(t, srv, step, vars))
 			}
 		})
 	}
-	checkKnownComplete(t, idpKnownFailures, seen)
+	scimtest.CheckKnownComplete(t, idpKnownFailures, seen)
 }
 
 // runIdPStep sends one request and returns what did not match.
-func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string]string) []string {
+func runIdPStep(t *testing.T, srv *scimtest.Server, step idpStep, vars map[string]string) []string {
 	t.Helper()
 	var missing []string
 	path := expandVars(step.Request.Path, vars, &missing)
@@ -135,7 +132,7 @@ func runIdPStep(t *testing.T, srv *apptest.Server, step idpStep, vars map[string
 	if err != nil {
 		t.Fatalf("%s: %v", step.Name, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+apptest.Token)
+	req.Header.Set("Authorization", "Bearer "+scimtest.Token)
 	if step.Request.Auth != "" {
 		req.Header.Set("Authorization", expandVars(step.Request.Auth, vars, &missing))
 	}
@@ -300,4 +297,8 @@ func TestIdPSubsetMatching(t *testing.T) {
 			t.Errorf("%s matches=%v, want %v", expected, got, ok)
 		}
 	}
+}
+
+func squashSpace(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -43,7 +43,7 @@ func memberList(ids []string) []any {
 // members (issue targets: add 10,000 in one PATCH < 1 s; GET without
 // members < 5 ms; remove one member by filter < 10 ms).
 func BenchmarkLargeGroup(b *testing.B) {
-	s := apptest.Start(b)
+	s := scimtest.Start(b)
 	members := seedStoreUsers(b, s.Store, 100000, "member-")
 	extra := seedStoreUsers(b, s.Store, 10000, "extra-")
 	g := &store.Group{DisplayName: "huge"}
@@ -63,7 +63,7 @@ func BenchmarkLargeGroup(b *testing.B) {
 	}
 	path := "/scim/v2/Groups/" + g.ID
 	patch := func(b *testing.B, body any) {
-		status, doc, _ := callB(b, s, "PATCH", path, body)
+		status, doc, _ := s.Call(b, "PATCH", path, body)
 		if status != http.StatusNoContent {
 			b.Fatalf("PATCH: %d %v", status, doc)
 		}
@@ -78,7 +78,7 @@ func BenchmarkLargeGroup(b *testing.B) {
 	})
 	b.Run("get-excluding-members", func(b *testing.B) {
 		for b.Loop() {
-			status, doc, _ := callB(b, s, "GET", path+"?excludedAttributes=members", nil)
+			status, doc, _ := s.Call(b, "GET", path+"?excludedAttributes=members", nil)
 			if status != 200 || doc["members"] != nil {
 				b.Fatalf("%d %v", status, doc)
 			}

@@ -1,7 +1,7 @@
 package scim_test
 
 // Replays Okta's own SCIM 2.0 SPEC test (a Runscope export kept in
-// ../shared/conformance) against a live scimbridge. Runscope cannot reach
+// ../shared/conformance) against a live SCIM server. Runscope cannot reach
 // a test server and newman cannot read Runscope exports, so this file is a
 // small Runscope interpreter: {{variable}} templates, the assertion
 // comparisons, variable captures, and Go translations of the step scripts.
@@ -15,14 +15,13 @@ import (
 	"net/http"
 	neturl "net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
@@ -32,51 +31,6 @@ import (
 // that passes fails the test, so the entry gets removed. Keep it empty
 // when the server passes everything.
 var oktaKnownFailures = map[string]string{}
-
-// conformanceFile returns the path of a suite file in ../shared/conformance
-// (beside the checkout). Missing: fatal in CI, else the test is skipped.
-func conformanceFile(t *testing.T, name string) string {
-	t.Helper()
-	path := filepath.Join("..", "..", "shared", "conformance", name)
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("conformance suite missing (CI=true): %v", err)
-		}
-		t.Skipf("conformance suite missing: %v", err)
-	}
-	return path
-}
-
-// checkKnown reports a step's failures against the known-failure list:
-// an unlisted failure fails the test, a listed step that now passes fails
-// it too (remove the entry). SCIMBRIDGE_CONFORMANCE_STRICT=1 ignores the
-// list, showing the honest state.
-func checkKnown(t *testing.T, known map[string]string, step string, failures []string) {
-	t.Helper()
-	reason, listed := known[step]
-	if os.Getenv("SCIMBRIDGE_CONFORMANCE_STRICT") == "1" {
-		listed = false
-	}
-	switch {
-	case len(failures) > 0 && listed:
-		t.Logf("KNOWN FAILURE %q (%s):\n  %s", step, reason, strings.Join(failures, "\n  "))
-	case len(failures) > 0:
-		t.Errorf("step %q failed:\n  %s", step, strings.Join(failures, "\n  "))
-	case listed:
-		t.Errorf("step %q is listed as a known failure (%s) but passes now: remove it from the list", step, reason)
-	}
-}
-
-// checkKnownComplete fails when the list names a step the suite does not
-// have (a typo would otherwise hide a real failure).
-func checkKnownComplete(t *testing.T, known map[string]string, seen map[string]bool) {
-	t.Helper()
-	for step := range known {
-		if !seen[step] {
-			t.Errorf("known failure %q names no step of the suite", step)
-		}
-	}
-}
 
 // lookupJSON resolves a Runscope/Postman style property path such as
 // "Resources[0].emails[0].value" in a decoded JSON document.
@@ -221,7 +175,7 @@ var oktaScripts = map[string]func(r *runscopeResponse) []string{
 }
 
 func TestOktaSPECSuite(t *testing.T) {
-	raw, err := os.ReadFile(conformanceFile(t, "Okta-SCIM-20-SPEC-Test.json"))
+	raw, err := os.ReadFile(scimtest.ConformanceFile(t, "Okta-SCIM-20-SPEC-Test.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +183,7 @@ func TestOktaSPECSuite(t *testing.T) {
 	if err := json.Unmarshal(raw, &suite); err != nil {
 		t.Fatalf("Okta SPEC test: %v", err)
 	}
-	srv := apptest.Start(t)
+	srv := scimtest.Start(t)
 	// "Create at least one user in your SCIM server before running the Okta
 	// SCIM API test suite": the first steps read it back.
 	storetest.CreateUser(t, srv.Store, &store.User{
@@ -237,7 +191,7 @@ func TestOktaSPECSuite(t *testing.T) {
 		Name:   store.Name{GivenName: "Pre", FamilyName: "Existing"},
 		Emails: []store.Value{{Value: "pre.existing@example.com", Type: "work", Primary: true}},
 	})
-	vars := oktaInitialVariables(srv.URL+"/scim/v2", apptest.Token)
+	vars := oktaInitialVariables(srv.URL+"/scim/v2", scimtest.Token)
 
 	seen := map[string]bool{}
 	requests := 0
@@ -260,9 +214,9 @@ func TestOktaSPECSuite(t *testing.T) {
 		}
 		seen[name] = true
 		requests++
-		checkKnown(t, oktaKnownFailures, name, runRunscopeStep(t, step, vars))
+		scimtest.CheckKnown(t, oktaKnownFailures, name, runRunscopeStep(t, step, vars))
 	}
-	checkKnownComplete(t, oktaKnownFailures, seen)
+	scimtest.CheckKnownComplete(t, oktaKnownFailures, seen)
 	if requests < 12 {
 		t.Fatalf("replayed only %d request steps; the export changed shape", requests)
 	}

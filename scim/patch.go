@@ -37,12 +37,7 @@ func parsePatchBody(doc map[string]any) ([]patchOp, *Error) {
 		case "operations":
 			rawOps = v
 		case "schemas":
-			list, _ := v.([]any)
-			ok := false
-			for _, s := range list {
-				ok = ok || strings.EqualFold(fmt.Sprint(s), patchOpSchema)
-			}
-			if !ok {
+			if !hasSchema(v, patchOpSchema) {
 				return nil, badRequest(typeInvalidSyntax, "schemas must contain %s", patchOpSchema)
 			}
 		}
@@ -166,102 +161,139 @@ func applyPatch(rs *resourceSchema, doc map[string]any, ops []patchOp, currentID
 	return nil
 }
 
+// applyOp applies one operation: a no-path value key by key, a whole
+// extension attribute by attribute, else the one attribute the path names.
 func applyOp(rs *resourceSchema, doc map[string]any, op patchOp, currentID string) *Error {
 	if op.path == "" {
-		obj, ok := op.value.(map[string]any)
-		if !ok {
-			return badRequest(typeInvalidValue, "%s without a path needs an object value", op.op)
-		}
-		// Each key is a path of its own: "name", "name.givenName" and
-		// "urn:…:enterprise:2.0:User:employeeNumber" (Entra's newer mode).
-		for k, v := range obj {
-			switch strings.ToLower(k) {
-			case "schemas", "meta":
-				continue
-			case "id":
-				if s, _ := v.(string); s != currentID {
-					return badRequest(typeMutability, "id is read-only")
-				}
-				continue
-			}
-			if err := applyOp(rs, doc, patchOp{op: op.op, path: k, value: v, hasValue: true}, currentID); err != nil {
-				return err
-			}
-		}
-		return nil
+		return applyNoPath(rs, doc, op, currentID)
 	}
 	pp, err := parsePatchPath(rs, op.path)
 	if err != nil {
 		return err
 	}
-	if pp.attr == nil { // the whole extension
-		if op.op == "remove" {
-			delete(doc, pp.ext.urn)
-			return nil
-		}
-		obj, ok := op.value.(map[string]any)
-		if !ok {
-			return badRequest(typeInvalidValue, "%s needs an object value", pp.ext.urn)
-		}
-		for k, v := range obj {
-			if err := applyOp(rs, doc, patchOp{op: op.op, path: pp.ext.urn + ":" + k, value: v, hasValue: true}, currentID); err != nil {
-				return err
-			}
-		}
-		return nil
+	if pp.attr == nil {
+		return applyExtension(rs, doc, pp, op, currentID)
 	}
 	c := pp.container(doc, op.op != "remove")
 	if c == nil {
 		return nil // removing from an extension that has no values
 	}
-	name := pp.attr.name
 	switch {
 	case pp.filter != nil:
 		return applyFiltered(c, pp, op)
 	case pp.sub != nil:
 		return applySub(c, pp, op)
 	case op.op == "remove":
-		if pp.attr.multi && op.hasValue && op.value != nil {
-			c[name] = removeValues(asList(c[name]), asList(op.value))
-			return nil
-		}
-		delete(c, name)
+		removeAttr(c, pp.attr, op)
 	case pp.attr.multi:
-		vals := asList(op.value)
-		if op.op == "replace" {
-			c[name] = vals
-			return nil
-		}
-		c[name] = addValues(asList(c[name]), vals)
+		setMultiValued(c, pp.attr.name, op)
 	case pp.attr.typ == "complex":
-		obj, ok := op.value.(map[string]any)
-		if !ok {
-			if s, isStr := op.value.(string); isStr && pp.attr.sub("value") != nil {
-				obj = map[string]any{"value": s} // Entra's plain-string manager
-			} else if op.value == nil {
-				delete(c, name)
-				return nil
-			} else {
-				return badRequest(typeInvalidValue, "%s needs an object value", name)
-			}
-		}
-		// add and replace both merge sub-attributes (§3.5.2.1, §3.5.2.3).
-		cur, _ := c[name].(map[string]any)
-		if cur == nil {
-			cur = map[string]any{}
-		}
-		for k, v := range obj {
-			cur[k] = v
-		}
-		c[name] = cur
+		return mergeComplex(c, pp.attr, op)
 	default:
-		if op.value == nil {
-			delete(c, name)
-			return nil
-		}
-		c[name] = op.value
+		setSimple(c, pp.attr.name, op)
 	}
 	return nil
+}
+
+// applyNoPath applies an operation without a path: each key of its object
+// value is a path of its own: "name", "name.givenName" and
+// "urn:…:enterprise:2.0:User:employeeNumber" (Entra's newer mode).
+func applyNoPath(rs *resourceSchema, doc map[string]any, op patchOp, currentID string) *Error {
+	obj, ok := op.value.(map[string]any)
+	if !ok {
+		return badRequest(typeInvalidValue, "%s without a path needs an object value", op.op)
+	}
+	for k, v := range obj {
+		switch strings.ToLower(k) {
+		case "schemas", "meta":
+			continue
+		case "id":
+			if s, _ := v.(string); s != currentID {
+				return badRequest(typeMutability, "id is read-only")
+			}
+			continue
+		}
+		if err := applyOp(rs, doc, patchOp{op: op.op, path: k, value: v, hasValue: true}, currentID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyExtension applies an operation on a whole extension (a bare URN
+// path): remove drops it, add and replace apply each attribute given.
+func applyExtension(rs *resourceSchema, doc map[string]any, pp *patchPath, op patchOp, currentID string) *Error {
+	if op.op == "remove" {
+		delete(doc, pp.ext.urn)
+		return nil
+	}
+	obj, ok := op.value.(map[string]any)
+	if !ok {
+		return badRequest(typeInvalidValue, "%s needs an object value", pp.ext.urn)
+	}
+	for k, v := range obj {
+		if err := applyOp(rs, doc, patchOp{op: op.op, path: pp.ext.urn + ":" + k, value: v, hasValue: true}, currentID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeAttr removes an attribute, or of a multi-valued one only the
+// values the operation names.
+func removeAttr(c map[string]any, a *attr, op patchOp) {
+	if a.multi && op.hasValue && op.value != nil {
+		c[a.name] = removeValues(asList(c[a.name]), asList(op.value))
+		return
+	}
+	delete(c, a.name)
+}
+
+// setMultiValued replaces a multi-valued attribute's values, or adds the
+// ones it does not have yet.
+func setMultiValued(c map[string]any, name string, op patchOp) {
+	vals := asList(op.value)
+	if op.op == "replace" {
+		c[name] = vals
+		return
+	}
+	c[name] = addValues(asList(c[name]), vals)
+}
+
+// mergeComplex sets sub-attributes of a single-valued complex attribute:
+// add and replace both merge them (§3.5.2.1, §3.5.2.3); null removes it.
+func mergeComplex(c map[string]any, a *attr, op patchOp) *Error {
+	obj, ok := op.value.(map[string]any)
+	if !ok {
+		s, isStr := op.value.(string)
+		switch {
+		case isStr && a.sub("value") != nil:
+			obj = map[string]any{"value": s} // Entra's plain-string manager
+		case op.value == nil:
+			delete(c, a.name)
+			return nil
+		default:
+			return badRequest(typeInvalidValue, "%s needs an object value", a.name)
+		}
+	}
+	cur, _ := c[a.name].(map[string]any)
+	if cur == nil {
+		cur = map[string]any{}
+	}
+	for k, v := range obj {
+		cur[k] = v
+	}
+	c[a.name] = cur
+	return nil
+}
+
+// setSimple sets a single-valued simple attribute; null removes it.
+func setSimple(c map[string]any, name string, op patchOp) {
+	if op.value == nil {
+		delete(c, name)
+		return
+	}
+	c[name] = op.value
 }
 
 // applySub handles attr.sub without a filter.
@@ -303,6 +335,32 @@ func setSub(m map[string]any, sub string, op patchOp) {
 func applyFiltered(c map[string]any, pp *patchPath, op patchOp) *Error {
 	name := pp.attr.name
 	list := asList(c[name])
+	matched, err := matchingValues(list, pp)
+	if err != nil {
+		return err
+	}
+	switch {
+	case op.op == "remove":
+		c[name] = removeMatched(list, matched, pp.sub)
+		return nil
+	case len(matched) == 0:
+		entry, err := entryFromFilter(pp, op)
+		if err != nil {
+			return err
+		}
+		c[name] = append(list, entry)
+		return nil
+	}
+	if err := setMatched(list, matched, pp, op); err != nil {
+		return err
+	}
+	c[name] = list
+	return nil
+}
+
+// matchingValues returns the indexes of the values the path's filter
+// selects.
+func matchingValues(list []any, pp *patchPath) ([]int, *Error) {
 	var matched []int
 	for i, item := range list {
 		m, ok := item.(map[string]any)
@@ -311,48 +369,56 @@ func applyFiltered(c map[string]any, pp *patchPath, op patchOp) *Error {
 		}
 		hit, err := evalFilter(pp.filter, m, pp.attr)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if hit {
 			matched = append(matched, i)
 		}
 	}
-	switch op.op {
-	case "remove":
-		if pp.sub != nil {
-			for _, i := range matched {
-				delete(list[i].(map[string]any), pp.sub.name)
-			}
-			c[name] = list
-			return nil
+	return matched, nil
+}
+
+// removeMatched removes the matched values, or only their sub-attribute
+// sub when there is one.
+func removeMatched(list []any, matched []int, sub *attr) []any {
+	if sub != nil {
+		for _, i := range matched {
+			delete(list[i].(map[string]any), sub.name)
 		}
-		keep := list[:0:0]
-		for i, item := range list {
-			if !contains(matched, i) {
-				keep = append(keep, item)
-			}
-		}
-		c[name] = keep
-		return nil
+		return list
 	}
-	if len(matched) == 0 {
-		// Entra: a replace (or add) whose filter matches nothing adds an
-		// entry made of the filter's equality terms and the value.
-		entry := equalityTerms(pp.filter)
-		if pp.sub != nil {
-			entry[pp.sub.name] = op.value
-		} else {
-			obj, ok := op.value.(map[string]any)
-			if !ok {
-				return badRequest(typeInvalidValue, "%s needs an object value", op.path)
-			}
-			for k, v := range obj {
-				entry[k] = v
-			}
+	keep := list[:0:0]
+	for i, item := range list {
+		if !contains(matched, i) {
+			keep = append(keep, item)
 		}
-		c[name] = append(list, entry)
-		return nil
 	}
+	return keep
+}
+
+// entryFromFilter is the value an add or replace whose filter matches
+// nothing adds (as Entra expects): the filter's equality terms and the
+// operation's value.
+func entryFromFilter(pp *patchPath, op patchOp) (map[string]any, *Error) {
+	entry := equalityTerms(pp.filter)
+	if pp.sub != nil {
+		entry[pp.sub.name] = op.value
+		return entry, nil
+	}
+	obj, ok := op.value.(map[string]any)
+	if !ok {
+		return nil, badRequest(typeInvalidValue, "%s needs an object value", op.path)
+	}
+	for k, v := range obj {
+		entry[k] = v
+	}
+	return entry, nil
+}
+
+// setMatched sets the matched values' sub-attribute, or the values
+// themselves: replace puts the operation's value in their place, add
+// merges it into them.
+func setMatched(list []any, matched []int, pp *patchPath, op patchOp) *Error {
 	for _, i := range matched {
 		m := list[i].(map[string]any)
 		if pp.sub != nil {
@@ -371,7 +437,6 @@ func applyFiltered(c map[string]any, pp *patchPath, op patchOp) *Error {
 			}
 		}
 	}
-	c[name] = list
 	return nil
 }
 

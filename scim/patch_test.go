@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/scimbridge/scimbridge/auth"
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
-	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 )
 
 func patchBody(ops ...map[string]any) map[string]any {
@@ -32,7 +32,7 @@ func op(name, path string, value any) map[string]any {
 const ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 func TestPatchUser(t *testing.T) {
-	s := apptest.Start(t)
+	s := scimtest.Start(t)
 	u := createUser(t, s, "patchme", map[string]any{
 		"name":      map[string]any{"givenName": "Pat", "familyName": "Chme"},
 		"emails":    []any{map[string]any{"value": "work@x.com", "type": "work", "primary": true}},
@@ -121,7 +121,7 @@ func TestPatchUser(t *testing.T) {
 			func(d map[string]any) error { return expect(d["nickName"] == "Nick", "nickName %v", d["nickName"]) }},
 	}
 	for _, st := range steps {
-		status, doc, _ := call(t, s, "PATCH", path, patchBody(st.ops...))
+		status, doc, _ := s.Call(t, "PATCH", path, patchBody(st.ops...))
 		if status != 200 {
 			t.Fatalf("%s: status %d %v", st.name, status, doc)
 		}
@@ -129,13 +129,13 @@ func TestPatchUser(t *testing.T) {
 			t.Fatalf("%s: %v", st.name, err)
 		}
 		// The answer is what is stored.
-		_, stored, _ := call(t, s, "GET", path, nil)
+		_, stored, _ := s.Call(t, "GET", path, nil)
 		if err := st.check(stored); err != nil {
 			t.Fatalf("%s (stored): %v", st.name, err)
 		}
 	}
 	// Password sync stores a hash, returns nothing.
-	status, doc, _ := call(t, s, "PATCH", path, patchBody(op("replace", "", map[string]any{"password": "N3w-passw0rd"})))
+	status, doc, _ := s.Call(t, "PATCH", path, patchBody(op("replace", "", map[string]any{"password": "N3w-passw0rd"})))
 	want(t, status, 200, doc)
 	if doc["password"] != nil {
 		t.Fatal("password returned")
@@ -154,7 +154,7 @@ func expect(ok bool, format string, args ...any) error {
 }
 
 func TestPatchUserErrorsAreAtomic(t *testing.T) {
-	s := apptest.Start(t)
+	s := scimtest.Start(t)
 	u := createUser(t, s, "atomic", map[string]any{"title": "Keep"})
 	path := "/scim/v2/Users/" + str(u["id"])
 	cases := []struct {
@@ -177,35 +177,35 @@ func TestPatchUserErrorsAreAtomic(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, doc, _ := call(t, s, "PATCH", path, tc.body)
+			status, doc, _ := s.Call(t, "PATCH", path, tc.body)
 			wantError(t, status, doc, tc.status, tc.scimType)
 		})
 	}
-	_, doc, h := call(t, s, "GET", path, nil)
+	_, doc, h := s.Call(t, "GET", path, nil)
 	if doc["title"] != "Keep" || h.Get("ETag") != `W/"1"` {
 		t.Fatalf("a failed PATCH changed the user: %v %s", doc["title"], h.Get("ETag"))
 	}
-	status, doc, _ := call(t, s, "PATCH", path, patchBody(op("replace", "title", "x")), "If-Match", `W/"9"`)
+	status, doc, _ := s.Call(t, "PATCH", path, patchBody(op("replace", "title", "x")), "If-Match", `W/"9"`)
 	wantError(t, status, doc, 412, "")
-	status, doc, _ = call(t, s, "PATCH", "/scim/v2/Users/missing", patchBody(op("replace", "title", "x")))
+	status, doc, _ = s.Call(t, "PATCH", "/scim/v2/Users/missing", patchBody(op("replace", "title", "x")))
 	wantError(t, status, doc, 404, "")
 	createUser(t, s, "other", nil)
-	status, doc, _ = call(t, s, "PATCH", path, patchBody(op("replace", "userName", "OTHER")))
+	status, doc, _ = s.Call(t, "PATCH", path, patchBody(op("replace", "userName", "OTHER")))
 	wantError(t, status, doc, 409, "uniqueness")
 }
 
 func TestPatchGroup(t *testing.T) {
-	s := apptest.Start(t)
+	s := scimtest.Start(t)
 	var ids []string
 	for i := 0; i < 4; i++ {
 		ids = append(ids, str(createUser(t, s, fmt.Sprintf("m%d", i), nil)["id"]))
 	}
-	status, g, _ := call(t, s, "POST", "/scim/v2/Groups", map[string]any{"displayName": "G", "members": []any{map[string]any{"value": ids[0]}}})
+	status, g, _ := s.Call(t, "POST", "/scim/v2/Groups", map[string]any{"displayName": "G", "members": []any{map[string]any{"value": ids[0]}}})
 	want(t, status, 201, g)
 	path := "/scim/v2/Groups/" + str(g["id"])
 	members := func() []string {
 		t.Helper()
-		_, d, _ := call(t, s, "GET", path, nil)
+		_, d, _ := s.Call(t, "GET", path, nil)
 		var out []string
 		for _, m := range asAnyList(d["members"]) {
 			out = append(out, str(m.(map[string]any)["value"]))
@@ -214,7 +214,7 @@ func TestPatchGroup(t *testing.T) {
 	}
 	patch := func(wantStatus int, ops ...map[string]any) map[string]any {
 		t.Helper()
-		status, doc, _ := call(t, s, "PATCH", path, patchBody(ops...))
+		status, doc, _ := s.Call(t, "PATCH", path, patchBody(ops...))
 		if status != wantStatus {
 			t.Fatalf("PATCH %v: %d %v", ops, status, doc)
 		}
@@ -237,7 +237,7 @@ func TestPatchGroup(t *testing.T) {
 		t.Fatalf("Entra remove removed too much: %v", got)
 	}
 	// Okta rename with id inside the value; attributes asked → 200 with them.
-	status, doc, _ := call(t, s, "PATCH", path+"?attributes=displayName", patchBody(op("replace", "", map[string]any{"id": str(g["id"]), "displayName": "Renamed"})))
+	status, doc, _ := s.Call(t, "PATCH", path+"?attributes=displayName", patchBody(op("replace", "", map[string]any{"id": str(g["id"]), "displayName": "Renamed"})))
 	if status != 200 || doc["displayName"] != "Renamed" || doc["members"] != nil {
 		t.Fatalf("rename: %d %v", status, doc)
 	}
@@ -258,22 +258,22 @@ func TestPatchGroup(t *testing.T) {
 		t.Fatalf("after clear: %v", got)
 	}
 	// Unknown member: 400, nothing written (the rename in the same request too).
-	status, doc, _ = call(t, s, "PATCH", path, patchBody(op("replace", "displayName", "Nope"), op("add", "members", []any{map[string]any{"value": "ghost"}})))
+	status, doc, _ = s.Call(t, "PATCH", path, patchBody(op("replace", "displayName", "Nope"), op("add", "members", []any{map[string]any{"value": "ghost"}})))
 	wantError(t, status, doc, 400, "invalidValue")
-	_, cur, _ := call(t, s, "GET", path, nil)
+	_, cur, _ := s.Call(t, "GET", path, nil)
 	if cur["displayName"] != "Renamed" {
 		t.Fatalf("failed PATCH renamed the group: %v", cur["displayName"])
 	}
-	status, doc, _ = call(t, s, "PATCH", path, patchBody(op("replace", "displayName", "")))
+	status, doc, _ = s.Call(t, "PATCH", path, patchBody(op("replace", "displayName", "")))
 	wantError(t, status, doc, 400, "invalidValue")
-	status, doc, _ = call(t, s, "PATCH", path, patchBody(op("replace", "members[value eq \"x\"].display", "y")))
+	status, doc, _ = s.Call(t, "PATCH", path, patchBody(op("replace", "members[value eq \"x\"].display", "y")))
 	wantError(t, status, doc, 400, "mutability")
 }
 
 func TestPatchResponseConfigurable(t *testing.T) {
-	s := apptest.Start(t, func(c *config.Config) { c.SCIM.PatchResponse = "no-content" })
+	s := scimtest.Start(t, func(o *scim.Options) { o.PatchResponse = "no-content" })
 	u := createUser(t, s, "nc", nil)
-	status, doc, h := call(t, s, "PATCH", "/scim/v2/Users/"+str(u["id"]), patchBody(op("replace", "title", "x")))
+	status, doc, h := s.Call(t, "PATCH", "/scim/v2/Users/"+str(u["id"]), patchBody(op("replace", "title", "x")))
 	if status != 204 || doc != nil || h.Get("ETag") != `W/"2"` {
 		t.Fatalf("no-content: %d %v %s", status, doc, h.Get("ETag"))
 	}

@@ -18,13 +18,7 @@ func rawFromSearch(doc map[string]any) (*rawParams, *Error) {
 		var err *Error
 		switch strings.ToLower(k) {
 		case "schemas":
-			list, _ := v.([]any)
-			ok := false
-			for _, s := range list {
-				str, _ := s.(string)
-				ok = ok || strings.EqualFold(str, searchRequestSchema)
-			}
-			if !ok {
+			if !hasSchema(v, searchRequestSchema) {
 				return nil, badRequest(typeInvalidSyntax, "schemas must contain %s", searchRequestSchema)
 			}
 		case "filter":

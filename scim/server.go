@@ -250,7 +250,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return httpjson.WriteAs(w, status, contentType, v)
 }
 
-// readBody reads a JSON object body within the size limit.
+// readBody reads a JSON object body within the size limit: the one body
+// reader of every handler, Bulk included (with its own limit).
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (map[string]any, error) {
 	body, err := httpjson.ReadBody(w, r, limit)
 	if errors.Is(err, httpjson.ErrBodyTooLarge) {
@@ -273,6 +274,18 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	return doc, nil
 }
 
+// hasSchema reports whether v, a message's "schemas" value, is an array
+// that names urn (case-insensitively, as some clients change the case).
+func hasSchema(v any, urn string) bool {
+	list, _ := v.([]any)
+	for _, s := range list {
+		if str, ok := s.(string); ok && strings.EqualFold(str, urn) {
+			return true
+		}
+	}
+	return false
+}
+
 // actor is the activity-log actor of a SCIM request.
 func actor(r *http.Request) store.Actor {
 	a := store.Actor{Door: "scim", Address: httpjson.ClientIP(r)}
@@ -289,6 +302,18 @@ func checkIfMatch(r *http.Request, version int64) error {
 		return nil
 	}
 	return errorf(http.StatusPreconditionFailed, "", "resource changed: version is %s", etag(version))
+}
+
+// notModified answers 304 when the request's If-None-Match names the
+// version, and reports whether it did.
+func notModified(w http.ResponseWriter, r *http.Request, version int64) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" || !matchesETag(inm, version) {
+		return false
+	}
+	w.Header().Set("ETag", etag(version))
+	w.WriteHeader(http.StatusNotModified)
+	return true
 }
 
 // matchesETag reports whether an If-Match/If-None-Match list names the

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
@@ -47,12 +47,7 @@ func (s *spyStore) GetUser(ctx context.Context, id string) (*store.User, error) 
 }
 
 func startSpy(t *testing.T) (*spyStore, string) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "spy.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	spy := &spyStore{DB: db}
+	spy := &spyStore{DB: scimtest.OpenStore(t)}
 	r := mux.NewRouter()
 	scim.New(scim.Options{Store: spy}).Mount(r, "/scim/v2")
 	srv := httptest.NewServer(r)

@@ -36,9 +36,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesETag(inm, u.Meta.Version) {
-		w.Header().Set("ETag", etag(u.Meta.Version))
-		w.WriteHeader(http.StatusNotModified)
+	if notModified(w, r, u.Meta.Version) {
 		return nil
 	}
 	return writeResource(w, http.StatusOK, u.Meta.Version, "", project(proj, renderUser(u, baseFrom(r.Context()))))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# newman 6 runs Microsoft's SCIM Postman collection in scim/ms_postman_test.go.
+# newman 6 runs Microsoft's SCIM Postman collection in internal/app/ms_postman_test.go.
 # Installed project-locally (git-ignored .cache/newman), where the test looks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

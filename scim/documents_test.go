@@ -1,54 +1,16 @@
 package scim_test
 
+// SCIM documents the HTTP tests send, and checks of the ones that come
+// back; the server they talk to is scimtest's.
+
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 )
-
-// call sends a SCIM request and decodes the JSON answer (nil for none).
-func call(t *testing.T, s *apptest.Server, method, path string, body any, header ...string) (int, map[string]any, http.Header) {
-	t.Helper()
-	return callB(t, s, method, path, body, header...)
-}
-
-// callB is call for tests and benchmarks alike.
-func callB(t testing.TB, s *apptest.Server, method, path string, body any, header ...string) (int, map[string]any, http.Header) {
-	t.Helper()
-	var payload any
-	switch b := body.(type) {
-	case nil:
-	case string:
-		payload = b
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload = raw
-	}
-	resp := s.Do(t, method, path, payload, header...)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(raw) == 0 {
-		return resp.StatusCode, nil, resp.Header
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/scim+json") {
-		t.Fatalf("%s %s: content type %q, body %s", method, path, ct, raw)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("%s %s: bad JSON %s", method, path, raw)
-	}
-	return resp.StatusCode, doc, resp.Header
-}
 
 // want fails unless the status matches, printing the body.
 func want(t *testing.T, status, wantStatus int, doc map[string]any) {
@@ -90,9 +52,9 @@ func user(userName string, extra map[string]any) map[string]any {
 	return u
 }
 
-func createUser(t *testing.T, s *apptest.Server, userName string, extra map[string]any) map[string]any {
+func createUser(t *testing.T, s *scimtest.Server, userName string, extra map[string]any) map[string]any {
 	t.Helper()
-	status, doc, _ := call(t, s, "POST", "/scim/v2/Users", user(userName, extra))
+	status, doc, _ := s.Call(t, "POST", "/scim/v2/Users", user(userName, extra))
 	want(t, status, http.StatusCreated, doc)
 	return doc
 }

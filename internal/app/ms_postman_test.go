@@ -1,8 +1,12 @@
-package scim_test
+package app_test
 
-// Runs Microsoft's SCIM Postman collection (../shared/conformance) with
-// newman against a live scimbridge and checks every assertion in Go, so a
-// failure names the request, the test and what came back.
+// Runs Microsoft's SCIM Postman collection (shared/conformance beside the
+// checkout) with newman against a whole scimbridge and checks every
+// assertion in Go, so a failure names the request, the test and what came
+// back. It runs here, not with the SCIM door's tests, because the
+// collection fetches its token from the application's test token endpoint
+// (scim.test_token_endpoint) and uses it on the SCIM door: one flow across
+// the application's routes and its token store.
 
 import (
 	"context"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 )
 
 // postmanQuirks are assertions of the sample collection that test neither
@@ -90,7 +95,7 @@ const postmanAPI = "scim/v2"
 // .ci/install.d/40-newman.sh, then $PATH.
 func findNewman(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("NEWMAN"), filepath.Join("..", ".cache", "newman", "node_modules", ".bin", "newman")}
+	candidates := []string{os.Getenv("NEWMAN"), filepath.Join("..", "..", ".cache", "newman", "node_modules", ".bin", "newman")}
 	if p, err := exec.LookPath("newman"); err == nil {
 		candidates = append(candidates, p)
 	}
@@ -204,7 +209,7 @@ func TestMSPostmanCollection(t *testing.T) {
 	// one edited to look past a failure).
 	collection := os.Getenv("SCIMBRIDGE_POSTMAN_COLLECTION")
 	if collection == "" {
-		collection = conformanceFile(t, "ms-PostmanCollection.json")
+		collection = scimtest.ConformanceFile(t, "ms-PostmanCollection.json")
 	}
 	collection, err := filepath.Abs(collection)
 	if err != nil {
@@ -311,10 +316,10 @@ func TestMSPostmanCollection(t *testing.T) {
 			failures = append(failures, context())
 		}
 		seen[name] = true
-		checkKnown(t, postmanKnownFailures, name, failures)
+		scimtest.CheckKnown(t, postmanKnownFailures, name, failures)
 	}
-	checkKnownComplete(t, postmanKnownFailures, seen)
-	checkKnownComplete(t, postmanQuirks, seenQuirks)
+	scimtest.CheckKnownComplete(t, postmanKnownFailures, seen)
+	scimtest.CheckKnownComplete(t, postmanQuirks, seenQuirks)
 	t.Logf("newman: %d requests, %d assertions passed, %d quirk assertions failed as judged", len(report.Run.Executions), checks, quirksFailed)
 }
 
