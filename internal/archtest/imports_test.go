@@ -13,13 +13,14 @@ import (
 const module = "github.com/scimbridge/scimbridge"
 
 type pkg struct {
-	ImportPath string
-	Imports    []string
+	ImportPath                string
+	Imports                   []string
+	TestImports, XTestImports []string
 }
 
 func packages(t *testing.T) map[string][]string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...").Output()
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,TestImports,XTestImports", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -31,7 +32,9 @@ func packages(t *testing.T) map[string][]string {
 			t.Fatal(err)
 		}
 		var own []string
-		for _, imp := range p.Imports {
+		// A package's tests sit on its floor too: a door's tests use the
+		// door's own harness, not the whole application.
+		for _, imp := range append(append(p.Imports, p.TestImports...), p.XTestImports...) {
 			if imp == module || strings.HasPrefix(imp, module+"/") {
 				own = append(own, strings.TrimPrefix(strings.TrimPrefix(imp, module), "/"))
 			}
