@@ -1,4 +1,4 @@
-package ldapsync_test
+package app_test
 
 import (
 	"context"
