@@ -1,6 +1,6 @@
 // Package usersapi serves the "Users API" at /api/users (the nginx-love WAF
-// panel's user management, shared/specs/legacy-usersapi.md) on the shared
-// store. The documented contract (integer ids, name, role admin|user,
+// panel's user management; routes and errors in README.md, the user mapping
+// in ../README.md) on the shared store. The documented contract (integer ids, name, role admin|user,
 // active, a pagination object, 422 with details) is the primary surface;
 // objects and errors also carry the real product's keys where the two do not
 // collide (username, fullName, status, lastLogin, message), so its own web

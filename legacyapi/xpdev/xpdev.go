@@ -1,8 +1,8 @@
 // Package xpdev serves the XP-Dev.com Users API (new platform,
 // /api/v1/user…) on the shared store: bare JSON user objects of exactly
-// five keys, X-XPDevToken authentication, {"message": …} errors.
-// shared/specs/legacy-xpdev.md lists what the vendor leaves open; the
-// choices made here are in README.md.
+// five keys, X-XPDevToken authentication, {"message": …} errors. What the
+// vendor leaves open and the choices made here are in README.md; the user
+// mapping is in ../README.md.
 package xpdev
 
 import (

@@ -1,7 +1,7 @@
 // Package xstudio serves XStudio's (XQual) command-style REST API for users
 // on the shared store: /xqual/api?command=<name> and /xqual/api/<name>,
 // authenticated by a JSESSIONID cookie, answering {"result":"success"|
-// "failure"} envelopes (see /work/shared/specs/legacy-xstudio.md).
+// "failure"} envelopes (see ../README.md, section XStudio).
 //
 // Teams are the store's groups; profiles (named sets of module rights) and
 // the folders of the user tree are store objects; a user's profile and its

@@ -4,9 +4,9 @@
 // resume_session, logout, and the admin_* user management calls) on the
 // shared store.
 //
-// The wire format follows /work/shared/specs/legacy-xyops.md: a {code:0}
-// envelope on success, {code:"…",description:"…"} on failure, HTTP status
-// mapped from the code only on versioned (/vN) URLs.
+// The wire format (../README.md, section xyOps): a {code:0} envelope on
+// success, {code:"…",description:"…"} on failure, HTTP status mapped from
+// the code only on versioned (/vN) URLs.
 package xyops
 
 import (
