@@ -41,8 +41,13 @@ func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (b
 		}
 		return err == nil, err
 	}
-	if u.Source.Name != "" && u.PasswordHash == "" {
+	if DirectoryManaged(u) {
 		return false, nil // synced, but no directory to ask
 	}
 	return CheckPassword(u.PasswordHash, password)
 }
+
+// DirectoryManaged reports whether u's password belongs to a directory: a
+// user synced from one without a local hash logs in by a bind, so no door
+// may set or reset its password.
+func DirectoryManaged(u *store.User) bool { return u.Source.Name != "" && u.PasswordHash == "" }

@@ -8,6 +8,7 @@ package legacyapi
 import (
 	"context"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,21 +58,32 @@ func SetRole(u *store.User, role string, on bool) {
 // IsAdmin reports whether u administers the account: an admin or the owner.
 func IsAdmin(u *store.User) bool { return HasRole(u, RoleAdmin) || HasRole(u, RoleOwner) }
 
-// SetPrimaryEmail makes email the user's primary address: it replaces the
-// current primary (or first) value and keeps the others.
+// SetPrimaryEmail makes email the user's primary address (SetPrimary on
+// emails, type "work" when it is the first).
 func SetPrimaryEmail(u *store.User, email string) {
-	for i := range u.Emails {
-		if u.Emails[i].Primary {
-			u.Emails[i].Value = email
-			return
-		}
+	u.Emails = SetPrimary(u.Emails, email, "work")
+}
+
+// SetPrimary makes v the primary value of a multi-valued attribute: it
+// replaces the primary (else the first) value, marks it primary and keeps
+// the others; an empty v removes that value instead. A first value gets
+// the type typ.
+func SetPrimary(vs []store.Value, v, typ string) []store.Value {
+	i := slices.IndexFunc(vs, func(x store.Value) bool { return x.Primary })
+	if i < 0 && len(vs) > 0 {
+		i = 0
 	}
-	if len(u.Emails) > 0 {
-		u.Emails[0].Value = email
-		u.Emails[0].Primary = true
-		return
+	switch {
+	case i < 0 && v == "":
+		return vs
+	case i < 0:
+		return []store.Value{{Value: v, Type: typ, Primary: true}}
+	case v == "":
+		// A fresh array: the caller's slice may share its backing array.
+		return append(vs[:i:i], vs[i+1:]...)
 	}
-	u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
+	vs[i].Value, vs[i].Primary = v, true
+	return vs
 }
 
 // FullName is the user's name as one string: displayName, else

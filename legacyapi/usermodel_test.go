@@ -116,3 +116,35 @@ func TestStoreViews(t *testing.T) {
 		t.Fatal("empty password matches a random hash")
 	}
 }
+
+func TestSetPrimary(t *testing.T) {
+	// The primary value is replaced, the others kept.
+	vs := []store.Value{{Value: "a"}, {Value: "b", Primary: true}}
+	vs = SetPrimary(vs, "c", "work")
+	if len(vs) != 2 || vs[0].Value != "a" || vs[1].Value != "c" || !vs[1].Primary {
+		t.Fatalf("%+v", vs)
+	}
+	// Without a primary, the first is replaced and becomes primary.
+	vs = SetPrimary([]store.Value{{Value: "a", Type: "home"}, {Value: "b"}}, "c", "work")
+	if vs[0].Value != "c" || !vs[0].Primary || vs[0].Type != "home" || vs[1].Primary {
+		t.Fatalf("%+v", vs)
+	}
+	// A first value gets the type.
+	if vs := SetPrimary(nil, "a", "work"); len(vs) != 1 || vs[0] != (store.Value{Value: "a", Type: "work", Primary: true}) {
+		t.Fatalf("%+v", vs)
+	}
+	// "" removes the primary value and leaves the caller's array alone.
+	orig := []store.Value{{Value: "a"}, {Value: "b", Primary: true}, {Value: "c"}}
+	vs = SetPrimary(orig, "", "work")
+	if len(vs) != 2 || vs[0].Value != "a" || vs[1].Value != "c" || orig[1].Value != "b" || orig[2].Value != "c" {
+		t.Fatalf("removed: %+v, original now %+v", vs, orig)
+	}
+	if vs := SetPrimary(nil, "", "work"); len(vs) != 0 {
+		t.Fatalf("%+v", vs)
+	}
+	u := &store.User{Emails: []store.Value{{Value: "a@example.com", Primary: true}}}
+	SetPrimaryEmail(u, "")
+	if len(u.Emails) != 0 {
+		t.Fatalf("%+v", u.Emails)
+	}
+}

@@ -211,7 +211,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 		if len(errs) > 0 {
 			return &invalid{errs}
 		}
-		if hash != "" && self.Source.Name != "" && self.PasswordHash == "" {
+		if hash != "" && auth.DirectoryManaged(self) {
 			return &display{"This account's password is managed by its directory (" + self.Source.Name +
 				") and cannot be changed here."}
 		}

@@ -266,7 +266,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"success": true, "message": "Login successful",
 		"data": map[string]any{"user": out, "accessToken": sess.ID, "refreshToken": refresh,
-			"expiresIn": int(s.cfg.TokenTTL.Seconds())},
+			"expiresIn": int(s.sessions.TTL.Seconds())},
 	})
 }
 
@@ -349,7 +349,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"success": true,
-		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
+		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.sessions.TTL.Seconds())}})
 }
 
 // logout revokes the presented access token and the refresh token the

@@ -10,10 +10,6 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// directoryManaged: a synced user without a local hash logs in by a
-// directory bind; its password cannot be set here.
-func directoryManaged(u *store.User) bool { return u.Source.Name != "" && u.PasswordHash == "" }
-
 // changePassword: the user (or an administrator) sends the current
 // password, which is verified (by a directory bind for synced users).
 func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -42,7 +38,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		bad.write(w)
 		return
 	}
-	if directoryManaged(c.target) {
+	if auth.DirectoryManaged(c.target) {
 		invalid{"newPassword": msgDirPassword}.write(w)
 		return
 	}
@@ -94,7 +90,7 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, c *caller
 		invalid{"email": "Email does not match the user"}.write(w)
 		return
 	}
-	if directoryManaged(c.target) {
+	if auth.DirectoryManaged(c.target) {
 		invalid{"password": msgDirPassword}.write(w)
 		return
 	}

@@ -205,23 +205,14 @@ func parseUser(b body, creating bool) (userIn, invalid) {
 	return in, bad
 }
 
-// setOne replaces the primary (or first) value of a multi-valued
-// attribute, or clears the attribute for "".
+// setOne sets the one value the Users API shows of a multi-valued
+// attribute (phone, avatar): the primary, else the first; "" clears the
+// attribute.
 func setOne(vs []store.Value, v, typ string) []store.Value {
 	if v == "" {
 		return nil
 	}
-	for i := range vs {
-		if vs[i].Primary {
-			vs[i].Value = v
-			return vs
-		}
-	}
-	if len(vs) > 0 {
-		vs[0].Value = v
-		return vs
-	}
-	return []store.Value{{Value: v, Type: typ, Primary: true}}
+	return legacyapi.SetPrimary(vs, v, typ)
 }
 
 // apply writes the profile fields every caller may change.

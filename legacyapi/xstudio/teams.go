@@ -28,11 +28,8 @@ func teamJSON(g *store.Group) map[string]any {
 
 // getUserTeams lists the teams (groups) the user is a direct member of.
 func (s *server) getUserTeams(c *call) (map[string]any, error) {
-	u, err := s.userParam(c, s.deps.Store, "userId")
+	u, err := s.readableUser(c)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.requireOrSelf(u.Key, moduleUsers, rightRead); err != nil {
 		return nil, err
 	}
 	teams := []map[string]any{}
@@ -141,11 +138,8 @@ func roleValue(profileID, teamID int64) string { return fmt.Sprintf("%d:%d", pro
 
 // getUserRoles lists the user's (profile, team) role pairs.
 func (s *server) getUserRoles(c *call) (map[string]any, error) {
-	u, err := s.userParam(c, s.deps.Store, "userId")
+	u, err := s.readableUser(c)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.requireOrSelf(u.Key, moduleUsers, rightRead); err != nil {
 		return nil, err
 	}
 	roles := []map[string]any{}

@@ -124,23 +124,22 @@ func (c Config) adminPassword() (string, error) {
 }
 
 func newServer(cfg Config, deps legacyapi.Deps) *server {
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 30 * time.Minute
-	}
-	if cfg.LockoutFailures == 0 {
-		cfg.LockoutFailures = 5
-	}
-	if cfg.LockoutWindow <= 0 {
-		cfg.LockoutWindow = time.Hour
-	}
 	log := deps.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect),
-		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual",
-		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL, Sliding: true,
-			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow, NewID: servletID}}
+		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual", sessions: cfg.sessions()}
+}
+
+// sessions are servlet-style sessions: a 30-minute idle timeout that use
+// extends, locked after more than 5 failures in an hour unless configured
+// otherwise.
+func (c Config) sessions() *auth.Sessions {
+	s := legacyapi.SessionConfig{TTL: c.SessionTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
+		Sessions(Dialect, 30*time.Minute, time.Hour)
+	s.Sliding, s.NewID = true, servletID
+	return s
 }
 
 // servletID looks like a servlet container's session id: 32 upper-case hex

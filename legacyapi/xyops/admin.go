@@ -67,7 +67,7 @@ func applyAdmin(c *call, u *store.User, hash string) (map[string]any, *apiError)
 		if !isStr || !emailPattern.MatchString(email) {
 			return nil, fail("api", "Malformed parameter: email")
 		}
-		setPrimaryEmail(u, email)
+		legacyapi.SetPrimaryEmail(u, email)
 	}
 	if v, ok := c.params["full_name"]; ok {
 		name, isStr := v.(string)

@@ -151,7 +151,7 @@ func (s *server) login(c *call) {
 	case err != nil:
 		s.internal(c, err)
 	default:
-		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.cfg.SessionTTL))
+		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.sessions.TTL))
 		s.sendSession(c, sess)
 	}
 }

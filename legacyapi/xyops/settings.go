@@ -94,7 +94,7 @@ func (s *server) userSettings(c *call) {
 		var err error
 		updated, err = tx.UpdateUser(ctx, p.user.ID, func(u *store.User) error {
 			if email != nil {
-				setPrimaryEmail(u, *email)
+				legacyapi.SetPrimaryEmail(u, *email)
 			}
 			if name != nil {
 				u.DisplayName = *name
@@ -152,30 +152,6 @@ func (s *server) userSettings(c *call) {
 		return
 	}
 	c.send(map[string]any{"code": 0, "user": rec})
-}
-
-// setPrimaryEmail replaces the user's primary (or first) e-mail; an empty
-// one removes it.
-func setPrimaryEmail(u *store.User, email string) {
-	i := -1
-	for j, e := range u.Emails {
-		if e.Primary {
-			i = j
-			break
-		}
-	}
-	if i < 0 && len(u.Emails) > 0 {
-		i = 0
-	}
-	switch {
-	case email == "" && i >= 0:
-		u.Emails = append(u.Emails[:i:i], u.Emails[i+1:]...)
-	case email == "":
-	case i >= 0:
-		u.Emails[i].Value = email
-	default:
-		u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
-	}
 }
 
 // logoutAll is /api/app/logout_all/v1: with the caller's password it ends

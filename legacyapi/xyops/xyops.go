@@ -86,15 +86,6 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 }
 
 func newServer(cfg Config, deps legacyapi.Deps) *server {
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 365 * 24 * time.Hour
-	}
-	if cfg.LockoutFailures == 0 {
-		cfg.LockoutFailures = 5
-	}
-	if cfg.LockoutWindow <= 0 {
-		cfg.LockoutWindow = time.Hour
-	}
 	log := deps.Log
 	if log == nil {
 		log = slog.Default()
@@ -102,8 +93,15 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
 		rate: newRateLimiter(cfg.APIKeyMaxPerSec),
-		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
-			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow}}
+		// The session lifetime and lockout, with the dialect's defaults.
+		sessions: cfg.sessions()}
+}
+
+// sessions are the login sessions: 365 days (xyOps' session_expire_days),
+// locked after more than 5 failures in an hour unless configured otherwise.
+func (c Config) sessions() *auth.Sessions {
+	return legacyapi.SessionConfig{TTL: c.SessionTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
+		Sessions(Dialect, 365*24*time.Hour, time.Hour)
 }
 
 // apiError is a failure in the xyOps envelope.
