@@ -77,7 +77,7 @@ func (s *server) activity(w http.ResponseWriter, r *http.Request, c *caller) {
 	q.Offset, q.Limit = offset, limit
 	entries, total, err := s.deps.Store.ListActivity(r.Context(), q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	out := make([]activityOut, 0, len(entries))

@@ -53,7 +53,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	hash, err := auth.HashPassword(next)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	if err := s.setPasswordHash(r, c, hash); err != nil {
@@ -97,7 +97,7 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, c *caller
 	temp := auth.RandomString(16)
 	hash, err := auth.HashPassword(temp)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	if err := s.setPasswordHash(r, c, hash); err != nil {
