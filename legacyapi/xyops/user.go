@@ -93,3 +93,17 @@ func (s *server) userRecord(ctx context.Context, u *store.User, prefsObj *store.
 	}
 	return rec, nil
 }
+
+// sendUser answers {code: 0, user: …} after a write; prefsObj is the
+// user's preferences as written (nil: none are stored).
+func (s *server) sendUser(c *call, u *store.User, prefsObj *store.Object) {
+	if prefsObj == nil {
+		prefsObj = &store.Object{Doc: []byte("{}")}
+	}
+	rec, err := s.userRecord(c.r.Context(), u, prefsObj)
+	if err != nil {
+		s.failed(c, err)
+		return
+	}
+	c.send(map[string]any{"code": 0, "user": rec})
+}

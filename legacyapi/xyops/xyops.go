@@ -104,37 +104,15 @@ func (c Config) sessions() *auth.Sessions {
 		Sessions(Dialect, 365*24*time.Hour, time.Hour)
 }
 
-// apiError is a failure in the xyOps envelope.
-type apiError struct {
-	Code        string `json:"code"`
-	Description string `json:"description"`
-}
-
-func (e *apiError) Error() string { return e.Code + ": " + e.Description }
-
-func fail(code, description string) *apiError { return &apiError{Code: code, Description: description} }
-
-// statusOf maps an error code to the HTTP status versioned URLs answer with.
-func statusOf(code string) int {
-	switch code {
-	case "api":
-		return http.StatusBadRequest
-	case "access", "session":
-		return http.StatusForbidden
-	case "rate":
-		return http.StatusTooManyRequests
-	case "notfound":
-		return http.StatusNotFound
-	}
-	return http.StatusInternalServerError
-}
-
 // call is one API request: its parsed JSON body and how to answer it.
 type call struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	params    map[string]any
 	versioned bool // status codes follow the error code
+	// adminCall: an admin_* call, whose store errors speak of the user
+	// its username parameter names.
+	adminCall bool
 }
 
 var htmlTag = regexp.MustCompile(`<[^>]*>`)
@@ -161,12 +139,6 @@ func (c *call) send(v any) {
 	c.w.Header().Set("Content-Type", "application/json")
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(buf.Bytes())
-}
-
-// internal logs an unexpected error and answers without its details.
-func (s *server) internal(c *call, err error) {
-	s.log.Error("request failed", "path", c.r.URL.Path, "err", err)
-	c.send(fail("internal", "Internal server error."))
 }
 
 // parse reads the JSON body. A malformed one gets pixl-server-web's plain
