@@ -125,9 +125,6 @@ func (s *server) createTeam(c *call) (map[string]any, error) {
 	}
 	g := &store.Group{DisplayName: name}
 	err := s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error { return tx.CreateGroup(c.ctx, g) })
-	if store.KindOf(err) == store.KindConflict {
-		return nil, failf("a team with this name already exists")
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -218,13 +218,6 @@ func (ch *userChange) resolve(ctx context.Context, r store.Reader) error {
 	return nil
 }
 
-func userWriteError(err error) error {
-	if store.KindOf(err) == store.KindConflict && store.FieldOf(err) != "externalId" {
-		return failf("a user with this name already exists")
-	}
-	return err
-}
-
 // createUser takes the form of getUserForm as a multipart body and the
 // folder as parentFolderId.
 func (s *server) createUser(c *call) (map[string]any, error) {
@@ -264,7 +257,7 @@ func (s *server) createUser(c *call) (map[string]any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, userWriteError(err)
+		return nil, err
 	}
 	return map[string]any{"userId": u.Key}, nil
 }
@@ -325,7 +318,7 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 		}
 		return nil
 	})
-	return nil, userWriteError(err)
+	return nil, err
 }
 
 // setUserProfile makes profileId the user's profile.

@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"mime"
 	"mime/multipart"
@@ -173,18 +172,6 @@ func EnsureAdmin(ctx context.Context, st store.Store, password, email string) er
 	return err
 }
 
-// failure is an answer in the failure envelope; its text is shown as is.
-type failure struct{ msg string }
-
-func (f *failure) Error() string { return f.msg }
-
-func failf(format string, args ...any) error { return &failure{msg: fmt.Sprintf(format, args...)} }
-
-var (
-	errNotAuthenticated = failf("not authenticated")
-	errRights           = failf("insufficient rights")
-)
-
 // call is one command: its merged parameters, its multipart form (for the
 // form commands) and, once authenticated, its session.
 type call struct {
@@ -244,22 +231,15 @@ var commands = map[string]command{
 func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 	c := &call{w: w, r: r, ctx: r.Context()}
 	out, err := s.dispatch(c)
-	var f *failure
-	switch {
-	case err == nil:
-		if out == nil {
-			out = map[string]any{}
-		}
-		out["result"] = "success"
-		httpjson.Write(w, http.StatusOK, out)
-	case errors.As(err, &f):
-		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": f.msg})
-	case store.KindOf(err) != store.KindInternal:
-		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": err.Error()})
-	default:
-		s.log.Error("command failed", "path", r.URL.Path, "err", err)
-		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": "internal error"})
+	if err != nil {
+		s.failed(w, r, err)
+		return
 	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	out["result"] = "success"
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (s *server) dispatch(c *call) (map[string]any, error) {
@@ -324,14 +304,6 @@ func (c *call) parse(limit int64) error {
 		}
 	}
 	return nil
-}
-
-func tooLargeOr(err error, msg string) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return failf("request body too large")
-	}
-	return failf("%s", msg)
 }
 
 // authenticateCall loads the JSESSIONID session and the rights of its user.
