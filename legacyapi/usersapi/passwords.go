@@ -51,19 +51,19 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		invalid{"currentPassword": "Current password is incorrect"}.write(w)
 		return
 	}
-	hash, err := auth.HashPassword(next)
-	if err != nil {
-		s.failed(w, r, err)
-		return
-	}
-	if err := s.setPasswordHash(r, c, hash); err != nil {
+	if err := s.setPassword(r, c, next); err != nil {
 		s.failed(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "message": msgPasswordDone})
 }
 
-func (s *server) setPasswordHash(r *http.Request, c *caller, hash string) error {
+// setPassword stores password (hashed) as the target's.
+func (s *server) setPassword(r *http.Request, c *caller, password string) error {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
 	return s.deps.Store.Write(r.Context(), legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 		// The store records the password change, which also lifts a lockout.
 		_, err := tx.UpdateUser(r.Context(), c.target.ID, func(u *store.User) error {
@@ -95,12 +95,7 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, c *caller
 		return
 	}
 	temp := auth.RandomString(16)
-	hash, err := auth.HashPassword(temp)
-	if err != nil {
-		s.failed(w, r, err)
-		return
-	}
-	if err := s.setPasswordHash(r, c, hash); err != nil {
+	if err := s.setPassword(r, c, temp); err != nil {
 		s.failed(w, r, err)
 		return
 	}
