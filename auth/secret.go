@@ -1,6 +1,10 @@
-// Package secret hashes and checks the secrets scimbridge is given: passwords
-// get a slow, memory-hard argon2id hash; high-entropy tokens and API keys get
-// SHA-256, which is enough for random secrets and fast on every request.
+// Package auth holds every credential and its lifecycle, below the doors:
+// password hashing (argon2id, in a bounded pool) and checking (by a bind
+// for directory users), login sessions with lockout, API keys, SCIM and
+// admin bearer tokens and the cache that serves them. Secrets are kept
+// only as hashes: passwords get a slow, memory-hard argon2id hash;
+// high-entropy tokens and API keys get SHA-256, which is enough for random
+// secrets and fast on every request.
 package auth
 
 import (

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ var (
 	ErrBadLogin = errors.New("username or password incorrect")
 	ErrLocked   = errors.New("account is locked")
 	ErrDisabled = errors.New("account is disabled")
+	// ErrPasswordCheck wraps the error of a password check that found no
+	// answer (a directory down, a malformed hash): the password is neither
+	// right nor wrong, and a dialect may say so (a 503) rather than fail.
+	ErrPasswordCheck = errors.New("password check failed")
 )
 
 // Sessions is the login-session mechanics of one dialect: session ids are
@@ -95,6 +100,11 @@ type LoginRequest struct {
 	Actor              store.Actor
 	// UserAgent is kept in the login's activity entry.
 	UserAgent string
+	// OnLogin, when set, runs inside the transaction that starts the
+	// session, after the session is created: what a dialect issues with a
+	// session (a refresh token) commits with it or not at all. An error
+	// fails the login and is returned as it is.
+	OnLogin func(ctx context.Context, tx store.Tx, sess *Session) error
 }
 
 // LoginDetail is the JSON detail of a login activity entry.
@@ -107,7 +117,9 @@ type LoginDetail struct {
 // Login checks a user's password and starts a session: an unknown user or
 // a wrong password is ErrBadLogin (and a wrong password counts towards the
 // lockout), a locked account ErrLocked, a disabled one ErrDisabled (only
-// after the right password, so that it reveals nothing to a guesser).
+// after the right password, so that it reveals nothing to a guesser), a
+// password that could not be checked ErrPasswordCheck. req.OnLogin runs in
+// the transaction that starts the session.
 func (s *Sessions) Login(ctx context.Context, st store.Store, pw *Verifier, now time.Time,
 	req LoginRequest) (*Session, error) {
 	u, err := st.GetUserByUserName(ctx, req.UserName)
@@ -126,7 +138,7 @@ func (s *Sessions) Login(ctx context.Context, st store.Store, pw *Verifier, now 
 	}
 	ok, err := pw.Check(ctx, u, req.Password)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrPasswordCheck, err)
 	}
 	if !ok {
 		err := st.Write(ctx, req.Actor, func(tx store.Tx) error {
@@ -146,6 +158,11 @@ func (s *Sessions) Login(ctx context.Context, st store.Store, pw *Verifier, now 
 		var err error
 		if sess, err = s.Start(ctx, tx, u, now); err != nil {
 			return err
+		}
+		if req.OnLogin != nil {
+			if err := req.OnLogin(ctx, tx, sess); err != nil {
+				return err
+			}
 		}
 		detail, _ := json.Marshal(LoginDetail{Door: s.Dialect, Session: SessionRef(sess.ID), UserAgent: req.UserAgent})
 		return tx.Record(ctx, store.Activity{Action: ActionLogin, ResourceType: "User", ResourceID: u.ID,

@@ -240,3 +240,67 @@ func TestSessionCookie(t *testing.T) {
 		t.Fatalf("%+v", c)
 	}
 }
+
+func TestLoginHook(t *testing.T) {
+	ctx := context.Background()
+	st, clk := sessionStore(t)
+	u := userWithPassword(t, st, "jdoe", "pw")
+	s := &Sessions{Dialect: "test", TTL: time.Hour}
+	pw := &Verifier{}
+
+	// The hook runs in the session's transaction and sees the new session.
+	var seen *Session
+	sess, err := s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: "jdoe", Password: "pw",
+		OnLogin: func(ctx context.Context, tx store.Tx, sess *Session) error {
+			seen = sess
+			return tx.CreateCredential(ctx, &store.Credential{Kind: "refresh:test", Name: sess.User.UserName,
+				UserKey: sess.User.Key, Identifier: "r1", SecretHash: HashToken("refresh-" + sess.ID)})
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen == nil || seen.ID != sess.ID || seen.User.Key != u.Key {
+		t.Fatalf("hook saw %+v, login gave %+v", seen, sess)
+	}
+	if _, err := st.FindCredential(ctx, "refresh:test", HashToken("refresh-"+sess.ID)); err != nil {
+		t.Fatalf("hook's credential not stored: %v", err)
+	}
+
+	// A failing hook fails the login, and nothing of it is stored.
+	boom := errors.New("boom")
+	_, err = s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: "jdoe", Password: "pw",
+		OnLogin: func(ctx context.Context, tx store.Tx, sess *Session) error {
+			if err := tx.CreateCredential(ctx, &store.Credential{Kind: "refresh:test", Name: "x", UserKey: u.Key,
+				Identifier: "r2", SecretHash: HashToken("r2")}); err != nil {
+				return err
+			}
+			return boom
+		}})
+	if !errors.Is(err, boom) {
+		t.Fatalf("want the hook's error, got %v", err)
+	}
+	if sessions, _ := st.ListCredentials(ctx, SessionKind("test")); len(sessions) != 1 {
+		t.Fatalf("%d sessions after a failed hook, want the first one only", len(sessions))
+	}
+	if refresh, _ := st.ListCredentials(ctx, "refresh:test"); len(refresh) != 1 {
+		t.Fatalf("%d refresh credentials after a failed hook, want 1", len(refresh))
+	}
+	if logins, _, _ := st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Action: ActionLogin}); len(logins) != 1 {
+		t.Fatalf("%d login entries after a failed hook, want 1", len(logins))
+	}
+}
+
+func TestLoginPasswordCheckFails(t *testing.T) {
+	ctx := context.Background()
+	st, clk := sessionStore(t)
+	storetest.CreateUser(t, st, &store.User{UserName: "dirk", Active: true,
+		Source: store.Source{Name: "corp", ID: "1", DN: "uid=dirk,dc=corp"}})
+	s := &Sessions{Dialect: "test", TTL: time.Hour, MaxFailures: 1, Window: time.Hour}
+	pw := &Verifier{Directory: fakeDir{down: true}}
+	for i := 0; i < 3; i++ {
+		_, err := s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: "dirk", Password: "x"})
+		if !errors.Is(err, ErrPasswordCheck) || !strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("attempt %d: want ErrPasswordCheck wrapping the directory's error, got %v", i, err)
+		}
+	}
+}

@@ -1,8 +1,8 @@
-// Package login checks a user's password the same way for every door: a
-// user synced from (or linked to) a directory is checked by a bind against
-// that directory (the password is never copied), any other user against
-// its stored hash.
 package auth
+
+// Password checks are the same for every door: a user synced from (or
+// linked to) a directory is checked by a bind against that directory (the
+// password is never copied), any other user against its stored hash.
 
 import (
 	"context"
@@ -41,8 +41,13 @@ func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (b
 		}
 		return err == nil, err
 	}
-	if u.Source.Name != "" && u.PasswordHash == "" {
+	if DirectoryManaged(u) {
 		return false, nil // synced, but no directory to ask
 	}
 	return CheckPassword(u.PasswordHash, password)
 }
+
+// DirectoryManaged reports whether u's password belongs to a directory: a
+// user synced from one without a local hash logs in by a bind, so no door
+// may set or reset its password.
+func DirectoryManaged(u *store.User) bool { return u.Source.Name != "" && u.PasswordHash == "" }

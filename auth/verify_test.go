@@ -50,3 +50,25 @@ func TestCheck(t *testing.T) {
 		t.Fatal("directory down must be an error, not a yes")
 	}
 }
+
+func TestDirectoryManaged(t *testing.T) {
+	h, _ := HashPassword("local-pw")
+	src := store.Source{Name: "ldap", ID: "x", DN: "uid=s"}
+	for _, tc := range []struct {
+		u    *store.User
+		want bool
+	}{
+		{&store.User{PasswordHash: h}, false},
+		{&store.User{}, false},
+		{&store.User{Source: src}, true},
+		{&store.User{Source: src, PasswordHash: h}, false}, // linked after a local password was set
+	} {
+		if got := DirectoryManaged(tc.u); got != tc.want {
+			t.Errorf("%+v: %v", tc.u, got)
+		}
+	}
+	// With no directory to ask, a directory-managed user has no password.
+	if ok, err := (&Verifier{}).Check(context.Background(), &store.User{Source: src}, "anything"); ok || err != nil {
+		t.Fatalf("%v %v", ok, err)
+	}
+}

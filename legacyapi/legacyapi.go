@@ -1,8 +1,11 @@
 // Package legacyapi holds what every legacy vendor dialect shares: its
-// dependencies, JSON reading and writing, page maths, API-key issue and
-// lookup, and the client address. Each dialect lives in its own package
-// (legacyapi/pterodactyl, legacyapi/usersapi, …) with its routes, auth,
-// envelopes and errors, and serves the same store as every other door.
+// dependencies and configuration (legacyapi.go), the user-model views that
+// map vendor fields onto SCIM attributes (usermodel.go), the HTTP routing
+// mechanics (routing.go) and the login-session settings (sessions.go).
+// Each dialect lives in its own package (legacyapi/pterodactyl,
+// legacyapi/usersapi, …) with its routes, auth, envelopes and errors, and
+// serves the same store as every other door; README.md maps each vendor's
+// fields and errors.
 package legacyapi
 
 import (
@@ -56,23 +59,4 @@ func (c DialectConfig) On() bool { return c.Enabled == nil || *c.Enabled }
 // Actor builds the activity actor for a request through a dialect.
 func Actor(r *http.Request, door, principal string) store.Actor {
 	return store.Actor{Door: door, Principal: principal, Address: httpjson.ClientIP(r)}
-}
-
-// StatusOf maps a store error kind to the HTTP status most dialects use.
-func StatusOf(err error) int {
-	switch store.KindOf(err) {
-	case store.KindNotFound:
-		return http.StatusNotFound
-	case store.KindConflict:
-		return http.StatusConflict
-	case store.KindInvalid:
-		return http.StatusUnprocessableEntity
-	case store.KindPreconditionFailed:
-		return http.StatusPreconditionFailed
-	case store.KindUnauthorized:
-		return http.StatusUnauthorized
-	case store.KindForbidden:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
 }

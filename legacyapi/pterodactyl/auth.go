@@ -77,7 +77,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 		key, owner, err := s.keys.Lookup(r.Context(), s.deps.Store, auth.KeyKind(Dialect), httpjson.BearerToken(r), s.deps.Clock())
 		if err != nil {
 			if store.KindOf(err) != store.KindNotFound {
-				s.internalError(w, r, err)
+				s.failed(w, r, err)
 				return
 			}
 			unauthenticated(w)
@@ -118,11 +118,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			c.target, err = s.userByExternalID(r, mux.Vars(r)["external_id"])
 		}
 		if err != nil {
-			if store.IsNotFound(err) {
-				notFound(w)
-				return
-			}
-			s.internalError(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		if !legacyapi.IsAdmin(owner) {

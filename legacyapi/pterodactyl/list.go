@@ -149,7 +149,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	res, err := s.deps.Store.ListUsers(r.Context(), q)
 	if err != nil {
-		s.internalError(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	withServers := includesServers(r)

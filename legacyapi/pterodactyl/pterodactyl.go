@@ -1,8 +1,8 @@
 // Package pterodactyl serves the Pterodactyl Panel application API for users
 // (/api/application/users…) on the shared store, so that panel clients such
-// as pterodactyl.js keep working unchanged. The wire format follows
-// shared/specs/legacy-pterodactyl.md: Fractal envelopes, JSON:API-style
-// error lists, Laravel validation rule names, application keys "ptla_…".
+// as pterodactyl.js keep working unchanged. The wire format (README.md):
+// Fractal envelopes, JSON:API-style error lists, Laravel validation rule
+// names, application keys "ptla_…"; the user mapping is in ../README.md.
 package pterodactyl
 
 import (

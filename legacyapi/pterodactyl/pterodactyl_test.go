@@ -236,6 +236,14 @@ func TestValidation(t *testing.T) {
 			"email:between,external_id:max,username:between,first_name:between"},
 		{"duplicates", `{"email":"taken@example.COM","username":"TAKEN","first_name":"A","last_name":"B","external_id":"X1"}`,
 			"email:unique,external_id:unique,username:unique"},
+		// Nothing else wrong: the store refuses the write, and the list names
+		// every taken field, as the panel's validator does.
+		{"taken username and external id", `{"email":"new@example.com","username":"TAKEN","first_name":"A","last_name":"B","external_id":"X1"}`,
+			"external_id:unique,username:unique"},
+		{"taken username", `{"email":"new@example.com","username":"taken","first_name":"A","last_name":"B","external_id":"X2"}`,
+			"username:unique"},
+		{"taken external id", `{"email":"new@example.com","username":"fresh","first_name":"A","last_name":"B","external_id":"X1"}`,
+			"external_id:unique"},
 		{"null language", `{"email":"n@example.com","username":"nulllang","first_name":"A","last_name":"B","language":null}`,
 			"language:string,language:in"},
 	} {

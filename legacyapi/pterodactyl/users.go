@@ -1,7 +1,6 @@
 package pterodactyl
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,41 +106,6 @@ func (s *server) actor(r *http.Request, c *call) store.Actor {
 	return legacyapi.Actor(r, Dialect, c.owner.UserName+" ("+c.key.Identifier+")")
 }
 
-// invalid carries failed rules out of a write transaction (rolling it back).
-type invalid struct{ errs []fieldError }
-
-func (e *invalid) Error() string { return "validation failed" }
-
-// display is a business-rule refusal (the panel's DisplayException, 400).
-type display struct{ msg string }
-
-func (e *display) Error() string { return e.msg }
-
-// writeFailed renders an error returned from a write transaction.
-func (s *server) writeFailed(w http.ResponseWriter, r *http.Request, err error) {
-	var inv *invalid
-	var disp *display
-	switch {
-	case errors.As(err, &inv):
-		validationFailed(w, inv.errs)
-	case errors.As(err, &disp):
-		writeError(w, http.StatusBadRequest, "DisplayException", disp.msg)
-	case store.KindOf(err) == store.KindNotFound:
-		notFound(w)
-	case store.KindOf(err) == store.KindConflict:
-		// A concurrent write took the name between our check and commit.
-		field := map[string]string{"userName": "username", "externalId": "external_id"}[store.FieldOf(err)]
-		if field == "" {
-			field = "username"
-		}
-		validationFailed(w, []fieldError{{field: field, rule: "unique", detail: "The " + attr(field) + " has already been taken."}})
-	case store.KindOf(err) == store.KindInvalid:
-		validationFailed(w, []fieldError{{field: store.FieldOf(err), rule: "invalid", detail: err.Error()}})
-	default:
-		s.internalError(w, r, err)
-	}
-}
-
 // passwordHash hashes the body's password before the transaction (argon2id
 // is slow; the write lock should not wait for it). An absent password
 // gives a new user a random one nobody knows, as the panel does before it
@@ -160,7 +124,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
 	hash, err := passwordHash(c.input, true)
 	if err != nil {
-		s.internalError(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	u := &store.User{Active: true, PasswordHash: hash}
@@ -169,8 +133,8 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 		if err != nil {
 			return err
 		}
-		if len(errs) > 0 {
-			return &invalid{errs}
+		if failed(errs) {
+			return &invalid{errs: errs}
 		}
 		u.UserName = f.username
 		u.ExternalID = f.externalID
@@ -180,10 +144,10 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 		if f.hasLanguage {
 			u.PreferredLanguage = f.language
 		}
-		return tx.CreateUser(ctx, u)
+		return refused(tx.CreateUser(ctx, u), errs)
 	})
 	if err != nil {
-		s.writeFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	out := render(u, false)
@@ -195,7 +159,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
 	hash, err := passwordHash(c.input, false)
 	if err != nil {
-		s.internalError(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	var updated *store.User
@@ -208,10 +172,10 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 		if err != nil {
 			return err
 		}
-		if len(errs) > 0 {
-			return &invalid{errs}
+		if failed(errs) {
+			return &invalid{errs: errs}
 		}
-		if hash != "" && self.Source.Name != "" && self.PasswordHash == "" {
+		if hash != "" && auth.DirectoryManaged(self) {
 			return &display{"This account's password is managed by its directory (" + self.Source.Name +
 				") and cannot be changed here."}
 		}
@@ -240,10 +204,10 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 			return nil
 		})
-		return err
+		return refused(err, errs)
 	})
 	if err != nil {
-		s.writeFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, render(updated, includesServers(r)))
@@ -254,7 +218,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, c *call) {
 		return tx.DeleteUser(r.Context(), c.target.ID)
 	})
 	if err != nil {
-		s.writeFailed(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -89,6 +89,21 @@ func normalise(in input) input {
 // fieldError is one failed rule.
 type fieldError struct {
 	field, rule, detail string
+	// taken, on a unique rule the store keeps (username, external_id),
+	// looks the value up. Such an entry is not a failure yet: the store
+	// decides when the write is tried, and errors.go asks taken only to
+	// complete a list that is a 422 anyway (invalid.complete).
+	taken func(ctx context.Context, rd store.Reader) (bool, error)
+}
+
+// failed reports whether a rule failed, the store's unique rules aside.
+func failed(errs []fieldError) bool {
+	for _, e := range errs {
+		if e.taken == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // fields is a validated user body; has* say which optional fields came.
@@ -117,12 +132,17 @@ func attr(field string) string {
 	return strings.ReplaceAll(field, "_", " ")
 }
 
+// validator checks one create (self == nil) or update body against the
+// panel's rules (spec §4), one method per field, in the panel's order.
 type validator struct {
-	ctx  context.Context
-	rd   store.Reader
-	in   input
-	self *store.User // the user being updated; nil on create
-	errs []fieldError
+	ctx       context.Context
+	rd        store.Reader // the write transaction, so the e-mail check holds at commit
+	in        input
+	self      *store.User // the user being updated; nil on create
+	selfKey   int64
+	languages map[string]bool
+	f         fields
+	errs      []fieldError
 }
 
 func (v *validator) fail(field, rule, detail string) {
@@ -169,7 +189,19 @@ func (v *validator) max(field string) {
 }
 
 func (v *validator) taken(field string) {
-	v.fail(field, "unique", "The "+attr(field)+" has already been taken.")
+	v.errs = append(v.errs, uniqueError(field))
+}
+
+// unique records a unique rule the store keeps, for the store to decide
+// (see fieldError.taken).
+func (v *validator) unique(field string, taken func(ctx context.Context, rd store.Reader) (bool, error)) {
+	e := uniqueError(field)
+	e.taken = taken
+	v.errs = append(v.errs, e)
+}
+
+func uniqueError(field string) fieldError {
+	return fieldError{field: field, rule: "unique", detail: "The " + attr(field) + " has already been taken."}
 }
 
 // size is Laravel's size of a value without a numeric rule: characters of
@@ -205,123 +237,152 @@ func scalar(val any) (string, bool) {
 }
 
 // validate checks a create (self == nil) or update body against the rules
-// of spec §4, in the panel's field order, reading uniqueness through rd
-// (the write transaction, so the answer holds at commit).
+// of spec §4, in the panel's field order. rd is the write transaction.
 func (s *server) validate(ctx context.Context, rd store.Reader, in input, self *store.User) (fields, []fieldError, error) {
-	v := &validator{ctx: ctx, rd: rd, in: in, self: self}
-	var f fields
-	var selfKey int64
+	v := &validator{ctx: ctx, rd: rd, in: in, self: self, languages: s.languages}
 	if self != nil {
-		selfKey = self.Key
+		v.selfKey = self.Key
 	}
-
-	// email: required|email|between:1,191|unique
-	if v.required("email") {
-		email, isStr := in["email"].(string)
-		if !isStr || !legacyapi.ValidEmail(email) {
-			v.fail("email", "email", "The email must be a valid email address.")
-		}
-		v.between("email")
-		if isStr {
-			taken, err := legacyapi.EmailTaken(ctx, rd, email, selfKey)
-			if err != nil {
-				return f, nil, err
-			}
-			if taken {
-				v.taken("email")
-			}
-			f.email = email
-		}
+	if err := v.email(); err != nil {
+		return fields{}, nil, err
 	}
+	v.externalID()
+	v.username()
+	v.password()
+	v.rootAdmin()
+	v.language()
+	v.name("first_name", &v.f.firstName)
+	v.name("last_name", &v.f.lastName)
+	return v.f, v.errs, nil
+}
 
-	// external_id: sometimes|nullable|string|max:191|unique
-	if val, ok := in["external_id"]; ok {
-		f.hasExternalID = true
-		if val != nil {
-			ext, isStr := v.isString("external_id")
-			v.max("external_id")
-			if isStr {
-				page, err := rd.ListUsers(ctx, store.Query{
-					Filter: store.Compare{Attr: "externalId", Op: store.OpEq, Value: ext}, Limit: 1})
-				if err != nil {
-					return f, nil, err
-				}
-				if len(page.Users) > 0 && page.Users[0].Key != selfKey {
-					v.taken("external_id")
-				}
-				f.externalID = ext
-			}
-		}
+// email: required|email|between:1,191|unique. The store does not keep
+// e-mail addresses unique; the panel does, so this rule is the dialect's.
+func (v *validator) email() error {
+	if !v.required("email") {
+		return nil
 	}
+	email, isStr := v.in["email"].(string)
+	if !isStr || !legacyapi.ValidEmail(email) {
+		v.fail("email", "email", "The email must be a valid email address.")
+	}
+	v.between("email")
+	if !isStr {
+		return nil
+	}
+	taken, err := legacyapi.EmailTaken(v.ctx, v.rd, email, v.selfKey)
+	if err != nil {
+		return err
+	}
+	if taken {
+		v.taken("email")
+	}
+	v.f.email = email
+	return nil
+}
 
-	// username: required|between:1,191|unique|p_username (stored lower-case)
-	if v.required("username") {
-		v.between("username")
-		name, ok := scalar(in["username"])
-		name = strings.ToLower(name)
-		unchanged := ok && self != nil && strings.EqualFold(self.UserName, name)
-		if ok {
+// externalID: sometimes|nullable|string|max:191|unique (the store's).
+func (v *validator) externalID() {
+	val, ok := v.in["external_id"]
+	if !ok {
+		return
+	}
+	v.f.hasExternalID = true
+	if val == nil {
+		return
+	}
+	ext, isStr := v.isString("external_id")
+	v.max("external_id")
+	if !isStr {
+		return
+	}
+	selfKey := v.selfKey
+	v.unique("external_id", func(ctx context.Context, rd store.Reader) (bool, error) {
+		page, err := rd.ListUsers(ctx, store.Query{
+			Filter: store.Compare{Attr: "externalId", Op: store.OpEq, Value: ext}, Limit: 1})
+		if err != nil {
+			return false, err
+		}
+		return len(page.Users) > 0 && page.Users[0].Key != selfKey, nil
+	})
+	v.f.externalID = ext
+}
+
+// username: required|between:1,191|unique (the store's)|p_username, stored
+// lower-case.
+func (v *validator) username() {
+	if !v.required("username") {
+		return
+	}
+	v.between("username")
+	name, ok := scalar(v.in["username"])
+	name = strings.ToLower(name)
+	unchanged := ok && v.self != nil && strings.EqualFold(v.self.UserName, name)
+	if ok {
+		selfKey := v.selfKey
+		v.unique("username", func(ctx context.Context, rd store.Reader) (bool, error) {
 			other, err := rd.GetUserByUserName(ctx, name)
-			switch {
-			case err == nil && other.Key != selfKey:
-				v.taken("username")
-			case err != nil && !store.IsNotFound(err):
-				return f, nil, err
+			if store.IsNotFound(err) {
+				return false, nil
 			}
-		}
-		// A user named through another door (SCIM userNames are often
-		// e-mail addresses) keeps its name: the format rule only applies
-		// to a new name.
-		if !unchanged && (!ok || !usernameRule.MatchString(name)) {
-			v.fail("username", "p_username", "The username must start and end with alpha-numeric characters and contain only letters, numbers, dashes, underscores, and periods.")
-		}
-		if unchanged {
-			name = self.UserName
-		}
-		f.username = name
+			return err == nil && other.Key != selfKey, err
+		})
 	}
+	// A user named through another door (SCIM userNames are often e-mail
+	// addresses) keeps its name: the format rule only applies to a new name.
+	if !unchanged && (!ok || !usernameRule.MatchString(name)) {
+		v.fail("username", "p_username", "The username must start and end with alpha-numeric characters and contain only letters, numbers, dashes, underscores, and periods.")
+	}
+	if unchanged {
+		name = v.self.UserName
+	}
+	v.f.username = name
+}
 
-	// password: sometimes|nullable|string
-	if val, ok := in["password"]; ok && val != nil {
+// password: sometimes|nullable|string.
+func (v *validator) password() {
+	if val, ok := v.in["password"]; ok && val != nil {
 		if pw, isStr := v.isString("password"); isStr {
-			f.password = pw
+			v.f.password = pw
 		}
 	}
+}
 
-	// root_admin: boolean
-	if val, ok := in["root_admin"]; ok {
-		b, isBool := boolean(val)
-		if !isBool {
-			v.fail("root_admin", "boolean", "The "+attr("root_admin")+" field must be true or false.")
-		}
-		f.rootAdmin, f.hasRootAdmin = b, isBool
+// rootAdmin: boolean.
+func (v *validator) rootAdmin() {
+	val, ok := v.in["root_admin"]
+	if !ok {
+		return
 	}
+	b, isBool := boolean(val)
+	if !isBool {
+		v.fail("root_admin", "boolean", "The "+attr("root_admin")+" field must be true or false.")
+	}
+	v.f.rootAdmin, v.f.hasRootAdmin = b, isBool
+}
 
-	// language: string|in:<installed languages>
-	if val, ok := in["language"]; ok {
-		lang, isStr := v.isString("language")
-		str, _ := scalar(val)
-		if !s.languages[str] {
-			v.fail("language", "in", "The selected language is invalid.")
-		} else if isStr {
-			f.language, f.hasLanguage = lang, true
-		}
+// language: string|in:<installed languages>.
+func (v *validator) language() {
+	val, ok := v.in["language"]
+	if !ok {
+		return
 	}
+	lang, isStr := v.isString("language")
+	str, _ := scalar(val)
+	if !v.languages[str] {
+		v.fail("language", "in", "The selected language is invalid.")
+	} else if isStr {
+		v.f.language, v.f.hasLanguage = lang, true
+	}
+}
 
-	// first_name, last_name: required|string|between:1,191
-	for _, field := range []string{"first_name", "last_name"} {
-		if !v.required(field) {
-			continue
-		}
-		str, _ := v.isString(field)
-		v.between(field)
-		if field == "first_name" {
-			f.firstName = str
-		} else {
-			f.lastName = str
-		}
+// name: first_name and last_name, required|string|between:1,191.
+func (v *validator) name(field string, to *string) {
+	if !v.required(field) {
+		return
 	}
-	return f, v.errs, nil
+	*to, _ = v.isString(field)
+	v.between(field)
 }
 
 // boolean is Laravel's boolean rule: true, false, 1, 0, "1", "0".

@@ -69,7 +69,7 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 				fail(w, http.StatusUnauthorized, msgBadToken)
 				return
 			}
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		if write && !c.mayWrite() {
@@ -170,104 +170,82 @@ func (b body) boolean(k string) (v bool, present, ok bool) {
 	return v, true, err == nil
 }
 
+// login is POST /api/auth/login: auth.Sessions.Login, the one login flow,
+// with a refresh token issued in the session's own transaction.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.readBody(w, r)
+	name, password, ok := s.loginBody(w, r)
 	if !ok {
 		return
 	}
-	bad := invalid{}
-	name, _, okName := b.str("username")
-	if name == "" {
-		name, _, okName = b.str("email")
-	}
-	pw, _, okPw := b.str("password")
-	if !okName || strings.TrimSpace(name) == "" {
-		bad.add("username", "Username is required")
-	}
-	if !okPw || pw == "" {
-		bad.add("password", "Password is required")
-	}
-	if len(bad) > 0 {
-		bad.write(w)
-		return
-	}
 	ctx := r.Context()
+	u, err := s.findLogin(ctx, name)
+	if store.IsNotFound(err) {
+		err = auth.ErrBadLogin
+	}
+	if err != nil {
+		s.loginFailed(w, r, name, err)
+		return
+	}
 	now := s.deps.Clock()
-	actor := legacyapi.Actor(r, Dialect, strings.TrimSpace(name))
-	u, err := s.findLogin(ctx, strings.TrimSpace(name))
-	if err != nil && !store.IsNotFound(err) {
-		s.internal(w, r, err)
-		return
-	}
-	if u == nil {
-		fail(w, http.StatusUnauthorized, msgBadLogin)
-		return
-	}
-	locked, err := s.sessions.Locked(ctx, s.deps.Store, u, now)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if locked {
-		fail(w, http.StatusTooManyRequests, msgLocked)
-		return
-	}
-	good, err := s.deps.Passwords.Check(ctx, u, pw)
-	if err != nil {
-		s.log.WarnContext(ctx, "usersapi: password check failed", "user", u.UserName, "err", err)
-		fail(w, http.StatusServiceUnavailable, msgDirectory)
-		return
-	}
-	if !good {
-		// Counted towards the lockout.
-		err := s.deps.Store.Write(ctx, actor, func(tx store.Tx) error {
-			return tx.Record(ctx, store.Activity{Action: auth.ActionLoginFailure, ResourceType: "User",
-				ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: Dialect})
-		})
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		fail(w, http.StatusUnauthorized, msgBadLogin)
-		return
-	}
-	if !u.Active {
-		fail(w, http.StatusForbidden, msgInactive)
-		return
-	}
 	refresh := auth.NewToken(refreshPrefix)
-	var sess *auth.Session
-	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
-		var err error
-		if sess, err = s.sessions.Start(ctx, tx, u, now); err != nil {
-			return err
-		}
-		if err := tx.CreateCredential(ctx, &store.Credential{Kind: RefreshKind, Name: u.UserName, UserKey: u.Key,
-			Identifier: refresh[:12], SecretHash: auth.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
-			return err
-		}
-		if err := s.sweepExpired(ctx, tx, now); err != nil {
-			return err
-		}
-		detail, _ := json.Marshal(auth.LoginDetail{Door: Dialect, Session: auth.SessionRef(sess.ID), UserAgent: r.UserAgent()})
-		return tx.Record(ctx, store.Activity{Action: auth.ActionLogin, ResourceType: "User", ResourceID: u.ID,
-			ResourceKey: u.Key, UserKey: u.Key, Detail: string(detail)})
+	sess, err := s.sessions.Login(ctx, s.deps.Store, s.deps.Passwords, now, auth.LoginRequest{
+		UserName: u.UserName, Password: password, UserAgent: r.UserAgent(),
+		Actor: legacyapi.Actor(r, Dialect, u.UserName),
+		OnLogin: func(ctx context.Context, tx store.Tx, sess *auth.Session) error {
+			return s.issueRefresh(ctx, tx, sess.User, refresh, now)
+		},
 	})
 	if err != nil {
-		s.internal(w, r, err)
+		s.loginFailed(w, r, u.UserName, err)
 		return
 	}
-	out, err := s.render(ctx, u)
+	out, err := s.render(ctx, sess.User)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	out.LastLoginAt, out.LastLogin = ts(now), ts(now)
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"success": true, "message": "Login successful",
 		"data": map[string]any{"user": out, "accessToken": sess.ID, "refreshToken": refresh,
-			"expiresIn": int(s.cfg.TokenTTL.Seconds())},
+			"expiresIn": int(s.sessions.TTL.Seconds())},
 	})
+}
+
+// loginBody reads the login's username (or e-mail) and password; on false
+// it has answered 400, 413 or 422.
+func (s *server) loginBody(w http.ResponseWriter, r *http.Request) (name, password string, ok bool) {
+	b, ok := s.readBody(w, r)
+	if !ok {
+		return "", "", false
+	}
+	bad := invalid{}
+	name, _, okName := b.str("username")
+	if name == "" {
+		name, _, okName = b.str("email")
+	}
+	password, _, okPw := b.str("password")
+	if !okName || strings.TrimSpace(name) == "" {
+		bad.add("username", "Username is required")
+	}
+	if !okPw || password == "" {
+		bad.add("password", "Password is required")
+	}
+	if len(bad) > 0 {
+		bad.write(w)
+		return "", "", false
+	}
+	return strings.TrimSpace(name), password, true
+}
+
+// issueRefresh stores the login's refresh token (inside the login's
+// transaction) and sweeps expired ones.
+func (s *server) issueRefresh(ctx context.Context, tx store.Tx, u *store.User, refresh string, now time.Time) error {
+	if err := tx.CreateCredential(ctx, &store.Credential{Kind: RefreshKind, Name: u.UserName, UserKey: u.Key,
+		Identifier: refresh[:12], SecretHash: auth.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
+		return err
+	}
+	return s.sweepExpired(ctx, tx, now)
 }
 
 // sweepExpired removes expired refresh tokens, at most once an hour, inside
@@ -332,7 +310,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil || !u.Active {
 		if err != nil && !store.IsNotFound(err) {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		fail(w, http.StatusUnauthorized, msgBadRefresh)
@@ -345,11 +323,11 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"success": true,
-		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.cfg.TokenTTL.Seconds())}})
+		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.sessions.TTL.Seconds())}})
 }
 
 // logout revokes the presented access token and the refresh token the
@@ -381,7 +359,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
 			return tx.DeleteCredential(ctx, rc.ID)
 		})
 		if err != nil {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 	}

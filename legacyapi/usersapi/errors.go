@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strings"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -86,7 +88,10 @@ func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	fail(w, http.StatusInternalServerError, msgInternal)
 }
 
-// failed renders an error from a handler or a write transaction.
+// failed renders an error from a handler or a write transaction: the
+// dialect's own refusals as they are, the store's error kinds in the
+// product's words, anything else as a logged 500. Every handler answers its
+// errors through it.
 func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 	var inv invalid
 	var ref *refusal
@@ -105,8 +110,42 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 		fail(w, http.StatusConflict, msg)
 	case store.KindOf(err) == store.KindInvalid:
 		invalid{store.FieldOf(err): err.Error()}.write(w)
+	case store.KindOf(err) == store.KindUnavailable:
+		w.Header().Set("Retry-After", "1")
+		fail(w, http.StatusServiceUnavailable, "Service temporarily unavailable")
+	case store.KindOf(err) == store.KindInsufficientStorage:
+		fail(w, http.StatusInsufficientStorage, "Insufficient storage")
 	default:
 		s.internal(w, r, err)
+	}
+}
+
+// asEmailConflict reports the store's userName conflict as a taken e-mail
+// when the name is the e-mail being set: a user created without a username
+// is named by its address, and the client is told about the field it sent.
+func asEmailConflict(err error, userName, email string) error {
+	if store.KindOf(err) == store.KindConflict && store.FieldOf(err) == "userName" &&
+		email != "" && strings.EqualFold(userName, email) {
+		return &refusal{http.StatusConflict, msgEmailExists}
+	}
+	return err
+}
+
+// loginFailed answers a login that auth.Sessions.Login (or finding its
+// user) refused, in the product's words.
+func (s *server) loginFailed(w http.ResponseWriter, r *http.Request, userName string, err error) {
+	switch {
+	case errors.Is(err, auth.ErrBadLogin):
+		fail(w, http.StatusUnauthorized, msgBadLogin)
+	case errors.Is(err, auth.ErrLocked):
+		fail(w, http.StatusTooManyRequests, msgLocked)
+	case errors.Is(err, auth.ErrDisabled):
+		fail(w, http.StatusForbidden, msgInactive)
+	case errors.Is(err, auth.ErrPasswordCheck):
+		s.log.WarnContext(r.Context(), "usersapi: password check failed", "user", userName, "err", err)
+		fail(w, http.StatusServiceUnavailable, msgDirectory)
+	default:
+		s.failed(w, r, err)
 	}
 }
 

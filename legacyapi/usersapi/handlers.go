@@ -101,14 +101,14 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	res, err := s.deps.Store.ListUsers(r.Context(), q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	users := make([]userOut, 0, len(res.Users))
 	for _, u := range res.Users {
 		out, err := s.render(r.Context(), u)
 		if err != nil {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		users = append(users, out)
@@ -148,7 +148,7 @@ func (s *server) stats(w http.ResponseWriter, r *http.Request, c *caller) {
 	} {
 		n, err := count(step.f)
 		if err != nil {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		step.to(n)
@@ -159,7 +159,7 @@ func (s *server) stats(w http.ResponseWriter, r *http.Request, c *caller) {
 	entries, _, err := s.deps.Store.ListActivity(ctx, store.ActivityQuery{Action: auth.ActionLogin,
 		Since: s.deps.Clock().Add(-24 * time.Hour), Limit: 10000})
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	seen := map[int64]bool{}
@@ -185,7 +185,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	out, err := s.render(r.Context(), c.target)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "data": userDetail{userOut: out}})
@@ -195,7 +195,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, c *caller) {
 func (s *server) writeUser(w http.ResponseWriter, r *http.Request, status int, u *store.User, msg string) {
 	out, err := s.render(r.Context(), u)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	body := map[string]any{"success": true, "data": out}
@@ -221,7 +221,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	hash, err := auth.HashPassword(*in.password)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	u := &store.User{UserName: *in.email, Active: true, PasswordHash: hash}
@@ -240,10 +240,10 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	ctx := r.Context()
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
-		if err := checkUnique(ctx, tx, *in.email, u.UserName, 0); err != nil {
+		if err := emailUnique(ctx, tx, *in.email, 0); err != nil {
 			return err
 		}
-		return tx.CreateUser(ctx, u)
+		return asEmailConflict(tx.CreateUser(ctx, u), u.UserName, *in.email)
 	})
 	if err != nil {
 		s.failed(w, r, err)
@@ -281,14 +281,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *caller) {
 	ctx := r.Context()
 	var updated *store.User
 	err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
-		email, name := "", ""
-		if in.email != nil {
-			email = *in.email
-		}
-		if in.username != nil {
-			name = *in.username
-		}
-		if err := checkUnique(ctx, tx, email, name, c.target.Key); err != nil {
+		if err := emailUnique(ctx, tx, deref(in.email), c.target.Key); err != nil {
 			return err
 		}
 		var err error
@@ -299,7 +292,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *caller) {
 			}
 			return nil
 		})
-		return err
+		return asEmailConflict(err, deref(in.username), deref(in.email))
 	})
 	if err != nil {
 		s.failed(w, r, err)

@@ -2,6 +2,7 @@ package usersapi
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"time"
 
@@ -205,23 +206,14 @@ func parseUser(b body, creating bool) (userIn, invalid) {
 	return in, bad
 }
 
-// setOne replaces the primary (or first) value of a multi-valued
-// attribute, or clears the attribute for "".
+// setOne sets the one value the Users API shows of a multi-valued
+// attribute (phone, avatar): the primary, else the first; "" clears the
+// attribute.
 func setOne(vs []store.Value, v, typ string) []store.Value {
 	if v == "" {
 		return nil
 	}
-	for i := range vs {
-		if vs[i].Primary {
-			vs[i].Value = v
-			return vs
-		}
-	}
-	if len(vs) > 0 {
-		vs[0].Value = v
-		return vs
-	}
-	return []store.Value{{Value: v, Type: typ, Primary: true}}
+	return legacyapi.SetPrimary(vs, v, typ)
 }
 
 // apply writes the profile fields every caller may change.
@@ -259,28 +251,27 @@ func (in userIn) applyAdmin(u *store.User) {
 	}
 }
 
-// checkUnique refuses an e-mail or userName another user has (409).
-func checkUnique(ctx context.Context, tx store.Reader, email, userName string, self int64) error {
-	if email != "" {
-		taken, err := legacyapi.EmailTaken(ctx, tx, email, self)
-		if err != nil {
-			return err
-		}
-		if taken {
-			return &refusal{409, msgEmailExists}
-		}
+// emailUnique refuses an e-mail address another user has (409). The store
+// keeps userName unique (its conflict is mapped in errors.go) but not
+// e-mail addresses; the Users API wants those unique too.
+func emailUnique(ctx context.Context, tx store.Reader, email string, self int64) error {
+	if email == "" {
+		return nil
 	}
-	if userName != "" {
-		other, err := tx.GetUserByUserName(ctx, userName)
-		if err == nil && other.Key != self {
-			if strings.EqualFold(userName, email) {
-				return &refusal{409, msgEmailExists}
-			}
-			return &refusal{409, msgUserExists}
-		}
-		if err != nil && !store.IsNotFound(err) {
-			return err
-		}
+	taken, err := legacyapi.EmailTaken(ctx, tx, email, self)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return &refusal{http.StatusConflict, msgEmailExists}
 	}
 	return nil
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

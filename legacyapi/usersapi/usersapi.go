@@ -1,6 +1,6 @@
 // Package usersapi serves the "Users API" at /api/users (the nginx-love WAF
-// panel's user management, shared/specs/legacy-usersapi.md) on the shared
-// store. The documented contract (integer ids, name, role admin|user,
+// panel's user management; routes and errors in README.md, the user mapping
+// in ../README.md) on the shared store. The documented contract (integer ids, name, role admin|user,
 // active, a pagination object, 422 with details) is the primary surface;
 // objects and errors also carry the real product's keys where the two do not
 // collide (username, fullName, status, lastLogin, message), so its own web
@@ -62,6 +62,15 @@ type Config struct {
 	LockoutWindow time.Duration `yaml:"lockout_window"`
 }
 
+// sessions are the login access tokens: 15 minutes, locked after more
+// than 5 failures in 15 minutes unless configured otherwise.
+func (c Config) sessions() *auth.Sessions {
+	s := legacyapi.SessionConfig{TTL: c.TokenTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
+		Sessions(Dialect, 15*time.Minute, 15*time.Minute)
+	s.NewID = func() string { return auth.NewToken(sessionPrefix) }
+	return s
+}
+
 // NewKey returns a long-lived bearer key ("uak_" + 43 characters); its
 // first 12 characters identify it in listings.
 func NewKey() (token string, identifierLen int) { return auth.NewToken(keyPrefix), 12 }
@@ -82,25 +91,13 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if !cfg.On() {
 		return
 	}
-	if cfg.TokenTTL <= 0 {
-		cfg.TokenTTL = 15 * time.Minute
-	}
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = 7 * 24 * time.Hour
 	}
 	if cfg.MaxLimit <= 0 {
 		cfg.MaxLimit = 100
 	}
-	if cfg.LockoutFailures == 0 {
-		cfg.LockoutFailures = 5
-	}
-	if cfg.LockoutWindow <= 0 {
-		cfg.LockoutWindow = 15 * time.Minute
-	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: &auth.Sessions{
-		Dialect: Dialect, TTL: cfg.TokenTTL, MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow,
-		NewID: func() string { return auth.NewToken(sessionPrefix) },
-	}}
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: cfg.sessions()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

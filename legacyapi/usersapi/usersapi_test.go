@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,35 @@ func TestCreateAndRead(t *testing.T) {
 	if got["name"] != "Ursula User" || got["email"] != "user@example.com" || got["role"] != "user" ||
 		got["profile"] != nil || got["twoFactor"] != nil || len(got) != 18 {
 		t.Fatalf("user %v", got)
+	}
+}
+
+// TestUserNameConflicts: the store keeps userName unique and the dialect
+// words its conflict. A user named by an e-mail address that is none of
+// its addresses (as SCIM often names them) is only caught by the store.
+func TestUserNameConflicts(t *testing.T) {
+	e := newEnv(t, Config{})
+	storetest.CreateUser(t, e.st, &store.User{UserName: "Named@Example.com", Active: true})
+	count := func() int {
+		p, _ := e.st.ListUsers(context.Background(), store.Query{Limit: 1})
+		return p.Total
+	}
+	before := count()
+	emailExists := `{"success":false,"error":"Email already exists","message":"Email already exists"}`
+	userExists := `{"success":false,"error":"Username already exists","message":"Username already exists"}`
+	// No username: the user would be named by its e-mail, which is taken as a name.
+	e.do("POST", "/api/users", e.adminKey, `{"name":"X","email":"named@example.com","password":"password123"}`).expect(t, 409, emailExists)
+	e.do("POST", "/api/users", e.adminKey, `{"name":"X","username":"NAMED@example.com","email":"x@example.com","password":"password123"}`).expect(t, 409, userExists)
+	if n := count(); n != before {
+		t.Fatalf("failed creates wrote users: %d → %d", before, n)
+	}
+	path := "/api/users/" + strconv.FormatInt(e.user.Key, 10)
+	e.do("PUT", path, e.adminKey, `{"username":"named@EXAMPLE.com"}`).expect(t, 409, userExists)
+	e.do("PUT", path, e.adminKey, `{"username":"named@example.com","email":"named@example.com"}`).expect(t, 409, emailExists)
+	// Its own name, in another case, is no conflict.
+	e.do("PUT", path, e.adminKey, `{"username":"USER"}`).expect(t, 200, "")
+	if u, _ := e.st.GetUserByKey(context.Background(), e.user.Key); u.UserName != "user" || u.PrimaryEmail() != "user@example.com" {
+		t.Fatalf("conflicting updates changed the user: %+v", u)
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package xpdev serves the XP-Dev.com Users API (new platform,
 // /api/v1/user…) on the shared store: bare JSON user objects of exactly
-// five keys, X-XPDevToken authentication, {"message": …} errors.
-// shared/specs/legacy-xpdev.md lists what the vendor leaves open; the
-// choices made here are in README.md.
+// five keys, X-XPDevToken authentication, {"message": …} errors. What the
+// vendor leaves open and the choices made here are in README.md; the user
+// mapping is in ../README.md.
 package xpdev
 
 import (
@@ -91,24 +91,6 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	api.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fail(w, http.StatusNotFound, "Not found") })
 }
 
-type message struct {
-	Message string `json:"message"`
-}
-
-func fail(w http.ResponseWriter, status int, msg string) {
-	httpjson.Write(w, status, message{Message: msg})
-}
-
-const (
-	msgDenied   = "Permission denied"
-	msgNotFound = "User not found"
-)
-
-func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.ErrorContext(r.Context(), "xpdev: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	fail(w, http.StatusInternalServerError, "Internal server error")
-}
-
 // user is the vendor's user object: exactly these five keys.
 type user struct {
 	ID       int64  `json:"id"`
@@ -152,7 +134,7 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
-				s.internal(w, r, fmt.Errorf("panic: %v", v))
+				s.failed(w, r, fmt.Errorf("panic: %v", v))
 			}
 		}()
 		token := strings.TrimSpace(r.Header.Get(TokenHeader))
@@ -162,7 +144,7 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 		}
 		cred, u, err := auth.LookupKey(r.Context(), s.deps.Store, Dialect, token)
 		if err != nil && !store.IsNotFound(err) {
-			s.internal(w, r, err)
+			s.failed(w, r, err)
 			return
 		}
 		if err != nil || u == nil || !u.Active {
@@ -197,12 +179,8 @@ func (s *server) target(w http.ResponseWriter, r *http.Request, c *caller) (*sto
 		return nil, false
 	}
 	u, err := s.deps.Store.GetUserByKey(r.Context(), id)
-	if store.IsNotFound(err) {
-		fail(w, http.StatusNotFound, msgNotFound)
-		return nil, false
-	}
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return nil, false
 	}
 	return u, true
@@ -224,7 +202,7 @@ func (s *server) all(w http.ResponseWriter, r *http.Request, c *caller) {
 	q := store.Query{UseCursor: true, Limit: 1000}
 	page, err := s.deps.Store.ListUsers(ctx, q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -272,13 +250,6 @@ func text(raw json.RawMessage) (v string, present, ok bool) {
 	err := json.Unmarshal(raw, &v)
 	return v, true, err == nil
 }
-
-type badRequest struct {
-	status int
-	msg    string
-}
-
-func (e *badRequest) Error() string { return e.msg }
 
 // parseCreate checks a create body; the first problem is the answer.
 func (s *server) parseCreate(b createBody, creator *store.User) (*store.User, string, error) {
@@ -350,9 +321,8 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	u, pw, err := s.parseCreate(b, c.user)
-	var bad *badRequest
-	if errors.As(err, &bad) {
-		fail(w, bad.status, bad.msg)
+	if err != nil {
+		s.failed(w, r, err)
 		return
 	}
 	// No password: a random one nobody knows (the vendor mails it; there
@@ -363,42 +333,34 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 		u.PasswordHash, err = auth.RandomPasswordHash()
 	}
 	if err != nil {
-		s.internal(w, r, err)
+		s.failed(w, r, err)
 		return
 	}
 	ctx := r.Context()
 	err = s.deps.Store.Write(ctx, s.actor(r, c), func(tx store.Tx) error {
-		if err := unique(ctx, tx, u); err != nil {
+		// The store keeps userName unique (a taken one is its conflict);
+		// e-mail uniqueness is the dialect's, checked after so that a taken
+		// username is reported first.
+		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
-		return tx.CreateUser(ctx, u)
+		return emailUnique(ctx, tx, u)
 	})
-	switch {
-	case errors.As(err, &bad):
-		fail(w, bad.status, bad.msg)
-	case store.KindOf(err) == store.KindConflict:
-		fail(w, http.StatusConflict, "Username already exists")
-	case store.KindOf(err) == store.KindInvalid:
-		fail(w, http.StatusBadRequest, err.Error())
-	case err != nil:
-		s.internal(w, r, err)
-	default:
-		httpjson.Write(w, http.StatusOK, s.render(u))
+	if err != nil {
+		s.failed(w, r, err)
+		return
 	}
+	httpjson.Write(w, http.StatusOK, s.render(u))
 }
 
-func unique(ctx context.Context, tx store.Reader, u *store.User) error {
-	if _, err := tx.GetUserByUserName(ctx, u.UserName); err == nil {
-		return &badRequest{409, "Username already exists"}
-	} else if !store.IsNotFound(err) {
-		return err
-	}
-	taken, err := legacyapi.EmailTaken(ctx, tx, u.PrimaryEmail(), 0)
+// emailUnique refuses a user whose e-mail another user has (409).
+func emailUnique(ctx context.Context, tx store.Reader, u *store.User) error {
+	taken, err := legacyapi.EmailTaken(ctx, tx, u.PrimaryEmail(), u.Key)
 	if err != nil {
 		return err
 	}
 	if taken {
-		return &badRequest{409, "Email already exists"}
+		return &badRequest{http.StatusConflict, msgEmailExists}
 	}
 	return nil
 }
@@ -419,12 +381,9 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, c *caller) {
 	err := s.deps.Store.Write(r.Context(), s.actor(r, c), func(tx store.Tx) error {
 		return tx.DeleteUser(r.Context(), u.ID)
 	})
-	switch {
-	case store.IsNotFound(err):
-		fail(w, http.StatusNotFound, msgNotFound)
-	case err != nil:
-		s.internal(w, r, err)
-	default:
-		w.WriteHeader(http.StatusOK)
+	if err != nil {
+		s.failed(w, r, err)
+		return
 	}
+	w.WriteHeader(http.StatusOK)
 }

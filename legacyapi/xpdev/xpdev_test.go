@@ -198,6 +198,8 @@ func TestCreate(t *testing.T) {
 		{`{"username":"a","email":"a@example.com","userRole":"Owner"}`, 403, denied},
 		{`{"username":"NEWCHILDUSER","email":"a@example.com","userRole":"User"}`, 409, `{"message":"Username already exists"}`},
 		{`{"username":"a","email":"Example@example.com","userRole":"User"}`, 409, `{"message":"Email already exists"}`},
+		// Both taken: the username is reported (the store's conflict comes first).
+		{`{"username":"NEWCHILDUSER","email":"Example@example.com","userRole":"User"}`, 409, `{"message":"Username already exists"}`},
 		{`{"username":`, 400, `{"message":"Invalid JSON"}`},
 		{`[1,2]`, 400, `{"message":"Invalid JSON"}`},
 		{`{"username":"` + strings.Repeat("a", 3000) + `"}`, 413, `{"message":"Request body too large"}`},

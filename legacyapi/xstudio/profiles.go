@@ -223,11 +223,8 @@ func (s *server) getProfile(c *call) (map[string]any, error) {
 }
 
 func (s *server) getUserProfile(c *call) (map[string]any, error) {
-	u, err := s.userParam(c, s.deps.Store, "userId")
+	u, err := s.readableUser(c)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.requireOrSelf(u.Key, moduleUsers, rightRead); err != nil {
 		return nil, err
 	}
 	id := profileID(u)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -22,13 +23,21 @@ func userByKey(ctx context.Context, r store.Reader, key int64) (*store.User, err
 	return u, err
 }
 
-// userParam loads the user a required id parameter names.
-func (s *server) userParam(c *call, r store.Reader, name string) (*store.User, error) {
-	id, err := c.id(name)
+// readableUser loads the user the userId parameter names, which the
+// caller may read: itself, or anyone with the users/read right.
+func (s *server) readableUser(c *call) (*store.User, error) {
+	id, err := c.id("userId")
 	if err != nil {
 		return nil, err
 	}
-	return userByKey(c.ctx, r, id)
+	u, err := userByKey(c.ctx, s.deps.Store, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.requireOrSelf(u.Key, moduleUsers, rightRead); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // userForm is the field list of getUserForm, the fields createUser takes.
@@ -62,11 +71,8 @@ func details(u *store.User, folderID int64) map[string]any {
 }
 
 func (s *server) getUserDetails(c *call) (map[string]any, error) {
-	u, err := s.userParam(c, s.deps.Store, "userId")
+	u, err := s.readableUser(c)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.requireOrSelf(u.Key, moduleUsers, rightRead); err != nil {
 		return nil, err
 	}
 	folderID, err := folderOf(c.ctx, s.deps.Store, u)
@@ -177,13 +183,13 @@ func (ch *userChange) apply(u *store.User) error {
 		u.Name.Formatted = ""
 	}
 	if v, ok := f["email"]; ok {
-		setPrimary(&u.Emails, strings.TrimSpace(v), "work")
+		u.Emails = legacyapi.SetPrimary(u.Emails, strings.TrimSpace(v), "work")
 	}
 	if v, ok := f["phone"]; ok {
-		setPrimary(&u.PhoneNumbers, strings.TrimSpace(v), "work")
+		u.PhoneNumbers = legacyapi.SetPrimary(u.PhoneNumbers, strings.TrimSpace(v), "work")
 	}
 	if ch.hash != "" {
-		if u.Source.Name != "" && u.PasswordHash == "" {
+		if auth.DirectoryManaged(u) {
 			return failf("the password of this user is managed by the directory")
 		}
 		u.PasswordHash = ch.hash
@@ -195,29 +201,6 @@ func (ch *userChange) apply(u *store.User) error {
 		setProfile(u, ch.profile)
 	}
 	return nil
-}
-
-// setPrimary replaces the primary (or first) value; "" removes it.
-func setPrimary(vs *[]store.Value, v, typ string) {
-	i := -1
-	for j, x := range *vs {
-		if x.Primary {
-			i = j
-			break
-		}
-	}
-	if i < 0 && len(*vs) > 0 {
-		i = 0
-	}
-	switch {
-	case v == "" && i >= 0:
-		*vs = append((*vs)[:i:i], (*vs)[i+1:]...)
-	case v == "":
-	case i >= 0:
-		(*vs)[i].Value = v
-	default:
-		*vs = []store.Value{{Value: v, Type: typ, Primary: true}}
-	}
 }
 
 // resolve loads the profile and checks the folder a change refers to.
@@ -233,13 +216,6 @@ func (ch *userChange) resolve(ctx context.Context, r store.Reader) error {
 		return folderExists(ctx, r, ch.folderID)
 	}
 	return nil
-}
-
-func userWriteError(err error) error {
-	if store.KindOf(err) == store.KindConflict && store.FieldOf(err) != "externalId" {
-		return failf("a user with this name already exists")
-	}
-	return err
 }
 
 // createUser takes the form of getUserForm as a multipart body and the
@@ -281,7 +257,7 @@ func (s *server) createUser(c *call) (map[string]any, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, userWriteError(err)
+		return nil, err
 	}
 	return map[string]any{"userId": u.Key}, nil
 }
@@ -342,7 +318,7 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 		}
 		return nil
 	})
-	return nil, userWriteError(err)
+	return nil, err
 }
 
 // setUserProfile makes profileId the user's profile.

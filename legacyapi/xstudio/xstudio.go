@@ -1,7 +1,7 @@
 // Package xstudio serves XStudio's (XQual) command-style REST API for users
 // on the shared store: /xqual/api?command=<name> and /xqual/api/<name>,
 // authenticated by a JSESSIONID cookie, answering {"result":"success"|
-// "failure"} envelopes (see /work/shared/specs/legacy-xstudio.md).
+// "failure"} envelopes (see ../README.md, section XStudio).
 //
 // Teams are the store's groups; profiles (named sets of module rights) and
 // the folders of the user tree are store objects; a user's profile and its
@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"mime"
 	"mime/multipart"
@@ -124,23 +123,22 @@ func (c Config) adminPassword() (string, error) {
 }
 
 func newServer(cfg Config, deps legacyapi.Deps) *server {
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 30 * time.Minute
-	}
-	if cfg.LockoutFailures == 0 {
-		cfg.LockoutFailures = 5
-	}
-	if cfg.LockoutWindow <= 0 {
-		cfg.LockoutWindow = time.Hour
-	}
 	log := deps.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect),
-		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual",
-		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL, Sliding: true,
-			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow, NewID: servletID}}
+		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual", sessions: cfg.sessions()}
+}
+
+// sessions are servlet-style sessions: a 30-minute idle timeout that use
+// extends, locked after more than 5 failures in an hour unless configured
+// otherwise.
+func (c Config) sessions() *auth.Sessions {
+	s := legacyapi.SessionConfig{TTL: c.SessionTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
+		Sessions(Dialect, 30*time.Minute, time.Hour)
+	s.Sliding, s.NewID = true, servletID
+	return s
 }
 
 // servletID looks like a servlet container's session id: 32 upper-case hex
@@ -173,18 +171,6 @@ func EnsureAdmin(ctx context.Context, st store.Store, password, email string) er
 	}
 	return err
 }
-
-// failure is an answer in the failure envelope; its text is shown as is.
-type failure struct{ msg string }
-
-func (f *failure) Error() string { return f.msg }
-
-func failf(format string, args ...any) error { return &failure{msg: fmt.Sprintf(format, args...)} }
-
-var (
-	errNotAuthenticated = failf("not authenticated")
-	errRights           = failf("insufficient rights")
-)
 
 // call is one command: its merged parameters, its multipart form (for the
 // form commands) and, once authenticated, its session.
@@ -245,22 +231,15 @@ var commands = map[string]command{
 func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 	c := &call{w: w, r: r, ctx: r.Context()}
 	out, err := s.dispatch(c)
-	var f *failure
-	switch {
-	case err == nil:
-		if out == nil {
-			out = map[string]any{}
-		}
-		out["result"] = "success"
-		httpjson.Write(w, http.StatusOK, out)
-	case errors.As(err, &f):
-		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": f.msg})
-	case store.KindOf(err) != store.KindInternal:
-		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": err.Error()})
-	default:
-		s.log.Error("command failed", "path", r.URL.Path, "err", err)
-		httpjson.Write(w, http.StatusOK, map[string]any{"result": "failure", "message": "internal error"})
+	if err != nil {
+		s.failed(w, r, err)
+		return
 	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	out["result"] = "success"
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (s *server) dispatch(c *call) (map[string]any, error) {
@@ -331,14 +310,6 @@ func (c *call) parse(limit int64) error {
 		}
 	}
 	return nil
-}
-
-func tooLargeOr(err error, msg string) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return failf("request body too large")
-	}
-	return failf("%s", msg)
 }
 
 // authenticateCall loads the JSESSIONID session and the rights of its user.

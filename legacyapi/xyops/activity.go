@@ -47,7 +47,7 @@ func (s *server) getUserActivity(c *call) {
 		q.Limit = 1
 		_, n, err := s.deps.Store.ListActivity(ctx, q)
 		if err != nil {
-			s.internal(c, err)
+			s.failed(c, err)
 			return
 		}
 		total = n
@@ -65,7 +65,7 @@ func (s *server) getUserActivity(c *call) {
 	q.Offset, q.Limit = offset, limit
 	entries, total, err := s.deps.Store.ListActivity(ctx, q)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	if len(entries) == 0 {

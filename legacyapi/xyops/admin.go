@@ -46,6 +46,7 @@ func (s *server) requireAdmin(c *call, write bool) (*principal, bool) {
 		c.send(fail("user", "User is not an administrator: "+p.name()))
 		return nil, false
 	}
+	c.adminCall = true
 	return p, true
 }
 
@@ -67,7 +68,7 @@ func applyAdmin(c *call, u *store.User, hash string) (map[string]any, *apiError)
 		if !isStr || !emailPattern.MatchString(email) {
 			return nil, fail("api", "Malformed parameter: email")
 		}
-		setPrimaryEmail(u, email)
+		legacyapi.SetPrimaryEmail(u, email)
 	}
 	if v, ok := c.params["full_name"]; ok {
 		name, isStr := v.(string)
@@ -152,20 +153,6 @@ func writePrefs(c *call, tx store.Tx, u *store.User, prefs map[string]any) (*sto
 	return o, tx.PutObject(c.r.Context(), o, version)
 }
 
-// storeFailure answers a store error of an admin call.
-func (s *server) storeFailure(c *call, err error) {
-	switch store.KindOf(err) {
-	case store.KindConflict:
-		c.send(fail("user_exists", "User already exists: "+c.strOr("username")))
-	case store.KindInvalid:
-		c.send(fail("api", "Invalid parameter: "+err.Error()))
-	case store.KindNotFound:
-		c.send(fail("user", "User not found: "+c.strOr("username")))
-	default:
-		s.internal(c, err)
-	}
-}
-
 func (c *call) strOr(name string) string {
 	v, _ := c.str(name)
 	return v
@@ -196,7 +183,7 @@ func (s *server) adminCreate(c *call) {
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	u := &store.User{UserName: username, Active: true}
@@ -214,7 +201,7 @@ func (s *server) adminCreate(c *call) {
 		return err
 	})
 	if err != nil {
-		s.storeFailure(c, err)
+		s.failed(c, err)
 		return
 	}
 	c.send(map[string]any{"code": 0})
@@ -229,7 +216,7 @@ func (s *server) adminTarget(c *call) (*store.User, bool) {
 	}
 	u, err := s.deps.Store.GetUserByUserName(c.r.Context(), username)
 	if err != nil {
-		s.storeFailure(c, err)
+		s.failed(c, err)
 		return nil, false
 	}
 	return u, true
@@ -250,7 +237,7 @@ func (s *server) adminUpdate(c *call) {
 	if pw, _ := c.str("new_password"); pw != "" {
 		var err error
 		if hash, err = auth.HashPassword(pw); err != nil {
-			s.internal(c, err)
+			s.failed(c, err)
 			return
 		}
 	}
@@ -280,18 +267,10 @@ func (s *server) adminUpdate(c *call) {
 		return
 	}
 	if err != nil {
-		s.storeFailure(c, err)
+		s.failed(c, err)
 		return
 	}
-	if prefsObj == nil {
-		prefsObj = &store.Object{Doc: []byte("{}")}
-	}
-	rec, err := s.userRecord(ctx, updated, prefsObj)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	c.send(map[string]any{"code": 0, "user": rec})
+	s.sendUser(c, updated, prefsObj)
 }
 
 // adminDelete is /api/user/admin_delete.
@@ -315,7 +294,7 @@ func (s *server) adminDelete(c *call) {
 		return nil
 	})
 	if err != nil {
-		s.storeFailure(c, err)
+		s.failed(c, err)
 		return
 	}
 	c.send(map[string]any{"code": 0})
@@ -332,7 +311,7 @@ func (s *server) adminGetUser(c *call) {
 	}
 	rec, err := s.userRecord(c.r.Context(), target, nil)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	c.send(map[string]any{"code": 0, "user": rec})
@@ -352,14 +331,14 @@ func (s *server) adminGetUsers(c *call) {
 	ctx := c.r.Context()
 	page, err := s.deps.Store.ListUsers(ctx, store.Query{Offset: offset, Limit: min(limit, 1000)})
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	rows := make([]map[string]any, 0, len(page.Users))
 	for _, u := range page.Users {
 		rec, err := s.userRecord(ctx, u, nil)
 		if err != nil {
-			s.internal(c, err)
+			s.failed(c, err)
 			return
 		}
 		rows = append(rows, rec)

@@ -107,7 +107,7 @@ func (s *server) sessionPrincipal(c *call, id string, csrf bool) (*principal, *a
 func (s *server) require(c *call) (*principal, bool) {
 	p, apiErr, err := s.authenticate(c)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return nil, false
 	}
 	if apiErr != nil {
@@ -149,9 +149,9 @@ func (s *server) login(c *call) {
 	case errors.Is(err, auth.ErrDisabled):
 		c.send(fail("login", "User account is disabled: "+username))
 	case err != nil:
-		s.internal(c, err)
+		s.failed(c, err)
 	default:
-		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.cfg.SessionTTL))
+		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.sessions.TTL))
 		s.sendSession(c, sess)
 	}
 }
@@ -161,7 +161,7 @@ func (s *server) login(c *call) {
 func (s *server) sendSession(c *call, sess *auth.Session) {
 	user, err := s.userRecord(c.r.Context(), sess.User, nil)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	c.send(map[string]any{"code": 0, "username": sess.User.UserName, "user": user,
@@ -178,7 +178,7 @@ func (s *server) resumeSession(c *call) {
 	p, apiErr, err := s.sessionPrincipal(c, id, false)
 	switch {
 	case err != nil:
-		s.internal(c, err)
+		s.failed(c, err)
 	case apiErr != nil:
 		c.send(apiErr)
 	default:
@@ -195,7 +195,7 @@ func (s *server) logout(c *call) {
 	}
 	p, apiErr, err := s.sessionPrincipal(c, id, false)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	if apiErr != nil {
@@ -207,7 +207,7 @@ func (s *server) logout(c *call) {
 		return s.sessions.End(ctx, tx, p.sess)
 	})
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, "", s.cookiePath, 0))

@@ -1,7 +1,6 @@
 package xyops
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -35,25 +34,64 @@ var iconChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 // full_name, timezone, language) go to the user; the rest to its stored
 // preferences; both in one write.
 func (s *server) userSettings(c *call) {
-	for key := range c.params {
-		if illegalKeys[key] {
-			c.send(fail("api", "Invalid parameter: "+key+" (illegal key)"))
-			return
-		}
+	if apiErr := illegalKey(c.params); apiErr != nil {
+		c.send(apiErr)
+		return
 	}
-	p, ok := s.require(c)
+	p, ok := s.requireSession(c, "User settings can only be changed from a user session, not with an API Key.")
 	if !ok {
 		return
 	}
-	if p.sess == nil {
-		c.send(fail("access", "User settings can only be changed from a user session, not with an API Key."))
+	ch, apiErr := parseSettings(c.params)
+	if apiErr != nil {
+		c.send(apiErr)
 		return
 	}
-	var (
-		email, name, timezone, language *string
-		prefChanges                     = map[string]any{}
-	)
-	for key, v := range c.params {
+	updated, prefsObj, err := s.saveSettings(c, p.user, ch)
+	if err != nil {
+		s.failed(c, err)
+		return
+	}
+	s.sendUser(c, updated, prefsObj)
+}
+
+// illegalKey refuses a body with a key that would corrupt the real
+// server's user record, before the session is looked at.
+func illegalKey(params map[string]any) *apiError {
+	for key := range params {
+		if illegalKeys[key] {
+			return fail("api", "Invalid parameter: "+key+" (illegal key)")
+		}
+	}
+	return nil
+}
+
+// requireSession authenticates a call that only a user session may make;
+// refusal is the answer to an API key.
+func (s *server) requireSession(c *call, refusal string) (*principal, bool) {
+	p, ok := s.require(c)
+	if !ok {
+		return nil, false
+	}
+	if p.sess == nil {
+		c.send(fail("access", refusal))
+		return nil, false
+	}
+	return p, true
+}
+
+// settingsChange is a user_settings body sorted by where each key lives:
+// a SCIM attribute of the user (nil: not sent) or its preferences.
+type settingsChange struct {
+	email, name, timezone, language *string
+	prefs                           map[string]any
+}
+
+// parseSettings drops the protected keys, checks the SCIM-backed ones
+// and cleans email, full_name and icon.
+func parseSettings(params map[string]any) (settingsChange, *apiError) {
+	ch := settingsChange{prefs: map[string]any{}}
+	for key, v := range params {
 		if protectedKeys[key] {
 			continue
 		}
@@ -61,121 +99,65 @@ func (s *server) userSettings(c *call) {
 		switch key {
 		case "email", "full_name", "timezone", "language":
 			if !isStr {
-				c.send(fail("api", "Malformed parameter: "+key))
-				return
+				return settingsChange{}, fail("api", "Malformed parameter: "+key)
 			}
 		}
 		switch key {
 		case "email":
 			str = strings.TrimSpace(htmlTag.ReplaceAllString(str, ""))
-			email = &str
+			ch.email = &str
 		case "full_name":
 			str = strings.TrimSpace(htmlTag.ReplaceAllString(str, ""))
-			name = &str
+			ch.name = &str
 		case "timezone":
-			timezone = &str
+			ch.timezone = &str
 		case "language":
-			language = &str
+			ch.language = &str
 		case "icon":
 			if isStr {
 				v = iconChars.ReplaceAllString(str, "")
 			}
-			prefChanges[key] = v
+			ch.prefs[key] = v
 		default:
-			prefChanges[key] = v
+			ch.prefs[key] = v
 		}
 	}
-	ctx := c.r.Context()
+	return ch, nil
+}
+
+// apply writes the SCIM-backed settings to u (inside UpdateUser).
+func (ch settingsChange) apply(u *store.User) error {
+	if ch.email != nil {
+		legacyapi.SetPrimaryEmail(u, *ch.email)
+	}
+	if ch.name != nil {
+		u.DisplayName = *ch.name
+	}
+	if ch.timezone != nil {
+		u.Timezone = *ch.timezone
+	}
+	if ch.language != nil {
+		u.PreferredLanguage = *ch.language
+	}
+	return nil
+}
+
+// saveSettings writes the user's attributes and its preferences in one
+// transaction and returns the user and its preferences object.
+func (s *server) saveSettings(c *call, u *store.User, ch settingsChange) (*store.User, *store.Object, error) {
 	var (
 		updated  *store.User
 		prefsObj *store.Object
 	)
-	err := s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
+	err := s.deps.Store.Write(c.r.Context(), legacyapi.Actor(c.r, Dialect, u.UserName), func(tx store.Tx) error {
 		var err error
-		updated, err = tx.UpdateUser(ctx, p.user.ID, func(u *store.User) error {
-			if email != nil {
-				setPrimaryEmail(u, *email)
-			}
-			if name != nil {
-				u.DisplayName = *name
-			}
-			if timezone != nil {
-				u.Timezone = *timezone
-			}
-			if language != nil {
-				u.PreferredLanguage = *language
-			}
-			return nil
-		})
-		if err != nil {
+		if updated, err = tx.UpdateUser(c.r.Context(), u.ID, ch.apply); err != nil {
 			return err
 		}
-		prefs, old, err := loadPrefs(ctx, tx, updated)
-		if err != nil {
-			return err
-		}
-		prefsObj = old
-		if len(prefChanges) == 0 {
-			return nil
-		}
-		for k, v := range prefChanges {
-			prefs[k] = v
-		}
-		doc, err := json.Marshal(prefs)
-		if err != nil {
-			return err
-		}
-		var version int64
-		if old != nil {
-			version = old.Version
-		}
-		prefsObj = &store.Object{Kind: prefsKind, Name: updated.ID, Doc: doc}
-		return tx.PutObject(ctx, prefsObj, version)
+		prefsObj, err = writePrefs(c, tx, updated, ch.prefs)
+		return err
 	})
-	if err != nil {
-		switch store.KindOf(err) {
-		case store.KindInvalid, store.KindConflict:
-			c.send(fail("api", "Invalid parameter: "+err.Error()))
-		case store.KindInternal:
-			s.internal(c, err)
-		default:
-			c.send(fail("user", err.Error()))
-		}
-		return
-	}
-	if prefsObj == nil {
-		prefsObj = &store.Object{Doc: []byte("{}")}
-	}
-	rec, err := s.userRecord(ctx, updated, prefsObj)
-	if err != nil {
-		s.internal(c, err)
-		return
-	}
-	c.send(map[string]any{"code": 0, "user": rec})
-}
-
-// setPrimaryEmail replaces the user's primary (or first) e-mail; an empty
-// one removes it.
-func setPrimaryEmail(u *store.User, email string) {
-	i := -1
-	for j, e := range u.Emails {
-		if e.Primary {
-			i = j
-			break
-		}
-	}
-	if i < 0 && len(u.Emails) > 0 {
-		i = 0
-	}
-	switch {
-	case email == "" && i >= 0:
-		u.Emails = append(u.Emails[:i:i], u.Emails[i+1:]...)
-	case email == "":
-	case i >= 0:
-		u.Emails[i].Value = email
-	default:
-		u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
-	}
+	return updated, prefsObj, err
 }
 
 // logoutAll is /api/app/logout_all/v1: with the caller's password it ends
@@ -191,12 +173,8 @@ func (s *server) logoutAll(c *call) {
 		c.send(fail("api", "Malformed parameter: password"))
 		return
 	}
-	p, ok := s.require(c)
+	p, ok := s.requireSession(c, "Logging out all sessions requires a user session, not an API Key.")
 	if !ok {
-		return
-	}
-	if p.sess == nil {
-		c.send(fail("access", "Logging out all sessions requires a user session, not an API Key."))
 		return
 	}
 	ctx := c.r.Context()

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"strings"
 
+	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -36,20 +36,6 @@ func loadPrefs(ctx context.Context, r store.Reader, u *store.User) (map[string]a
 	return prefs, o, nil
 }
 
-// fullName is the xyOps full_name of a SCIM user.
-func fullName(u *store.User) string {
-	switch {
-	case u.DisplayName != "":
-		return u.DisplayName
-	case u.Name.Formatted != "":
-		return u.Name.Formatted
-	}
-	if n := strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName); n != "" {
-		return n
-	}
-	return u.UserName
-}
-
 func activeFlag(u *store.User) int {
 	if u.Active {
 		return 1
@@ -59,7 +45,7 @@ func activeFlag(u *store.User) int {
 
 // userStub is the short user form activity rows carry.
 func userStub(u *store.User) map[string]any {
-	return map[string]any{"username": u.UserName, "full_name": fullName(u), "email": u.PrimaryEmail(),
+	return map[string]any{"username": u.UserName, "full_name": legacyapi.FullName(u), "email": u.PrimaryEmail(),
 		"active": activeFlag(u), "created": u.Meta.Created.Unix(), "modified": u.Meta.LastModified.Unix()}
 }
 
@@ -95,7 +81,7 @@ func (s *server) userRecord(ctx context.Context, u *store.User, prefsObj *store.
 		modified = prefsObj.Updated
 	}
 	maps.Copy(rec, map[string]any{
-		"username": u.UserName, "full_name": fullName(u), "email": u.PrimaryEmail(), "active": activeFlag(u),
+		"username": u.UserName, "full_name": legacyapi.FullName(u), "email": u.PrimaryEmail(), "active": activeFlag(u),
 		"created": u.Meta.Created.Unix(), "modified": modified.Unix(),
 		"privileges": privileges, "roles": roles, "categories": []string{}, "groups": []string{},
 	})
@@ -106,4 +92,18 @@ func (s *server) userRecord(ctx context.Context, u *store.User, prefsObj *store.
 		rec["language"] = u.PreferredLanguage
 	}
 	return rec, nil
+}
+
+// sendUser answers {code: 0, user: …} after a write; prefsObj is the
+// user's preferences as written (nil: none are stored).
+func (s *server) sendUser(c *call, u *store.User, prefsObj *store.Object) {
+	if prefsObj == nil {
+		prefsObj = &store.Object{Doc: []byte("{}")}
+	}
+	rec, err := s.userRecord(c.r.Context(), u, prefsObj)
+	if err != nil {
+		s.failed(c, err)
+		return
+	}
+	c.send(map[string]any{"code": 0, "user": rec})
 }

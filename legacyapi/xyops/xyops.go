@@ -4,9 +4,9 @@
 // resume_session, logout, and the admin_* user management calls) on the
 // shared store.
 //
-// The wire format follows /work/shared/specs/legacy-xyops.md: a {code:0}
-// envelope on success, {code:"…",description:"…"} on failure, HTTP status
-// mapped from the code only on versioned (/vN) URLs.
+// The wire format (../README.md, section xyOps): a {code:0} envelope on
+// success, {code:"…",description:"…"} on failure, HTTP status mapped from
+// the code only on versioned (/vN) URLs.
 package xyops
 
 import (
@@ -87,15 +87,6 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 }
 
 func newServer(cfg Config, deps legacyapi.Deps) *server {
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 365 * 24 * time.Hour
-	}
-	if cfg.LockoutFailures == 0 {
-		cfg.LockoutFailures = 5
-	}
-	if cfg.LockoutWindow <= 0 {
-		cfg.LockoutWindow = time.Hour
-	}
 	log := deps.Log
 	if log == nil {
 		log = slog.Default()
@@ -103,35 +94,15 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
 	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
 		rate: ratelimit.NewWindows(cfg.APIKeyMaxPerSec, time.Second, true),
-		sessions: &auth.Sessions{Dialect: Dialect, TTL: cfg.SessionTTL,
-			MaxFailures: max(cfg.LockoutFailures, 0), Window: cfg.LockoutWindow}}
+		// The session lifetime and lockout, with the dialect's defaults.
+		sessions: cfg.sessions()}
 }
 
-// apiError is a failure in the xyOps envelope.
-type apiError struct {
-	Code        string `json:"code"`
-	Description string `json:"description"`
-}
-
-func (e *apiError) Error() string { return e.Code + ": " + e.Description }
-
-func fail(code, description string) *apiError { return &apiError{Code: code, Description: description} }
-
-// statusOf maps an error code to the HTTP status versioned URLs answer with.
-func statusOf(code string) int {
-	switch code {
-	case "api":
-		return http.StatusBadRequest
-	case "access", "session":
-		return http.StatusForbidden
-	case "rate":
-		return http.StatusTooManyRequests
-	case "busy":
-		return http.StatusServiceUnavailable
-	case "notfound":
-		return http.StatusNotFound
-	}
-	return http.StatusInternalServerError
+// sessions are the login sessions: 365 days (xyOps' session_expire_days),
+// locked after more than 5 failures in an hour unless configured otherwise.
+func (c Config) sessions() *auth.Sessions {
+	return legacyapi.SessionConfig{TTL: c.SessionTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
+		Sessions(Dialect, 365*24*time.Hour, time.Hour)
 }
 
 // call is one API request: its parsed JSON body and how to answer it.
@@ -140,6 +111,9 @@ type call struct {
 	r         *http.Request
 	params    map[string]any
 	versioned bool // status codes follow the error code
+	// adminCall: an admin_* call, whose store errors speak of the user
+	// its username parameter names.
+	adminCall bool
 }
 
 var htmlTag = regexp.MustCompile(`<[^>]*>`)
@@ -166,12 +140,6 @@ func (c *call) send(v any) {
 	c.w.Header().Set("Content-Type", "application/json")
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(buf.Bytes())
-}
-
-// internal logs an unexpected error and answers without its details.
-func (s *server) internal(c *call, err error) {
-	s.log.Error("request failed", "path", c.r.URL.Path, "err", err)
-	c.send(fail("internal", "Internal server error."))
 }
 
 // parse reads the JSON body. A malformed one gets pixl-server-web's plain

@@ -2,9 +2,6 @@ package legacyapi
 
 import (
 	"context"
-	"crypto/tls"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,57 +80,6 @@ func TestValidEmail(t *testing.T) {
 	}
 }
 
-func TestParseKeyAndPageOffset(t *testing.T) {
-	for s, want := range map[string]int64{"1": 1, "42": 42, "0": 0, "-1": 0, "+1": 0, "x": 0, "": 0, "99999999999999999999": 0} {
-		got, ok := ParseKey(s)
-		if got != want || ok != (want > 0) {
-			t.Errorf("ParseKey(%q) = %d, %v", s, got, ok)
-		}
-	}
-	if off, ok := PageOffset(3, 50); off != 100 || !ok {
-		t.Fatalf("PageOffset(3,50) = %d %v", off, ok)
-	}
-	if off, ok := PageOffset(0, 50); off != 0 || !ok {
-		t.Fatalf("PageOffset(0,50) = %d %v", off, ok)
-	}
-	if _, ok := PageOffset(1<<62, 50); ok {
-		t.Fatal("overflowing page accepted")
-	}
-}
-
-func TestBaseURL(t *testing.T) {
-	r := httptest.NewRequest("GET", "http://panel.example.com/x", nil)
-	if got := BaseURL(r, ""); got != "http://panel.example.com" {
-		t.Fatal(got)
-	}
-	r.Header.Set("X-Forwarded-Proto", "https")
-	if got := BaseURL(r, ""); got != "https://panel.example.com" {
-		t.Fatal(got)
-	}
-	r.Header.Del("X-Forwarded-Proto")
-	r.TLS = &tls.ConnectionState{}
-	if got := BaseURL(r, "https://id.example.com/"); got != "https://id.example.com" {
-		t.Fatal(got)
-	}
-}
-
-func TestMethods(t *testing.T) {
-	h := Methods(map[string]http.HandlerFunc{
-		http.MethodGet:  func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) },
-		http.MethodPost: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) },
-	}, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(405) })
-	for method, want := range map[string]int{"GET": 200, "HEAD": 200, "POST": 201, "PUT": 405, "DELETE": 405} {
-		rec := httptest.NewRecorder()
-		h(rec, httptest.NewRequest(method, "/", nil))
-		if rec.Code != want {
-			t.Errorf("%s: %d, want %d", method, rec.Code, want)
-		}
-		if want == 405 && rec.Header().Get("Allow") != "GET, HEAD, POST" {
-			t.Errorf("Allow %q", rec.Header().Get("Allow"))
-		}
-	}
-}
-
 func TestStoreViews(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"), sqlite.Options{})
@@ -168,5 +114,37 @@ func TestStoreViews(t *testing.T) {
 	}
 	if ok, _ := auth.CheckPassword(hash, ""); ok {
 		t.Fatal("empty password matches a random hash")
+	}
+}
+
+func TestSetPrimary(t *testing.T) {
+	// The primary value is replaced, the others kept.
+	vs := []store.Value{{Value: "a"}, {Value: "b", Primary: true}}
+	vs = SetPrimary(vs, "c", "work")
+	if len(vs) != 2 || vs[0].Value != "a" || vs[1].Value != "c" || !vs[1].Primary {
+		t.Fatalf("%+v", vs)
+	}
+	// Without a primary, the first is replaced and becomes primary.
+	vs = SetPrimary([]store.Value{{Value: "a", Type: "home"}, {Value: "b"}}, "c", "work")
+	if vs[0].Value != "c" || !vs[0].Primary || vs[0].Type != "home" || vs[1].Primary {
+		t.Fatalf("%+v", vs)
+	}
+	// A first value gets the type.
+	if vs := SetPrimary(nil, "a", "work"); len(vs) != 1 || vs[0] != (store.Value{Value: "a", Type: "work", Primary: true}) {
+		t.Fatalf("%+v", vs)
+	}
+	// "" removes the primary value and leaves the caller's array alone.
+	orig := []store.Value{{Value: "a"}, {Value: "b", Primary: true}, {Value: "c"}}
+	vs = SetPrimary(orig, "", "work")
+	if len(vs) != 2 || vs[0].Value != "a" || vs[1].Value != "c" || orig[1].Value != "b" || orig[2].Value != "c" {
+		t.Fatalf("removed: %+v, original now %+v", vs, orig)
+	}
+	if vs := SetPrimary(nil, "", "work"); len(vs) != 0 {
+		t.Fatalf("%+v", vs)
+	}
+	u := &store.User{Emails: []store.Value{{Value: "a@example.com", Primary: true}}}
+	SetPrimaryEmail(u, "")
+	if len(u.Emails) != 0 {
+		t.Fatalf("%+v", u.Emails)
 	}
 }

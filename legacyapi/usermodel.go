@@ -1,17 +1,14 @@
 package legacyapi
 
-// This file holds the user-model views the Pterodactyl, Users API and
-// XP-Dev dialects share (see DESIGN.md, "The user model"): roles, names,
-// e-mail, last login, and the small request helpers they all need. Each
-// vendor field is a view of a SCIM attribute, so that a user written
+// The user-model views the dialects share (README.md, "The user model"):
+// roles, names, e-mail, last login and the directory-managed password.
+// Each vendor field is a view of a SCIM attribute, so that a user written
 // through one door reads naturally through every other.
 
 import (
 	"context"
-	"net/http"
 	"net/mail"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,21 +58,32 @@ func SetRole(u *store.User, role string, on bool) {
 // IsAdmin reports whether u administers the account: an admin or the owner.
 func IsAdmin(u *store.User) bool { return HasRole(u, RoleAdmin) || HasRole(u, RoleOwner) }
 
-// SetPrimaryEmail makes email the user's primary address: it replaces the
-// current primary (or first) value and keeps the others.
+// SetPrimaryEmail makes email the user's primary address (SetPrimary on
+// emails, type "work" when it is the first).
 func SetPrimaryEmail(u *store.User, email string) {
-	for i := range u.Emails {
-		if u.Emails[i].Primary {
-			u.Emails[i].Value = email
-			return
-		}
+	u.Emails = SetPrimary(u.Emails, email, "work")
+}
+
+// SetPrimary makes v the primary value of a multi-valued attribute: it
+// replaces the primary (else the first) value, marks it primary and keeps
+// the others; an empty v removes that value instead. A first value gets
+// the type typ.
+func SetPrimary(vs []store.Value, v, typ string) []store.Value {
+	i := slices.IndexFunc(vs, func(x store.Value) bool { return x.Primary })
+	if i < 0 && len(vs) > 0 {
+		i = 0
 	}
-	if len(u.Emails) > 0 {
-		u.Emails[0].Value = email
-		u.Emails[0].Primary = true
-		return
+	switch {
+	case i < 0 && v == "":
+		return vs
+	case i < 0:
+		return []store.Value{{Value: v, Type: typ, Primary: true}}
+	case v == "":
+		// A fresh array: the caller's slice may share its backing array.
+		return append(vs[:i:i], vs[i+1:]...)
 	}
-	u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
+	vs[i].Value, vs[i].Primary = v, true
+	return vs
 }
 
 // FullName is the user's name as one string: displayName, else
@@ -163,75 +171,4 @@ func LastLogin(ctx context.Context, r store.Reader, userKey int64) (time.Time, e
 		return time.Time{}, err
 	}
 	return entries[0].At, nil
-}
-
-// ParseKey parses an integer id from a path: a positive decimal number.
-func ParseKey(s string) (int64, bool) {
-	if s == "" || s[0] == '+' || s[0] == '-' {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, false
-	}
-	return n, true
-}
-
-// BaseURL returns the scheme and host the client used ("https://panel.example.com"),
-// or configured when it is set. X-Forwarded-Proto is honoured so that links
-// behind a TLS-terminating proxy say https.
-func BaseURL(r *http.Request, configured string) string {
-	if configured != "" {
-		return strings.TrimRight(configured, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	return scheme + "://" + r.Host
-}
-
-// PageOffset returns the offset of a 1-based page, and false when it is so
-// far out that no row can be on it (and the product would overflow).
-func PageOffset(page, size int) (int, bool) {
-	if page < 1 {
-		page = 1
-	}
-	if size <= 0 || page-1 > (1<<40)/size {
-		return 0, false
-	}
-	return (page - 1) * size, true
-}
-
-// Methods dispatches one path's requests by method, so that a known path
-// with an unsupported method reaches the dialect's own 405 answer (gorilla/mux's
-// method matching loses the mismatch once a later route fails on its path).
-// A GET handler also serves HEAD. notAllowed gets the Allow header set.
-func Methods(handlers map[string]http.HandlerFunc, notAllowed http.HandlerFunc) http.HandlerFunc {
-	allow := make([]string, 0, len(handlers)+1)
-	for m := range handlers {
-		allow = append(allow, m)
-	}
-	if _, ok := handlers[http.MethodGet]; ok {
-		if _, ok := handlers[http.MethodHead]; !ok {
-			allow = append(allow, http.MethodHead)
-		}
-	}
-	sort.Strings(allow)
-	allowed := strings.Join(allow, ", ")
-	return func(w http.ResponseWriter, r *http.Request) {
-		h, ok := handlers[r.Method]
-		if !ok && r.Method == http.MethodHead {
-			h, ok = handlers[http.MethodGet]
-		}
-		if !ok {
-			w.Header().Set("Allow", allowed)
-			notAllowed(w, r)
-			return
-		}
-		h(w, r)
-	}
 }
