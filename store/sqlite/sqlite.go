@@ -325,7 +325,26 @@ func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, func(), err
 	return s, func() {}, nil
 }
 
+// stmtCtx is the context a statement runs under. Inside a write
+// transaction, which group commit shares between callers (write.go), a
+// cancelled statement is interrupted and SQLite may roll the whole
+// transaction back, every other caller's work with it. So there a caller's
+// cancellation is checked between statements and never interrupts one.
+func (r *reader) stmtCtx(ctx context.Context) (context.Context, error) {
+	if r.tx == nil {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, func(), error) {
+	ctx, err := r.stmtCtx(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	s, done, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, nil, err
@@ -339,6 +358,10 @@ func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Row
 }
 
 func (r *reader) queryRow(ctx context.Context, dest []any, query string, args ...any) error {
+	ctx, err := r.stmtCtx(ctx)
+	if err != nil {
+		return err
+	}
 	s, done, err := r.stmt(ctx, query)
 	if err != nil {
 		return err
@@ -348,6 +371,10 @@ func (r *reader) queryRow(ctx context.Context, dest []any, query string, args ..
 }
 
 func (r *reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := r.stmtCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s, done, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, err
