@@ -19,6 +19,13 @@ const (
 	KindPreconditionFailed
 	KindUnauthorized
 	KindForbidden
+	// KindUnavailable: the store cannot write for a reason outside the
+	// request (its file was removed or replaced, is read-only, or fails
+	// I/O). Doors answer 503.
+	KindUnavailable
+	// KindInsufficientStorage: the disk (or the database's size limit) is
+	// full. SCIM answers 507 (RFC 7644 §3.12); other doors their nearest.
+	KindInsufficientStorage
 )
 
 func (k Kind) String() string {
@@ -35,6 +42,10 @@ func (k Kind) String() string {
 		return "unauthorized"
 	case KindForbidden:
 		return "forbidden"
+	case KindUnavailable:
+		return "unavailable"
+	case KindInsufficientStorage:
+		return "insufficient storage"
 	}
 	return "internal"
 }
