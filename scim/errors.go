@@ -93,6 +93,11 @@ func asError(log *slog.Logger, r *http.Request, err error) *Error {
 		return errorf(http.StatusUnauthorized, "", "%s", err.Error())
 	case store.KindForbidden:
 		return errorf(http.StatusForbidden, "", "%s", err.Error())
+	case store.KindInsufficientStorage:
+		// RFC 7644 §3.12 lists 507 with no scimType. The store logs it once.
+		return errorf(http.StatusInsufficientStorage, "", "%s", err.Error())
+	case store.KindUnavailable:
+		return errorf(http.StatusServiceUnavailable, "", "%s", err.Error())
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away: nothing is wrong with the server.
