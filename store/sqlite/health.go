@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -32,7 +33,7 @@ var (
 		"the store cannot write: its database file was removed or replaced while in use")
 	errFull     = store.Errorf(store.KindInsufficientStorage, "the store is full: there is no space left to write")
 	errReadOnly = store.Errorf(store.KindUnavailable, "the store cannot write: its database is read-only")
-	errIO       = store.Errorf(store.KindUnavailable, "the store cannot write: the disk failed")
+	errIO       = store.Errorf(store.KindUnavailable, "the store cannot write: reading or writing its database file failed")
 )
 
 // probeEvery bounds how often Ping tries a write while writes fail, and
@@ -48,9 +49,11 @@ type health struct {
 	// db and wal are the files as opened; wal is nil if there was none.
 	db, wal os.FileInfo
 
-	mu sync.Mutex
 	// gone is set once the files are no longer the ones opened; it stays.
-	gone bool
+	// Every Write looks at it, so it is not behind mu.
+	gone atomic.Bool
+
+	mu sync.Mutex
 	// failing is the last write's storage error, nil once a write succeeds.
 	failing error
 	// lastFailure is when a write last failed for failing's reason.
@@ -100,19 +103,12 @@ func (h *health) check() (walSize int64, err error) {
 	return walSize, nil
 }
 
-func (h *health) isGone() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.gone
-}
+func (h *health) isGone() bool { return h.gone.Load() }
 
 func (h *health) markGone(what string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.gone {
+	if !h.gone.CompareAndSwap(false, true) {
 		return
 	}
-	h.gone = true
 	h.log.Error("sqlite: THE DATABASE FILES WERE REMOVED OR REPLACED while the store had them open; "+
 		"every write is refused from now on. Restore the files from a backup and restart.",
 		"path", h.path, "file", what)
@@ -146,11 +142,11 @@ func (h *health) wrote(err error) {
 // within probeEvery of a failed write (a small probe may fit where the
 // clients' writes do not), nor more often than that.
 func (h *health) state(now time.Time) (probe bool, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.gone {
+	if h.gone.Load() {
 		return false, errGone
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.failing == nil {
 		return false, nil
 	}

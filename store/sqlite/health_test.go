@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	sqlite3 "github.com/mattn/go-sqlite3"
+
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -272,4 +274,30 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatalf("WAL peaked at %d bytes, bound %d", peak, bound)
 	}
 	t.Logf("WAL peak %d bytes with a bound of %d", peak, bound)
+}
+
+// TestStorageErrorKinds: SQLite's storage failures reach callers as the
+// store's kinds; other errors stay what they are.
+func TestStorageErrorKinds(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want store.Kind
+	}{
+		{sqlite3.Error{Code: sqlite3.ErrFull}, store.KindInsufficientStorage},
+		{fmt.Errorf("sqlite: commit: %w", sqlite3.Error{Code: sqlite3.ErrFull}), store.KindInsufficientStorage},
+		{sqlite3.Error{Code: sqlite3.ErrReadonly}, store.KindUnavailable},
+		{sqlite3.Error{Code: sqlite3.ErrReadonly, ExtendedCode: sqlite3.ErrReadonlyDbMoved}, store.KindUnavailable},
+		{sqlite3.Error{Code: sqlite3.ErrIoErr, ExtendedCode: sqlite3.ErrIoErrWrite}, store.KindUnavailable},
+		{sqlite3.Error{Code: sqlite3.ErrCantOpen}, store.KindUnavailable},
+	} {
+		if got := store.KindOf(storageError(c.err)); got != c.want {
+			t.Errorf("%v: kind %v, want %v", c.err, got, c.want)
+		}
+	}
+	for _, err := range []error{nil, errors.New("boom"), sqlite3.Error{Code: sqlite3.ErrConstraint},
+		store.Errorf(store.KindConflict, "taken"), context.Canceled} {
+		if got := storageError(err); got != nil {
+			t.Errorf("%v is no storage error, got %v", err, got)
+		}
+	}
 }
