@@ -120,9 +120,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for deadline := time.Now().Add(cutWait); inFlight.Load() > 0 && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
+		unanswered := inFlight.Load()
 		_ = srv.Close()
 		log.Warn("shutdown grace period over: cut the requests still running", "cut", cut,
-			"unanswered", inFlight.Load(), "grace", grace.String())
+			"unanswered", unanswered, "grace", grace.String())
 		err = nil
 	}
 	stopBG()

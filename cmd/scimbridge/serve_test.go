@@ -91,7 +91,7 @@ func userJSON(name string) string {
 // ends within the grace period gets its answer; one that outlives it is
 // cut, the log says how many, and serve exits cleanly (exit code 0).
 func TestShutdownFinishesWhatItCanAndCutsTheRest(t *testing.T) {
-	p := startServe(t, filepath.Join(t.TempDir(), "s.db"), "--shutdown-grace", "1s")
+	p := startServe(t, filepath.Join(t.TempDir(), "s.db"), "--shutdown-grace", "2s")
 	type answer struct {
 		status int
 		err    error
@@ -119,7 +119,7 @@ func TestShutdownFinishesWhatItCanAndCutsTheRest(t *testing.T) {
 	}
 	finishSoon, finishLate := make(chan struct{}), make(chan struct{})
 	soon, late := slow(finishSoon), slow(finishLate)
-	time.Sleep(300 * time.Millisecond) // both requests reach their handlers
+	time.Sleep(500 * time.Millisecond) // both requests reach their handlers
 	p.stop()
 	time.Sleep(200 * time.Millisecond)
 	close(finishSoon) // well inside the grace period
