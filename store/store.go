@@ -241,7 +241,11 @@ type Store interface {
 	// resource's version and appends an activity entry.
 	Write(ctx context.Context, actor Actor, fn func(tx Tx) error) error
 
-	// Ping reports whether the store is open and migrated.
+	// Ping reports whether the store is open, migrated and able to write.
+	// While writes fail for a reason outside any request (a full disk, a
+	// read-only, removed or replaced database file) it returns an error of
+	// kind KindUnavailable or KindInsufficientStorage, and nil again once
+	// writes succeed.
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,17 +26,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, true)
+	create := fs.Bool("create", false, "start a new, empty database where one was in use and is now missing")
+	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests in flight before cutting them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, st, err := c.open(ctx)
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(cfg, logOut)
+	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Create: *create, Log: log})
+	if errors.Is(err, sqlite.ErrVanished) {
+		return fmt.Errorf("%w\nrefusing to start on a new, empty database; if that is what you want, start once with --create", err)
+	}
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	logOut := newLogWriter(stderr)
-	defer logOut.Close()
-	log := newLogger(cfg, logOut)
 
 	staticToken, err := cfg.SCIMToken()
 	if err != nil {
@@ -55,8 +66,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Requests run under reqCtx, so that at the end of the shutdown grace
+	// period the ones still running can be told to stop.
+	reqCtx, cutRequests := context.WithCancel(context.Background())
+	defer cutRequests()
+	var inFlight atomic.Int64
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           countInFlight(a.Handler(), &inFlight),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
@@ -92,10 +109,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	log.Info("shutting down: finishing in-flight requests", "in_flight", inFlight.Load(), "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The grace period is over: an orderly stop that cuts what is left,
+		// not a failure. Their contexts end first, so that store calls stop
+		// at the next statement and each door can still answer.
+		cut := inFlight.Load()
+		cutRequests()
+		for deadline := time.Now().Add(cutWait); inFlight.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		unanswered := inFlight.Load()
+		_ = srv.Close()
+		log.Warn("shutdown grace period over: cut the requests still running", "cut", cut,
+			"unanswered", unanswered, "grace", grace.String())
+		err = nil
+	}
 	stopBG()
 	wg.Wait()
 	if cerr := st.Checkpoint(context.Background()); cerr != nil {
@@ -106,6 +138,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// cutWait is how long requests cut at the end of the grace period get to
+// answer before their connections close.
+const cutWait = time.Second
+
+// countInFlight keeps n at the number of requests being handled.
+func countInFlight(h http.Handler, n *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		defer n.Add(-1)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // firstStartToken generates a SCIM token when none exists at all, prints

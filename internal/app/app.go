@@ -121,9 +121,10 @@ func (a *App) Syncer() *ldapsync.Syncer { return a.syncer }
 // until ctx ends.
 func (a *App) RunBackground(ctx context.Context) { a.syncer.Run(ctx) }
 
-// readyz reports whether the store is open and migrated, and each directory
-// source's last sync state. It names no host, DN or error text: it is open
-// to anyone who can reach the port.
+// readyz reports whether the store is open, migrated and able to write
+// (not while writes fail: a full disk, a read-only or removed file), and
+// each directory source's last sync state. It names no host, DN or error
+// text: it is open to anyone who can reach the port.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	type source struct {
 		Name                string `json:"name"`
@@ -152,8 +153,16 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if err := a.st.Ping(r.Context()); err != nil {
-		a.log.ErrorContext(r.Context(), "readyz: store not ready", "err", err)
 		body.Status, status = "store unavailable", http.StatusServiceUnavailable
+		// Writes that fail were logged once by the store, not per probe.
+		level := slog.LevelError
+		switch store.KindOf(err) {
+		case store.KindInsufficientStorage:
+			body.Status, level = "store full", slog.LevelDebug
+		case store.KindUnavailable:
+			level = slog.LevelDebug
+		}
+		a.log.Log(r.Context(), level, "readyz: store not ready", "err", err)
 	}
 	httpjson.Write(w, status, body)
 }

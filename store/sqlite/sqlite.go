@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"sort"
@@ -43,6 +44,16 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Now overrides the clock (tests).
 	Now func() time.Time
+	// WALMaxBytes bounds the -wal file under sustained writes: past it the
+	// writer restarts the WAL between two batches (checkpoint.go). 0 means
+	// 128 MiB.
+	WALMaxBytes int64
+	// Create opens the path even when the database that was in use there
+	// is missing (see ErrVanished): it starts a new, empty one.
+	Create bool
+	// Log receives the store's own alarms (a full disk, a removed file),
+	// each once; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // DB is a Store on one SQLite file.
@@ -61,6 +72,15 @@ type DB struct {
 	// cp is the checkpointer's own connection (checkpoint.go).
 	cp             *sql.DB
 	checkpointDone chan struct{}
+	log            *slog.Logger
+	busyTimeout    time.Duration
+	// walMax bounds the WAL; walRetryAt and walWarned belong to the writer
+	// goroutine (checkpoint.go).
+	walMax     int64
+	walRetryAt time.Time
+	walWarned  bool
+	health     *health
+	marker     *marker
 }
 
 var _ store.Store = (*DB)(nil)
@@ -82,6 +102,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WALMaxBytes <= 0 {
+		opts.WALMaxBytes = defaultWALMax
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	mark, err := checkPresence(path, opts.Create, opts.Log)
+	if err != nil {
+		return nil, err
+	}
 	dsn := func(cacheKiB int, extra string) string {
 		v := url.Values{}
 		v.Set("_journal_mode", "WAL")
@@ -100,12 +130,25 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
+	if mark.existed && !opts.Create {
+		// Something made a new file where a database was in use.
+		var tables int
+		if err := w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'`).Scan(&tables); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		if tables == 0 {
+			w.Close()
+			return nil, fmt.Errorf("%w: %s is a new, empty database, but %s says one was in use here since %s; restore it from a backup, or create a new, empty one explicitly",
+				ErrVanished, path, mark.path, mark.Created.Format(time.RFC3339))
+		}
+	}
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	// The writer leaves checkpoints to the checkpointer (checkpoint.go).
-	if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%d`, walLimit)); err != nil {
+	if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%d`, min(walLimit, opts.WALMaxBytes/2))); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -124,9 +167,21 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	r.SetConnMaxLifetime(0)
+	// The files as opened: the writer compares the paths with them.
+	h, err := newHealth(opts.Log, path)
+	if err == nil {
+		err = mark.opened(h.db)
+	}
+	if err != nil {
+		w.Close()
+		r.Close()
+		cp.Close()
+		return nil, err
+	}
 	db := &DB{path: path, w: w, r: r, now: opts.Now,
 		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{}),
-		cp: cp, checkpointDone: make(chan struct{})}
+		cp: cp, checkpointDone: make(chan struct{}),
+		log: opts.Log, busyTimeout: opts.BusyTimeout, walMax: opts.WALMaxBytes, health: h, marker: mark}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
 	go db.writer()
 	go db.checkpointer(cp)
@@ -136,8 +191,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Ping checks that the store answers and is migrated.
+// Ping checks that the store answers, is migrated and can write: while
+// writes fail (a full disk, a read-only, removed or replaced file) it
+// returns why, with the kind callers get (store.KindUnavailable or
+// store.KindInsufficientStorage). It tries a small write at most once a
+// second to learn whether they work again.
 func (db *DB) Ping(ctx context.Context) error {
+	if db.closing.Load() {
+		return ErrClosed
+	}
+	if _, err := db.health.check(); err != nil {
+		return err
+	}
 	var v int
 	if err := db.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return err
@@ -145,7 +210,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	if v < latestMigration() {
 		return fmt.Errorf("sqlite: schema at version %d, want %d", v, latestMigration())
 	}
-	return nil
+	probe, err := db.health.state(time.Now())
+	if probe {
+		return db.probe(ctx)
+	}
+	return err
 }
 
 // Close closes both pools. Safe to call twice.
@@ -159,7 +228,11 @@ func (db *DB) Close() error {
 	// A last full checkpoint leaves the database file complete on its own.
 	_, _ = db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	db.reader.stmts.close()
-	return errors.Join(db.r.Close(), db.cp.Close(), db.w.Close())
+	err := errors.Join(db.r.Close(), db.cp.Close(), db.w.Close())
+	if err == nil && !db.health.isGone() {
+		err = db.marker.closed(db.path)
+	}
+	return err
 }
 
 // Checkpoint copies the WAL into the main file (used before backups and on
@@ -325,7 +398,26 @@ func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, func(), err
 	return s, func() {}, nil
 }
 
+// stmtCtx is the context a statement runs under. Inside a write
+// transaction, which group commit shares between callers (write.go), a
+// cancelled statement is interrupted and SQLite may roll the whole
+// transaction back, every other caller's work with it. So there a caller's
+// cancellation is checked between statements and never interrupts one.
+func (r *reader) stmtCtx(ctx context.Context) (context.Context, error) {
+	if r.tx == nil {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, func(), error) {
+	ctx, err := r.stmtCtx(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	s, done, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, nil, err
@@ -339,6 +431,10 @@ func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Row
 }
 
 func (r *reader) queryRow(ctx context.Context, dest []any, query string, args ...any) error {
+	ctx, err := r.stmtCtx(ctx)
+	if err != nil {
+		return err
+	}
 	s, done, err := r.stmt(ctx, query)
 	if err != nil {
 		return err
@@ -348,6 +444,10 @@ func (r *reader) queryRow(ctx context.Context, dest []any, query string, args ..
 }
 
 func (r *reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := r.stmtCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s, done, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, err

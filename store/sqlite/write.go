@@ -15,7 +15,10 @@ import (
 // statements. So one goroutine takes every Write waiting at the moment, runs
 // each in a SAVEPOINT of one shared transaction, commits once and answers
 // all of them. A call whose fn fails is rolled back to its savepoint alone;
-// each call stays atomic, and none is acknowledged before the commit.
+// each call stays atomic, and none is acknowledged before the commit. A
+// caller's cancellation never interrupts a statement (reader.stmtCtx): an
+// interrupted statement can make SQLite roll back the whole transaction,
+// every other caller's work with it.
 
 // maxBatch bounds how many calls share a transaction.
 const maxBatch = 64
@@ -39,6 +42,9 @@ type writeResult struct {
 // Write runs fn in a transaction (shared with other calls waiting at the
 // same moment, each isolated by its own savepoint).
 func (db *DB) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) error {
+	if db.health.isGone() {
+		return errGone
+	}
 	req := &writeReq{ctx: ctx, actor: actor, fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case db.writes <- req:
@@ -74,11 +80,15 @@ func (db *DB) writer() {
 				break collect
 			}
 		}
-		db.runBatch(batch)
+		if walSize := db.runBatch(batch); walSize > db.walMax {
+			db.restartWAL(walSize)
+		}
 	}
 }
 
-func (db *DB) runBatch(batch []*writeReq) {
+// runBatch runs a batch in one transaction and answers each caller. It
+// returns the WAL's size after the commit, or 0 when it does not know it.
+func (db *DB) runBatch(batch []*writeReq) (walSize int64) {
 	results := make([]writeResult, len(batch))
 	defer func() {
 		for i, req := range batch {
@@ -92,10 +102,29 @@ func (db *DB) runBatch(batch []*writeReq) {
 			}
 		}
 	}
+	// storageErr is the first storage error met in the batch (a full disk,
+	// a read-only file): the store's state, not any one caller's fault.
+	var storageErr error
+	classify := func(err error) error {
+		if se := storageError(err); se != nil {
+			if storageErr == nil {
+				storageErr = se
+			}
+			return se
+		}
+		return err
+	}
+	defer func() {
+		if errors.Is(storageErr, errGone) {
+			db.health.markGone("database")
+		} else if storageErr != nil {
+			db.health.wrote(storageErr)
+		}
+	}()
 	sqlTx, err := db.w.BeginTx(context.Background(), nil)
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		fail(classify(fmt.Errorf("sqlite: begin: %w", err)))
+		return 0
 	}
 	stmts := map[string]*sql.Stmt{}
 	shared := len(batch) > 1
@@ -107,7 +136,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 		}
 		if shared {
 			if _, err := sqlTx.Exec(`SAVEPOINT w`); err != nil {
-				results[i].err = err
+				results[i].err = classify(err)
 				continue
 			}
 		}
@@ -117,23 +146,29 @@ func (db *DB) runBatch(batch []*writeReq) {
 			now:    db.now().UTC().Truncate(time.Microsecond),
 		}
 		results[i] = runFn(req.fn, t)
+		results[i].err = classify(results[i].err)
 		switch {
 		case results[i].err != nil || results[i].panicked != nil:
 			if !shared {
 				_ = sqlTx.Rollback()
-				return
+				return 0
 			}
 			if _, err := sqlTx.Exec(`ROLLBACK TO w; RELEASE w`); err != nil {
-				// The transaction is unusable: nothing of the batch is kept.
+				// SQLite rolled the whole transaction back (it may on a full
+				// disk or an I/O error): nothing of the batch is kept.
 				_ = sqlTx.Rollback()
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
-				return
+				if storageErr != nil {
+					fail(storageErr)
+				} else {
+					fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
+				}
+				return 0
 			}
 		case shared:
 			if _, err := sqlTx.Exec(`RELEASE w`); err != nil {
 				_ = sqlTx.Rollback()
-				fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-				return
+				fail(classify(fmt.Errorf("sqlite: release savepoint: %w", err)))
+				return 0
 			}
 			ok++
 		default:
@@ -142,11 +177,22 @@ func (db *DB) runBatch(batch []*writeReq) {
 	}
 	if ok == 0 {
 		_ = sqlTx.Rollback()
-		return
+		return 0
 	}
 	if err := sqlTx.Commit(); err != nil {
-		fail(mapErr(fmt.Errorf("sqlite: commit: %w", err)))
+		fail(classify(mapErr(fmt.Errorf("sqlite: commit: %w", err))))
+		return 0
 	}
+	// Before anyone hears of the commit: did it reach the file at the path?
+	walSize, err = db.health.check()
+	if err != nil {
+		fail(err)
+		return 0
+	}
+	if storageErr == nil {
+		db.health.wrote(nil)
+	}
+	return walSize
 }
 
 // runFn calls fn, turning a panic into a result so the batch can go on.

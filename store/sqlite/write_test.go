@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -91,5 +93,84 @@ func TestGroupCommitKeepsEachWriteAtomic(t *testing.T) {
 	}
 	if err := db.Write(ctx, store.Actor{}, func(store.Tx) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("write after close: %v", err)
+	}
+}
+
+// TestImpatientWritersCostNoOneElse: clients that give up after a few
+// milliseconds share batches with ordinary writers. Their cancellation must
+// fail their own write at most: every ordinary write succeeds, every
+// acknowledged write is stored, and every failed one left nothing behind.
+func TestImpatientWritersCostNoOneElse(t *testing.T) {
+	db := openTemp(t)
+	const (
+		ordinary, impatient = 8, 16
+		perWriter           = 150
+	)
+	type outcome struct {
+		name string
+		err  error
+	}
+	results := make([][]outcome, ordinary+impatient)
+	var wg sync.WaitGroup
+	for w := range ordinary + impatient {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 12))
+			for i := range perWriter {
+				name := fmt.Sprintf("w%02d-%04d", w, i)
+				ctx, cancel := context.Background(), func() {}
+				if w >= ordinary {
+					ctx, cancel = context.WithTimeout(ctx, 500*time.Microsecond+time.Duration(rng.IntN(4500))*time.Microsecond)
+				}
+				err := db.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
+					u := &store.User{UserName: name, Emails: []store.Value{{Value: name + "@x.example"}}}
+					if err := tx.CreateUser(ctx, u); err != nil {
+						return err
+					}
+					g := &store.Group{DisplayName: "g-" + name, Members: []store.Member{{ID: u.ID}}}
+					return tx.CreateGroup(ctx, g)
+				})
+				cancel()
+				results[w] = append(results[w], outcome{name, err})
+			}
+		})
+	}
+	wg.Wait()
+	ctx := context.Background()
+	var collateral, cancelled, acked int
+	for w, rs := range results {
+		for _, r := range rs {
+			_, uerr := db.GetUserByUserName(ctx, r.name)
+			page, gerr := db.ListGroups(ctx, store.Query{Limit: 1, Filter: store.Compare{Attr: "displayName", Op: store.OpEq, Value: "g-" + r.name}})
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			switch {
+			case r.err == nil:
+				acked++
+				if uerr != nil || page.Total != 1 {
+					t.Errorf("%s acknowledged but not stored: user %v, groups %d", r.name, uerr, page.Total)
+				}
+			default:
+				if w < ordinary {
+					collateral++
+					if collateral <= 5 {
+						t.Errorf("ordinary write %s failed: %v", r.name, r.err)
+					}
+				} else {
+					cancelled++
+				}
+				if !store.IsNotFound(uerr) || page.Total != 0 {
+					t.Errorf("%s failed (%v) but left data behind", r.name, r.err)
+				}
+			}
+		}
+	}
+	t.Logf("acknowledged %d, impatient writes cancelled %d, ordinary writes failed %d of %d",
+		acked, cancelled, collateral, ordinary*perWriter)
+	if collateral > 0 {
+		t.Errorf("%d of %d ordinary writes failed because of other clients' cancellations", collateral, ordinary*perWriter)
+	}
+	if cancelled == 0 {
+		t.Error("no impatient write was cancelled: the test did not test anything")
 	}
 }
