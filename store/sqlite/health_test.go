@@ -195,10 +195,12 @@ func TestDiskFull(t *testing.T) {
 	if _, err := db.w.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
 		t.Fatal(err)
 	}
-	big := strings.Repeat("x", 64<<10)
+	// 64 KiB a user, within the store's limits on each value.
+	big := strings.Repeat("x", 16<<10)
+	photos := []store.Value{{Value: big}, {Value: big + "1"}, {Value: big + "2"}, {Value: big + "3"}}
 	write := func(name string) error {
 		return db.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
-			return tx.CreateUser(ctx, &store.User{UserName: name, DisplayName: big})
+			return tx.CreateUser(ctx, &store.User{UserName: name, Photos: photos})
 		})
 	}
 	var wg sync.WaitGroup
