@@ -38,7 +38,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logOut := newLogWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(cfg, logOut)
-	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Create: *create, Log: log})
+	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Create: *create, Log: log, WALMaxBytes: cfg.SQLite.WALMaxBytes})
 	if errors.Is(err, sqlite.ErrVanished) {
 		return fmt.Errorf("%w\nrefusing to start on a new, empty database; if that is what you want, start once with --create", err)
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	TLS          TLS       `yaml:"tls"`
 	RateLimit    RateLimit `yaml:"rate_limit"`
 	Debug        Debug     `yaml:"debug"`
+	// SQLite tunes the embedded store.
+	SQLite SQLite `yaml:"sqlite"`
 	// MaxInFlight bounds each door's requests in flight; past it the door
 	// answers 503 with Retry-After. 0: no bound.
 	MaxInFlight int `yaml:"max_in_flight"`
@@ -112,6 +114,14 @@ type RateLimit struct {
 type Bucket struct {
 	PerSecond float64 `yaml:"per_second"`
 	Burst     int     `yaml:"burst"`
+}
+
+// SQLite tunes the embedded SQLite store.
+type SQLite struct {
+	// WALMaxBytes bounds the write-ahead log: past it the writer runs a
+	// RESTART checkpoint between batches, so the -wal file stays near this
+	// size under any sustained write load (0: 128 MiB).
+	WALMaxBytes int64 `yaml:"wal_max_bytes"`
 }
 
 // Hashing bounds the password hashes computed at once: each holds 19 MiB
@@ -285,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.LoginPerMinute < 0 || c.RateLimit.LoginBurst < 0 {
 		bad("rate_limit.login_per_minute", "cannot be negative")
+	}
+	if c.SQLite.WALMaxBytes != 0 && c.SQLite.WALMaxBytes < 1<<20 {
+		bad("sqlite.wal_max_bytes", "must be at least 1 MiB (1048576)")
 	}
 	if c.MaxInFlight < 0 {
 		bad("max_in_flight", "cannot be negative")
