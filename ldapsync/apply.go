@@ -149,7 +149,7 @@ func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
 	cfg := a.src.cfg
 	prog := a.s.progress(cfg.Name, "write groups")
 	done := 0
-	return f.groups.each(cfg.BatchSize, func(batch []*record) error {
+	return f.groups.spool.each(cfg.BatchSize, func(batch []*record) error {
 		done += len(batch)
 		prog(done)
 		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
@@ -231,7 +231,7 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 	cfg := a.src.cfg
 	prog := a.s.progress(cfg.Name, "write users")
 	done := 0
-	return f.users.each(cfg.BatchSize, func(batch []*record) error {
+	return f.users.spool.each(cfg.BatchSize, func(batch []*record) error {
 		done += len(batch)
 		prog(done)
 		views := make([]*store.User, len(batch))
@@ -479,7 +479,7 @@ func (a *applier) applyMembers(ctx context.Context, f *fetched) error {
 		// Flattening follows nested groups, so it needs every group's
 		// member list at hand (groups, not users, are held in memory).
 		graph = map[string][]memberRef{}
-		if err := f.groups.each(cfg.BatchSize, func(batch []*record) error {
+		if err := f.groups.spool.each(cfg.BatchSize, func(batch []*record) error {
 			for _, r := range batch {
 				graph[normDN(r.DN)] = a.src.m.groupMembers(r)
 			}
@@ -488,7 +488,7 @@ func (a *applier) applyMembers(ctx context.Context, f *fetched) error {
 			return err
 		}
 	}
-	return f.groups.each(cfg.BatchSize, func(batch []*record) error {
+	return f.groups.spool.each(cfg.BatchSize, func(batch []*record) error {
 		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
 			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
 				r := batch[i]
@@ -623,24 +623,10 @@ type vanished struct {
 func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, error) {
 	cfg := a.src.cfg
 	v := &vanished{}
-	gone := func(seen map[string]struct{}, deleted map[string]bool, id string) bool {
-		if seen != nil {
-			_, ok := seen[id]
-			return !ok
-		}
-		return deleted[id]
-	}
-	setOf := func(ids []string) map[string]bool {
-		m := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			m[id] = true
-		}
-		return m
-	}
-	deletedUsers, deletedGroups := setOf(f.deletedUsers), setOf(f.deletedGroups)
+	userGone, groupGone := f.users.gone(), f.groups.gone()
 	err := a.s.st.EachSourced(ctx, "User", cfg.Name, func(ref store.SourcedRef) error {
 		a.sourcedUsers++
-		if gone(f.seenUsers, deletedUsers, ref.SourceID) && (cfg.OnDelete == "delete" || ref.Active) {
+		if userGone(ref.SourceID) && (cfg.OnDelete == "delete" || ref.Active) {
 			v.users = append(v.users, ref)
 		}
 		return nil
@@ -648,11 +634,11 @@ func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, erro
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Groups.BaseDN == "" || (f.seenGroups == nil && len(deletedGroups) == 0) {
+	if cfg.Groups.BaseDN == "" || !f.groups.findsDeletions() {
 		return v, nil
 	}
 	err = a.s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
-		if gone(f.seenGroups, deletedGroups, ref.SourceID) {
+		if groupGone(ref.SourceID) {
 			v.groups = append(v.groups, ref)
 		}
 		return nil

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
@@ -155,8 +153,7 @@ func countUsers(t testing.TB, st store.Store) int {
 // entryUUID reads an entry's entryUUID straight from the directory.
 func entryUUID(t testing.TB, srv *ldaptest.Server, dn string) string {
 	t.Helper()
-	res, err := srv.Conn(t).Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"entryUUID"}, nil))
+	res, err := srv.Conn(t).Search(entryRequest(dn, "entryUUID"))
 	if err != nil || len(res.Entries) != 1 {
 		t.Fatalf("read %s: %v", dn, err)
 	}

@@ -243,7 +243,7 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	defer f.close()
 	rep.Watermark = f.watermark
 
-	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.seenUsers,
+	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.users.seen,
 		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
 	// Large runs load the whole identity index; small incremental runs
 	// look up what they touch.
@@ -251,7 +251,7 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	switch {
 	case a.full:
 		err = a.idx.loadWithFingerprints(ctx, s.st)
-	case f.users.n > 1000 || f.groups.n > 20:
+	case f.users.spool.n > 1000 || f.groups.spool.n > 20:
 		err = a.idx.load(ctx, s.st)
 	}
 	if err != nil {
@@ -266,7 +266,7 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 		}
 	}
 	var gone *vanished
-	if f.seenUsers != nil || f.seenGroups != nil || len(f.deletedUsers)+len(f.deletedGroups) > 0 {
+	if f.users.findsDeletions() || f.groups.findsDeletions() {
 		if gone, err = a.findVanished(ctx, f); err != nil {
 			return nil, err
 		}
