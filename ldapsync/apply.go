@@ -59,6 +59,121 @@ type applier struct {
 	pendingManagers map[string]string
 }
 
+// newApplier prepares the writes of a run that read f.
+func (s *Syncer) newApplier(src *source, opts RunOptions, rep *Report, f *fetched) *applier {
+	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.users.seen,
+		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
+	a.idx = newUserIndex(src.cfg.Name, a.fingerprint)
+	return a
+}
+
+// prepare loads what the writes look up (the identity index, the source's
+// groups) and finds what vanished, before anything is written.
+func (a *applier) prepare(ctx context.Context, f *fetched) (*vanished, error) {
+	if err := a.loadIndex(ctx, f); err != nil {
+		return nil, err
+	}
+	if err := a.loadGroupIDs(ctx); err != nil {
+		return nil, err
+	}
+	gone, err := a.checkVanished(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return gone, a.decideLinking(ctx, gone)
+}
+
+// loadIndex loads the whole identity index for large runs; small
+// incremental runs look up what they touch.
+func (a *applier) loadIndex(ctx context.Context, f *fetched) error {
+	switch {
+	case a.full:
+		return a.idx.loadWithFingerprints(ctx, a.s.st)
+	case f.users.spool.n > 1000 || f.groups.spool.n > 20:
+		return a.idx.load(ctx, a.s.st)
+	}
+	return nil
+}
+
+// loadGroupIDs reads the source's synced groups by DN.
+func (a *applier) loadGroupIDs(ctx context.Context) error {
+	cfg := a.src.cfg
+	if cfg.Groups.BaseDN == "" {
+		return nil
+	}
+	return a.s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
+		a.groupIDs[normDN(ref.DN)] = ref.ID
+		return nil
+	})
+}
+
+// checkVanished finds what vanished when the read can tell, and refuses a
+// run that would remove more than max_deletes unless forced.
+func (a *applier) checkVanished(ctx context.Context, f *fetched) (*vanished, error) {
+	if !f.users.findsDeletions() && !f.groups.findsDeletions() {
+		return nil, nil
+	}
+	gone, err := a.findVanished(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	// One bad run (a wrong filter, an empty OU) must not empty the store.
+	cfg := a.src.cfg
+	if n := len(gone.users) + len(gone.groups); cfg.MaxDeletes >= 0 && n > cfg.MaxDeletes && !a.opts.Force {
+		return nil, fmt.Errorf("refusing to remove %d users and %d groups that vanished from the directory (more than max_deletes %d); check the source, then run with --full --force",
+			len(gone.users), len(gone.groups), cfg.MaxDeletes)
+	}
+	return gone, nil
+}
+
+// decideLinking turns off linking when every stored user is this source's
+// (as a full run's check counted) and none vanished: nothing to link, and
+// no lookups for it.
+func (a *applier) decideLinking(ctx context.Context, gone *vanished) error {
+	all, err := a.s.st.ListUsers(ctx, store.Query{Limit: 0})
+	if err != nil {
+		return err
+	}
+	a.mayLink = !a.full || all.Total > a.sourcedUsers || (gone != nil && len(gone.users) > 0)
+	return nil
+}
+
+// apply writes the run in order: groups, users, managers, group members,
+// then what vanished.
+func (a *applier) apply(ctx context.Context, f *fetched, gone *vanished) error {
+	if err := a.applyGroups(ctx, f); err != nil {
+		return err
+	}
+	if err := a.applyUsers(ctx, f); err != nil {
+		return err
+	}
+	if err := a.applyManagers(ctx); err != nil {
+		return err
+	}
+	if err := a.applyMembers(ctx, f); err != nil {
+		return err
+	}
+	if gone != nil {
+		return a.applyVanished(ctx, gone)
+	}
+	return nil
+}
+
+// dryRun applies the run inside one transaction and rolls it back.
+func (a *applier) dryRun(ctx context.Context, f *fetched, gone *vanished) error {
+	err := a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
+		a.dryTx = tx
+		if err := a.apply(ctx, f, gone); err != nil {
+			return err
+		}
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
+}
+
 // batch runs op for items [0,n) in one transaction. When an item fails with
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
