@@ -236,6 +236,32 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op fu
 	}
 }
 
+// batches runs op for items [0,n) in batches of batch_size, one
+// transaction each (see batch).
+func (a *applier) batches(ctx context.Context, n int, dn func(i int) string, op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
+	size := a.src.cfg.BatchSize
+	for start := 0; start < n; start += size {
+		err := a.batch(ctx, min(size, n-start), func(i int) string { return dn(start + i) },
+			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) { return op(ctx, tx, start+i) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachSpooled calls fn with the spooled records, batch_size at a time,
+// logging the phase's progress.
+func (a *applier) eachSpooled(sp *spool, phase string, fn func(batch []*record) error) error {
+	prog := a.s.progress(a.src.cfg.Name, phase)
+	done := 0
+	return sp.each(a.src.cfg.BatchSize, func(batch []*record) error {
+		done += len(batch)
+		prog(done)
+		return fn(batch)
+	})
+}
+
 func (a *applier) commit(changes []Change) {
 	for _, c := range changes {
 		a.rep.count(c)
@@ -262,11 +288,7 @@ func (a *applier) actor() store.Actor {
 // attributes (members come later, once every group exists).
 func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
 	cfg := a.src.cfg
-	prog := a.s.progress(cfg.Name, "write groups")
-	done := 0
-	return f.groups.spool.each(cfg.BatchSize, func(batch []*record) error {
-		done += len(batch)
-		prog(done)
+	return a.eachSpooled(f.groups.spool, "write groups", func(batch []*record) error {
 		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
 			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
 				r := batch[i]
@@ -343,12 +365,7 @@ func (a *applier) findGroupToLink(ctx context.Context, tx store.Tx, name string)
 // existing users are read with one query, and a user the directory did not
 // change is not written at all.
 func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
-	cfg := a.src.cfg
-	prog := a.s.progress(cfg.Name, "write users")
-	done := 0
-	return f.users.spool.each(cfg.BatchSize, func(batch []*record) error {
-		done += len(batch)
-		prog(done)
+	return a.eachSpooled(f.users.spool, "write users", func(batch []*record) error {
 		views := make([]*store.User, len(batch))
 		bad := make([]error, len(batch))
 		managers := make([]string, len(batch))
@@ -445,10 +462,8 @@ func (a *applier) updateUser(ctx context.Context, tx store.Tx, r *record, view *
 // takeOwned copies the attributes the directory owns from view to u.
 func (a *applier) takeOwned(u, view *store.User) {
 	cfg := a.src.cfg
-	for attr := range a.src.m.attrs {
-		if !slices.Contains(cfg.StoreOwned, attr) {
-			copyAttr(u, view, attr)
-		}
+	for _, attr := range a.src.m.owned {
+		attr.copy(u, view)
 	}
 	// A synced user is active unless the directory says otherwise; this
 	// also reactivates a user that comes back.
@@ -519,21 +534,14 @@ func (a *applier) applyManagers(ctx context.Context) error {
 			todo = append(todo, pending{u, m})
 		}
 	}
-	for start := 0; start < len(todo); start += a.src.cfg.BatchSize {
-		batch := todo[start:min(start+a.src.cfg.BatchSize, len(todo))]
-		err := a.batch(ctx, len(batch), func(i int) string { return "" },
-			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
-				_, err := tx.UpdateUser(ctx, batch[i].userID, func(u *store.User) error {
-					enterprise(u).Manager = &store.Manager{Value: batch[i].managerID}
-					return nil
-				})
-				return nil, err
+	return a.batches(ctx, len(todo), func(i int) string { return "" },
+		func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+			_, err := tx.UpdateUser(ctx, todo[i].userID, func(u *store.User) error {
+				enterprise(u).Manager = &store.Manager{Value: todo[i].managerID}
+				return nil
 			})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+			return nil, err
+		})
 }
 
 // findUserToLink finds an existing user the entry should take over: one
@@ -764,50 +772,54 @@ func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, erro
 // applyVanished deactivates or deletes vanished users and deletes vanished
 // groups.
 func (a *applier) applyVanished(ctx context.Context, v *vanished) error {
-	cfg := a.src.cfg
-	for start := 0; start < len(v.users); start += cfg.BatchSize {
-		batch := v.users[start:min(start+cfg.BatchSize, len(v.users))]
-		err := a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
-			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
-				ref := batch[i]
-				u, err := tx.GetUser(ctx, ref.ID)
-				if store.IsNotFound(err) {
-					return nil, nil
-				}
-				if err != nil {
-					return nil, err
-				}
-				if u.Source.Name != cfg.Name || u.Source.ID != ref.SourceID {
-					return nil, nil // taken over by a recreated entry in this run
-				}
-				c := Change{Type: "User", Name: u.UserName, DN: ref.DN, Detail: "gone from the directory"}
-				if cfg.OnDelete == "delete" {
-					c.Action = "delete"
-					return []Change{c}, tx.DeleteUser(ctx, ref.ID)
-				}
-				if _, err := tx.UpdateUser(ctx, ref.ID, func(u *store.User) error { u.Active = false; return nil }); err != nil {
-					return nil, err
-				}
-				c.Action = "deactivate"
-				return []Change{c}, nil
-			})
-		if err != nil {
-			return err
-		}
-	}
-	if len(v.groups) == 0 {
-		return nil
+	err := a.batches(ctx, len(v.users), func(i int) string { return v.users[i].DN },
+		func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+			return a.removeUser(ctx, tx, v.users[i])
+		})
+	if err != nil || len(v.groups) == 0 {
+		return err
 	}
 	return a.batch(ctx, len(v.groups), func(i int) string { return v.groups[i].DN },
 		func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
-			g, err := tx.GetGroup(ctx, v.groups[i].ID, false)
-			if store.IsNotFound(err) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return []Change{{Action: "delete", Type: "Group", Name: g.DisplayName, DN: v.groups[i].DN,
-				Detail: "gone from the directory"}}, tx.DeleteGroup(ctx, g.ID)
+			return a.removeGroup(ctx, tx, v.groups[i])
 		})
+}
+
+// removeUser deactivates or deletes a vanished user, unless a recreated
+// entry took it over in this run.
+func (a *applier) removeUser(ctx context.Context, tx store.Tx, ref store.SourcedRef) ([]Change, error) {
+	cfg := a.src.cfg
+	u, err := tx.GetUser(ctx, ref.ID)
+	if store.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Source.Name != cfg.Name || u.Source.ID != ref.SourceID {
+		return nil, nil // taken over by a recreated entry in this run
+	}
+	c := Change{Type: "User", Name: u.UserName, DN: ref.DN, Detail: "gone from the directory"}
+	if cfg.OnDelete == "delete" {
+		c.Action = "delete"
+		return []Change{c}, tx.DeleteUser(ctx, ref.ID)
+	}
+	if _, err := tx.UpdateUser(ctx, ref.ID, func(u *store.User) error { u.Active = false; return nil }); err != nil {
+		return nil, err
+	}
+	c.Action = "deactivate"
+	return []Change{c}, nil
+}
+
+// removeGroup deletes a vanished group.
+func (a *applier) removeGroup(ctx context.Context, tx store.Tx, ref store.SourcedRef) ([]Change, error) {
+	g, err := tx.GetGroup(ctx, ref.ID, false)
+	if store.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []Change{{Action: "delete", Type: "Group", Name: g.DisplayName, DN: ref.DN,
+		Detail: "gone from the directory"}}, tx.DeleteGroup(ctx, g.ID)
 }

@@ -137,15 +137,6 @@ const (
 	DetectNone            = "none"
 )
 
-// mappable lists the SCIM attributes the attribute map may name.
-var mappable = []string{
-	"userName", "externalId", "displayName", "nickName", "title", "userType",
-	"name.givenName", "name.familyName", "name.formatted", "name.middleName",
-	"preferredLanguage", "locale", "timezone", "emails", "phoneNumbers", "active",
-	"enterprise.employeeNumber", "enterprise.department", "enterprise.costCenter",
-	"enterprise.organization", "enterprise.division", "enterprise.manager",
-}
-
 func presetAttributes(preset string) map[string]string {
 	if preset == PresetActiveDirectory {
 		return map[string]string{
@@ -399,8 +390,8 @@ func (v *sourceCheck) searches() {
 // attributes, and that userName stays mapped.
 func (v *sourceCheck) attributes() {
 	for _, k := range slices.Sorted(maps.Keys(v.raw.Attributes)) {
-		if !slices.Contains(mappable, k) {
-			v.bad("attributes."+k, "not a mappable SCIM attribute (one of %s)", strings.Join(mappable, ", "))
+		if names := mappable(); !slices.Contains(names, k) {
+			v.bad("attributes."+k, "not a mappable SCIM attribute (one of %s)", strings.Join(names, ", "))
 		}
 	}
 	if v.s.Attributes["userName"] == "" {
@@ -410,7 +401,7 @@ func (v *sourceCheck) attributes() {
 
 func (v *sourceCheck) storeOwned() {
 	for _, k := range v.s.StoreOwned {
-		if !slices.Contains(mappable, k) {
+		if !slices.Contains(mappable(), k) {
 			v.bad("store_owned", "%q is not a mappable SCIM attribute", k)
 		}
 	}

@@ -118,7 +118,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := &source{cfg: c, dir: dir, m: &mapper{src: c, attrs: c.Attributes}}
+		src := &source{cfg: c, dir: dir, m: newMapper(c)}
 		src.status.Name = c.Name
 		if saved, _, err := s.loadState(ctx, c.Name); err != nil {
 			return nil, fmt.Errorf("source %s: read sync state: %w", c.Name, err)
