@@ -174,49 +174,19 @@ func (a *applier) dryRun(ctx context.Context, f *fetched, gone *vanished) error 
 	return err
 }
 
+// batchOp writes item i of a batch inside transaction tx.
+type batchOp func(ctx context.Context, tx store.Tx, i int) ([]Change, error)
+
 // batch runs op for items [0,n) in one transaction. When an item fails with
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
-func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
-	skip := map[int]bool{}
+func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op batchOp) error {
 	if a.dryTx != nil {
-		// Inside the dry run's single transaction a batch cannot be rolled
-		// back alone; the failed entry is reported and the rest goes on.
-		for i := range n {
-			cs, err := op(ctx, a.dryTx, i)
-			if err != nil {
-				if !isEntryError(err) {
-					return err
-				}
-				a.rep.fail(dn(i), err)
-				continue
-			}
-			a.idx.commit()
-			a.commit(cs)
-		}
-		return nil
+		return a.batchInDryRun(ctx, n, dn, op)
 	}
+	skip := map[int]bool{}
 	for {
-		var changes []Change
-		failed, failErr := -1, error(nil)
-		err := a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
-			changes = changes[:0]
-			for i := range n {
-				if skip[i] {
-					continue
-				}
-				cs, err := op(ctx, tx, i)
-				if err != nil {
-					if isEntryError(err) {
-						failed, failErr = i, err
-						return errRetryBatch
-					}
-					return err
-				}
-				changes = append(changes, cs...)
-			}
-			return nil
-		})
+		changes, failed, failErr, err := a.tryBatch(ctx, n, skip, op)
 		if err != nil {
 			// The transaction rolled back: so do the ids it handed out.
 			a.idx.rollback()
@@ -236,9 +206,53 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op fu
 	}
 }
 
+// tryBatch runs the items not skipped in one transaction. An entry error
+// rolls it back with errRetryBatch, naming the item that failed and why.
+func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op batchOp) (changes []Change, failed int, failErr, err error) {
+	failed = -1
+	err = a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
+		changes = changes[:0]
+		for i := range n {
+			if skip[i] {
+				continue
+			}
+			cs, err := op(ctx, tx, i)
+			if err != nil {
+				if isEntryError(err) {
+					failed, failErr = i, err
+					return errRetryBatch
+				}
+				return err
+			}
+			changes = append(changes, cs...)
+		}
+		return nil
+	})
+	return changes, failed, failErr, err
+}
+
+// batchInDryRun runs a batch inside the dry run's single transaction,
+// where a batch cannot be rolled back alone: a failed entry is reported
+// and the rest goes on.
+func (a *applier) batchInDryRun(ctx context.Context, n int, dn func(i int) string, op batchOp) error {
+	for i := range n {
+		cs, err := op(ctx, a.dryTx, i)
+		if err != nil {
+			if !isEntryError(err) {
+				return err
+			}
+			a.rep.fail(dn(i), err)
+			continue
+		}
+		a.idx.commit()
+		a.commit(cs)
+	}
+	return nil
+}
+
 // batches runs op for items [0,n) in batches of batch_size, one
 // transaction each (see batch).
-func (a *applier) batches(ctx context.Context, n int, dn func(i int) string, op func(ctx context.Context, tx store.Tx, i int) ([]Change, error)) error {
+func (a *applier) batches(ctx context.Context, n int, dn func(i int) string, op batchOp) error {
 	size := a.src.cfg.BatchSize
 	for start := 0; start < n; start += size {
 		err := a.batch(ctx, min(size, n-start), func(i int) string { return dn(start + i) },
@@ -596,55 +610,66 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 
 // applyMembers sets each spooled group's members from its member attributes.
 func (a *applier) applyMembers(ctx context.Context, f *fetched) error {
-	cfg := a.src.cfg
 	var graph map[string][]memberRef
-	if cfg.Groups.Flatten {
-		// Flattening follows nested groups, so it needs every group's
-		// member list at hand (groups, not users, are held in memory).
-		graph = map[string][]memberRef{}
-		if err := f.groups.spool.each(cfg.BatchSize, func(batch []*record) error {
-			for _, r := range batch {
-				graph[normDN(r.DN)] = a.src.m.groupMembers(r)
-			}
-			return nil
-		}); err != nil {
+	if a.src.cfg.Groups.Flatten {
+		var err error
+		if graph, err = a.memberGraph(f); err != nil {
 			return err
 		}
 	}
-	return f.groups.spool.each(cfg.BatchSize, func(batch []*record) error {
+	return f.groups.spool.each(a.src.cfg.BatchSize, func(batch []*record) error {
 		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
 			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
-				r := batch[i]
-				id, ok := a.groupIDs[normDN(r.DN)]
-				if !ok {
-					return nil, nil // the group itself failed and was reported
-				}
-				refs := a.src.m.groupMembers(r)
-				if graph != nil {
-					refs = flatten(normDN(r.DN), graph)
-				}
-				want, err := a.resolveMembers(ctx, tx, refs, graph != nil)
-				if err != nil {
-					return nil, err
-				}
-				before, err := tx.GetGroup(ctx, id, false)
-				if err != nil {
-					return nil, err
-				}
-				if err := tx.SetMembers(ctx, id, want); err != nil {
-					return nil, err
-				}
-				after, err := tx.GetGroup(ctx, id, false)
-				if err != nil {
-					return nil, err
-				}
-				if after.Meta.Version == before.Meta.Version {
-					return nil, nil
-				}
-				return []Change{{Action: "members", Type: "Group", Name: after.DisplayName, DN: r.DN,
-					Detail: fmt.Sprintf("%d members", len(want))}}, nil
+				return a.setMembers(ctx, tx, batch[i], graph)
 			})
 	})
+}
+
+// memberGraph reads every spooled group's member references, by group DN.
+// Flattening follows nested groups, so it needs every group's member list
+// at hand (groups, not users, are held in memory).
+func (a *applier) memberGraph(f *fetched) (map[string][]memberRef, error) {
+	graph := map[string][]memberRef{}
+	err := f.groups.spool.each(a.src.cfg.BatchSize, func(batch []*record) error {
+		for _, r := range batch {
+			graph[normDN(r.DN)] = a.src.m.groupMembers(r)
+		}
+		return nil
+	})
+	return graph, err
+}
+
+// setMembers sets one group's members: its own member references, or with
+// a graph (flattening) every user reachable through its nested groups.
+func (a *applier) setMembers(ctx context.Context, tx store.Tx, r *record, graph map[string][]memberRef) ([]Change, error) {
+	id, ok := a.groupIDs[normDN(r.DN)]
+	if !ok {
+		return nil, nil // the group itself failed and was reported
+	}
+	refs := a.src.m.groupMembers(r)
+	if graph != nil {
+		refs = flatten(normDN(r.DN), graph)
+	}
+	want, err := a.resolveMembers(ctx, tx, refs, graph != nil)
+	if err != nil {
+		return nil, err
+	}
+	before, err := tx.GetGroup(ctx, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SetMembers(ctx, id, want); err != nil {
+		return nil, err
+	}
+	after, err := tx.GetGroup(ctx, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if after.Meta.Version == before.Meta.Version {
+		return nil, nil
+	}
+	return []Change{{Action: "members", Type: "Group", Name: after.DisplayName, DN: r.DN,
+		Detail: fmt.Sprintf("%d members", len(want))}}, nil
 }
 
 // flatten returns the non-group members reachable from a group through its
@@ -681,56 +706,71 @@ func flatten(start string, graph map[string][]memberRef) []memberRef {
 // resolveMembers turns directory member references into store members of
 // this source; references to unknown entries are counted, not fatal.
 func (a *applier) resolveMembers(ctx context.Context, tx store.Tx, refs []memberRef, usersOnly bool) ([]store.MemberRef, error) {
-	cfg := a.src.cfg
 	out := make([]store.MemberRef, 0, len(refs))
 	seen := map[string]bool{}
-	add := func(m store.MemberRef) {
-		if !seen[m.ID] {
+	for _, ref := range refs {
+		var m store.MemberRef
+		var known bool
+		var err error
+		if ref.UserName != "" {
+			m, known, err = a.resolveUserName(ctx, tx, ref.UserName)
+		} else {
+			m, known, err = a.resolveDN(ctx, tx, ref.DN, usersOnly)
+		}
+		switch {
+		case err != nil:
+			return nil, err
+		case !known:
+			a.rep.Unresolved++
+		case m.ID != "" && !seen[m.ID]:
 			seen[m.ID] = true
 			out = append(out, m)
 		}
 	}
-	for _, ref := range refs {
-		if ref.UserName != "" {
-			u, err := tx.GetUserByUserName(ctx, ref.UserName)
-			if err == nil && u.Source.Name == cfg.Name {
-				add(store.MemberRef{ID: u.ID, Type: store.MemberUser})
-				continue
-			}
-			if err != nil && !store.IsNotFound(err) {
-				return nil, err
-			}
-			a.rep.Unresolved++
-			continue
-		}
-		if id, ok := a.groupIDs[normDN(ref.DN)]; ok {
-			if !usersOnly {
-				add(store.MemberRef{ID: id, Type: store.MemberGroup})
-			}
-			continue
-		}
-		id, ok, err := a.idx.dn(ctx, tx, ref.DN)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			add(store.MemberRef{ID: id, Type: store.MemberUser})
-			continue
-		}
-		if !usersOnly {
-			g, err := tx.GetGroupBySourceDN(ctx, cfg.Name, ref.DN)
-			if err == nil {
-				a.groupIDs[normDN(ref.DN)] = g.ID
-				add(store.MemberRef{ID: g.ID, Type: store.MemberGroup})
-				continue
-			}
-			if !store.IsNotFound(err) {
-				return nil, err
-			}
-		}
-		a.rep.Unresolved++
-	}
 	return out, nil
+}
+
+// resolveUserName finds a memberUid's user among this source's users.
+func (a *applier) resolveUserName(ctx context.Context, tx store.Tx, name string) (store.MemberRef, bool, error) {
+	u, err := tx.GetUserByUserName(ctx, name)
+	switch {
+	case err == nil && u.Source.Name == a.src.cfg.Name:
+		return store.MemberRef{ID: u.ID, Type: store.MemberUser}, true, nil
+	case err != nil && !store.IsNotFound(err):
+		return store.MemberRef{}, false, err
+	}
+	return store.MemberRef{}, false, nil
+}
+
+// resolveDN finds a member DN among this source's groups and users. With
+// usersOnly a group is known but left out (a zero reference).
+func (a *applier) resolveDN(ctx context.Context, tx store.Tx, dn string, usersOnly bool) (store.MemberRef, bool, error) {
+	key := normDN(dn)
+	if id, ok := a.groupIDs[key]; ok {
+		if usersOnly {
+			return store.MemberRef{}, true, nil
+		}
+		return store.MemberRef{ID: id, Type: store.MemberGroup}, true, nil
+	}
+	id, ok, err := a.idx.dn(ctx, tx, dn)
+	if err != nil {
+		return store.MemberRef{}, false, err
+	}
+	if ok {
+		return store.MemberRef{ID: id, Type: store.MemberUser}, true, nil
+	}
+	if usersOnly {
+		return store.MemberRef{}, false, nil
+	}
+	g, err := tx.GetGroupBySourceDN(ctx, a.src.cfg.Name, dn)
+	if store.IsNotFound(err) {
+		return store.MemberRef{}, false, nil
+	}
+	if err != nil {
+		return store.MemberRef{}, false, err
+	}
+	a.groupIDs[key] = g.ID
+	return store.MemberRef{ID: g.ID, Type: store.MemberGroup}, true, nil
 }
 
 // vanished is what a full run found gone from the directory.

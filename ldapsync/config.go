@@ -161,6 +161,37 @@ func (c SourceConfig) withDefaults() SourceConfig {
 	if c.Preset == "" {
 		c.Preset = PresetOpenLDAP
 	}
+	c.presetDefaults()
+	c.Attributes = mergeAttributes(presetAttributes(c.Preset), c.Attributes)
+	if c.LinkBy == nil {
+		c.LinkBy = []string{"userName", "emails"}
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.DialTimeout, 10 * time.Second}, {&c.RequestTimeout, 2 * time.Minute},
+		{&c.Interval, 5 * time.Minute}, {&c.FullSyncInterval, 24 * time.Hour},
+		{&c.RetryMin, 10 * time.Second}, {&c.RetryMax, 10 * time.Minute},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MaxDeletes == 0 {
+		c.MaxDeletes = 500
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	return c
+}
+
+// presetDefaults fills the keys whose default depends on the preset.
+func (c *SourceConfig) presetDefaults() {
 	ad := c.Preset == PresetActiveDirectory
 	def := func(s *string, openldap, activedirectory string) {
 		if *s == "" {
@@ -184,46 +215,19 @@ func (c SourceConfig) withDefaults() SourceConfig {
 			c.Groups.MemberAttributes = []string{"member"}
 		}
 	}
-	attrs := presetAttributes(c.Preset)
-	for k, v := range c.Attributes {
+}
+
+// mergeAttributes lays the configured attribute map over the preset's; an
+// empty value removes a preset mapping.
+func mergeAttributes(preset, configured map[string]string) map[string]string {
+	for k, v := range configured {
 		if v == "" {
-			delete(attrs, k)
+			delete(preset, k)
 		} else {
-			attrs[k] = v
+			preset[k] = v
 		}
 	}
-	c.Attributes = attrs
-	if c.LinkBy == nil {
-		c.LinkBy = []string{"userName", "emails"}
-	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = 10 * time.Second
-	}
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = 2 * time.Minute
-	}
-	if c.PageSize <= 0 {
-		c.PageSize = 500
-	}
-	if c.MaxDeletes == 0 {
-		c.MaxDeletes = 500
-	}
-	if c.Interval <= 0 {
-		c.Interval = 5 * time.Minute
-	}
-	if c.FullSyncInterval <= 0 {
-		c.FullSyncInterval = 24 * time.Hour
-	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = 10 * time.Second
-	}
-	if c.RetryMax <= 0 {
-		c.RetryMax = 10 * time.Minute
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
-	return c
+	return preset
 }
 
 // Validate checks every source and names every bad key by its path, e.g.
