@@ -104,3 +104,50 @@ sources:
 		t.Fatalf("decoded %+v", c)
 	}
 }
+
+// The messages are the configuration's interface: every one, byte for
+// byte, in the order the rules report them (unknown attribute keys sorted,
+// so the text is the same from run to run).
+func TestValidateMessagesInFull(t *testing.T) {
+	cfg := Config{Sources: []SourceConfig{{
+		Name: "x", Preset: "novell", URL: "ldaps://h", StartTLS: true, CAFile: "/nonexistent/ca.pem",
+		BindDN: "cn=x", BindPassword: "a", BindPasswordFile: "/nonexistent/pw",
+		Users:      UserSearch{BaseDN: "=bad", Filter: "(broken", Scope: "deep"},
+		Groups:     GroupSearch{BaseDN: "dc=g", Scope: "base"},
+		Attributes: map[string]string{"shoe": "x", "hat": "y", "userName": ""},
+		StoreOwned: []string{"bogus"}, LinkBy: []string{"phone"}, OnDelete: "shred",
+		ChangeDetection: "magic", MaxDeletes: -2, RetryMin: time.Hour, RetryMax: time.Minute,
+	}, {
+		Name: "x", URL: "ldap://h", Preset: PresetActiveDirectory, PageSize: 5000, ChangeDetection: DetectSyncrepl,
+		Users: UserSearch{BaseDN: "dc=x"},
+	}}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	if got := err.Error(); got != wantValidateMessages {
+		t.Fatalf("messages differ.\ngot:\n%s\nwant:\n%s", got, wantValidateMessages)
+	}
+}
+
+const wantValidateMessages = `ldap.sources[0].preset: must be "openldap" or "activedirectory", got "novell"
+ldap.sources[0].start_tls: cannot be combined with an ldaps:// url
+ldap.sources[0].ca_file: stat /nonexistent/ca.pem: no such file or directory
+ldap.sources[0]: set only one of bind_password, bind_password_env, bind_password_file
+ldap.sources[0].bind_password_file: stat /nonexistent/pw: no such file or directory
+ldap.sources[0].users.base_dn: DN ended with incomplete type, value pair
+ldap.sources[0].users.filter: LDAP Result Code 201 "Filter Compile Error": ldap: unexpected end of filter
+ldap.sources[0].users.scope: must be "sub" or "one", got "deep"
+ldap.sources[0].groups.scope: must be "sub" or "one", got "base"
+ldap.sources[0].attributes.hat: not a mappable SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager)
+ldap.sources[0].attributes.shoe: not a mappable SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager)
+ldap.sources[0]: missing required field "attributes.userName"
+ldap.sources[0].store_owned: "bogus" is not a mappable SCIM attribute
+ldap.sources[0].link_by: "phone" must be "userName" or "emails"
+ldap.sources[0].on_delete: must be "deactivate" or "delete", got "shred"
+ldap.sources[0].change_detection: must be "syncrepl", "entryCSN", "modifyTimestamp", "uSNChanged" or "none", got "magic"
+ldap.sources[0].max_deletes: must be -1 (no limit) or positive, got -2
+ldap.sources[0].retry_min: 1h0m0s is more than retry_max 1m0s
+ldap.sources[1].name: duplicate source name "x"
+ldap.sources[1].change_detection: syncrepl identifies entries by entryUUID; id_attribute is "objectGUID"
+ldap.sources[1].page_size: Active Directory serves at most 1000 entries a page, got 5000`

@@ -136,3 +136,23 @@ func TestBindChecksPasswordsAgainstTheDirectory(t *testing.T) {
 		t.Fatalf("unknown source: %v", err)
 	}
 }
+
+// Values inside filters are escaped, so a DN or a watermark can never
+// change a filter's structure.
+func TestFiltersEscapeTheirValues(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{andFilter("(objectClass=user)", "memberOf", "=", `cn=R&D (*),dc=x\y`),
+			`(&(objectClass=user)(memberOf=cn=R&D \28\2a\29,dc=x\5cy))`},
+		{changeFilter(SourceConfig{ChangeDetection: DetectEntryCSN}, "(uid=*)", "2026*)(uid=*"),
+			`(&(uid=*)(entryCSN>=2026\2a\29\28uid=\2a))`},
+		{changeFilter(SourceConfig{ChangeDetection: DetectModifyTimestamp}, "(uid=*)", "20261122120000Z"),
+			`(&(uid=*)(modifyTimestamp>=20261122120000Z))`},
+		{changeFilter(SourceConfig{ChangeDetection: DetectUSNChanged}, "(cn=*)", "41"), `(&(cn=*)(uSNChanged>=42))`},
+		{changeFilter(SourceConfig{ChangeDetection: DetectUSNChanged}, "(cn=*)", "x"), `(cn=*)`},
+		{changeFilter(SourceConfig{ChangeDetection: DetectEntryCSN}, "(cn=*)", ""), `(cn=*)`},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("filter %s, want %s", tc.got, tc.want)
+		}
+	}
+}
