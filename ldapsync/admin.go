@@ -2,11 +2,12 @@ package ldapsync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/scimbridge/scimbridge/httpjson"
 )
 
 // AdminHandler serves sync status and on-demand runs. The lead mounts it
@@ -44,72 +45,91 @@ func (s *Syncer) AdminHandler() http.Handler {
 }
 
 func (s *Syncer) serveRun(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.parseRunRequest(w, r)
+	if !ok {
+		return
+	}
+	if req.wait {
+		s.runAndReport(w, r, req)
+		return
+	}
+	s.startRuns(w, req)
+}
+
+// runRequest is what a POST /admin/sync/run asks for.
+type runRequest struct {
+	names []string
+	opts  RunOptions
+	wait  bool
+}
+
+// parseRunRequest reads the query; on a bad one it writes the error and
+// returns false.
+func (s *Syncer) parseRunRequest(w http.ResponseWriter, r *http.Request) (*runRequest, bool) {
 	q := r.URL.Query()
-	flag := func(name string) (bool, bool) {
-		v := q.Get(name)
+	req := &runRequest{names: s.Sources()}
+	for _, p := range []struct {
+		name string
+		v    *bool
+	}{{"full", &req.opts.Full}, {"force", &req.opts.Force}, {"wait", &req.wait}} {
+		v := q.Get(p.name)
 		if v == "" {
-			return false, true
+			continue
 		}
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, "query parameter "+name+" must be true or false")
-			return false, false
+			writeJSONError(w, http.StatusBadRequest, "query parameter "+p.name+" must be true or false")
+			return nil, false
 		}
-		return b, true
+		*p.v = b
 	}
-	full, ok := flag("full")
-	if !ok {
-		return
-	}
-	force, ok := flag("force")
-	if !ok {
-		return
-	}
-	wait, ok := flag("wait")
-	if !ok {
-		return
-	}
-	names := s.Sources()
 	if name := q.Get("source"); name != "" {
 		if s.byName[name] == nil {
 			writeJSONError(w, http.StatusNotFound, "unknown source "+strconv.Quote(name))
+			return nil, false
+		}
+		req.names = []string{name}
+	}
+	return req, true
+}
+
+// runAndReport runs the sources one after the other and answers with
+// their reports (502 when one failed).
+func (s *Syncer) runAndReport(w http.ResponseWriter, r *http.Request, req *runRequest) {
+	var reports []*Report
+	status := http.StatusOK
+	for _, name := range req.names {
+		rep, err := s.SyncOnce(r.Context(), name, req.opts)
+		if errors.Is(err, ErrRunning) {
+			writeJSONError(w, http.StatusConflict, "a sync of "+name+" is already running")
 			return
 		}
-		names = []string{name}
-	}
-	opts := RunOptions{Full: full, Force: force}
-	if wait {
-		var reports []*Report
-		status := http.StatusOK
-		for _, name := range names {
-			rep, err := s.SyncOnce(r.Context(), name, opts)
-			if errors.Is(err, ErrRunning) {
-				writeJSONError(w, http.StatusConflict, "a sync of "+name+" is already running")
-				return
-			}
-			if err != nil {
-				status = http.StatusBadGateway
-			}
-			reports = append(reports, rep)
+		if err != nil {
+			status = http.StatusBadGateway
 		}
-		writeJSON(w, status, map[string]any{"reports": reports})
-		return
+		reports = append(reports, rep)
 	}
-	for _, name := range names {
+	writeJSON(w, status, map[string]any{"reports": reports})
+}
+
+// startRuns starts the sources in the background (202), unless one is
+// already running (409).
+func (s *Syncer) startRuns(w http.ResponseWriter, req *runRequest) {
+	for _, name := range req.names {
 		if s.byName[name].isRunning() {
 			writeJSONError(w, http.StatusConflict, "a sync of "+name+" is already running")
 			return
 		}
 	}
 	ctx := s.backgroundContext()
-	for _, name := range names {
+	for _, name := range req.names {
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
-			_, _ = s.SyncOnce(ctx, name, opts)
+			_, _ = s.SyncOnce(ctx, name, req.opts)
 		}()
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"started": names})
+	writeJSON(w, http.StatusAccepted, map[string]any{"started": req.names})
 }
 
 // backgroundContext is the context runs started over HTTP live in: the
@@ -124,12 +144,8 @@ func (s *Syncer) backgroundContext() context.Context {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	httpjson.Write(w, status, v)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {

@@ -3,9 +3,11 @@ package ldapsync
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,15 +137,6 @@ const (
 	DetectNone            = "none"
 )
 
-// mappable lists the SCIM attributes the attribute map may name.
-var mappable = []string{
-	"userName", "externalId", "displayName", "nickName", "title", "userType",
-	"name.givenName", "name.familyName", "name.formatted", "name.middleName",
-	"preferredLanguage", "locale", "timezone", "emails", "phoneNumbers", "active",
-	"enterprise.employeeNumber", "enterprise.department", "enterprise.costCenter",
-	"enterprise.organization", "enterprise.division", "enterprise.manager",
-}
-
 func presetAttributes(preset string) map[string]string {
 	if preset == PresetActiveDirectory {
 		return map[string]string{
@@ -168,6 +161,37 @@ func (c SourceConfig) withDefaults() SourceConfig {
 	if c.Preset == "" {
 		c.Preset = PresetOpenLDAP
 	}
+	c.presetDefaults()
+	c.Attributes = mergeAttributes(presetAttributes(c.Preset), c.Attributes)
+	if c.LinkBy == nil {
+		c.LinkBy = []string{"userName", "emails"}
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.DialTimeout, 10 * time.Second}, {&c.RequestTimeout, 2 * time.Minute},
+		{&c.Interval, 5 * time.Minute}, {&c.FullSyncInterval, 24 * time.Hour},
+		{&c.RetryMin, 10 * time.Second}, {&c.RetryMax, 10 * time.Minute},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MaxDeletes == 0 {
+		c.MaxDeletes = 500
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	return c
+}
+
+// presetDefaults fills the keys whose default depends on the preset.
+func (c *SourceConfig) presetDefaults() {
 	ad := c.Preset == PresetActiveDirectory
 	def := func(s *string, openldap, activedirectory string) {
 		if *s == "" {
@@ -191,160 +215,239 @@ func (c SourceConfig) withDefaults() SourceConfig {
 			c.Groups.MemberAttributes = []string{"member"}
 		}
 	}
-	attrs := presetAttributes(c.Preset)
-	for k, v := range c.Attributes {
-		if v == "" {
-			delete(attrs, k)
-		} else {
-			attrs[k] = v
-		}
-	}
-	c.Attributes = attrs
-	if c.LinkBy == nil {
-		c.LinkBy = []string{"userName", "emails"}
-	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = 10 * time.Second
-	}
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = 2 * time.Minute
-	}
-	if c.PageSize <= 0 {
-		c.PageSize = 500
-	}
-	if c.MaxDeletes == 0 {
-		c.MaxDeletes = 500
-	}
-	if c.Interval <= 0 {
-		c.Interval = 5 * time.Minute
-	}
-	if c.FullSyncInterval <= 0 {
-		c.FullSyncInterval = 24 * time.Hour
-	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = 10 * time.Second
-	}
-	if c.RetryMax <= 0 {
-		c.RetryMax = 10 * time.Minute
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
-	return c
 }
 
-// Validate checks every source and names every bad key, e.g.
-// `ldap.sources[0]: missing required field "url"`.
-func (c *Config) Validate() error {
-	var errs []error
-	seen := map[string]bool{}
-	for i, raw := range c.Sources {
-		at := fmt.Sprintf("ldap.sources[%d]", i)
-		bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(at+format, args...)) }
-		missing := func(field string) { bad(": missing required field %q", field) }
-		if raw.Name == "" {
-			missing("name")
-		} else if seen[raw.Name] {
-			bad(".name: duplicate source name %q", raw.Name)
-		}
-		seen[raw.Name] = true
-		if raw.Preset != "" && raw.Preset != PresetOpenLDAP && raw.Preset != PresetActiveDirectory {
-			bad(".preset: must be %q or %q, got %q", PresetOpenLDAP, PresetActiveDirectory, raw.Preset)
-		}
-		s := raw.withDefaults()
-		if s.URL == "" {
-			missing("url")
-		} else if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
-			bad(".url: must be ldap://host[:port] or ldaps://host[:port], got %q", s.URL)
-		} else if u.Scheme == "ldaps" && s.StartTLS {
-			bad(".start_tls: cannot be combined with an ldaps:// url")
-		}
-		if s.CAFile != "" {
-			if _, err := os.Stat(s.CAFile); err != nil {
-				bad(".ca_file: %v", err)
-			}
-		}
-		n := 0
-		for _, p := range []string{s.BindPassword, s.BindPasswordEnv, s.BindPasswordFile} {
-			if p != "" {
-				n++
-			}
-		}
-		if n > 1 {
-			bad(": set only one of bind_password, bind_password_env, bind_password_file")
-		}
-		if s.BindPasswordEnv != "" {
-			if _, ok := os.LookupEnv(s.BindPasswordEnv); !ok {
-				bad(".bind_password_env: environment variable %q is not set", s.BindPasswordEnv)
-			}
-		}
-		if s.BindPasswordFile != "" {
-			if _, err := os.Stat(s.BindPasswordFile); err != nil {
-				bad(".bind_password_file: %v", err)
-			}
-		}
-		if s.BindDN != "" && n == 0 {
-			bad(": bind_dn is set but no bind_password, bind_password_env or bind_password_file")
-		}
-		if s.Users.BaseDN == "" {
-			missing("users.base_dn")
-		}
-		checkSearch := func(key, base, filter, scope string) {
-			if base != "" {
-				if _, err := ldap.ParseDN(base); err != nil {
-					bad(".%s.base_dn: %v", key, err)
-				}
-			}
-			if _, err := ldap.CompileFilter(filter); err != nil {
-				bad(".%s.filter: %v", key, err)
-			}
-			if scope != "sub" && scope != "one" {
-				bad(".%s.scope: must be \"sub\" or \"one\", got %q", key, scope)
-			}
-		}
-		checkSearch("users", s.Users.BaseDN, s.Users.Filter, s.Users.Scope)
-		checkSearch("groups", s.Groups.BaseDN, s.Groups.Filter, s.Groups.Scope)
-		for k := range raw.Attributes {
-			if !slices.Contains(mappable, k) {
-				bad(".attributes.%s: not a mappable SCIM attribute (one of %s)", k, strings.Join(mappable, ", "))
-			}
-		}
-		if s.Attributes["userName"] == "" {
-			missing("attributes.userName")
-		}
-		for _, k := range s.StoreOwned {
-			if !slices.Contains(mappable, k) {
-				bad(".store_owned: %q is not a mappable SCIM attribute", k)
-			}
-		}
-		for _, k := range s.LinkBy {
-			if k != "userName" && k != "emails" {
-				bad(".link_by: %q must be \"userName\" or \"emails\"", k)
-			}
-		}
-		if s.OnDelete != "deactivate" && s.OnDelete != "delete" {
-			bad(".on_delete: must be \"deactivate\" or \"delete\", got %q", s.OnDelete)
-		}
-		switch s.ChangeDetection {
-		case DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone:
-		case DetectSyncrepl:
-			if !strings.EqualFold(s.IDAttribute, "entryUUID") {
-				bad(".change_detection: syncrepl identifies entries by entryUUID; id_attribute is %q", s.IDAttribute)
-			}
-		default:
-			bad(".change_detection: must be %q, %q, %q, %q or %q, got %q", DetectSyncrepl, DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone, s.ChangeDetection)
-		}
-		if s.MaxDeletes < -1 {
-			bad(".max_deletes: must be -1 (no limit) or positive, got %d", s.MaxDeletes)
-		}
-		if s.PageSize > 1000 && s.Preset == PresetActiveDirectory {
-			bad(".page_size: Active Directory serves at most 1000 entries a page, got %d", s.PageSize)
-		}
-		if s.RetryMin > s.RetryMax {
-			bad(".retry_min: %s is more than retry_max %s", s.RetryMin, s.RetryMax)
+// mergeAttributes lays the configured attribute map over the preset's; an
+// empty value removes a preset mapping.
+func mergeAttributes(preset, configured map[string]string) map[string]string {
+	for k, v := range configured {
+		if v == "" {
+			delete(preset, k)
+		} else {
+			preset[k] = v
 		}
 	}
+	return preset
+}
+
+// Validate checks every source and names every bad key by its path, e.g.
+// `ldap.sources[0]: missing required field "url"` or
+// `ldap.sources[1].users.scope: must be "sub" or "one", got "deep"`.
+func (c *Config) Validate() error {
+	var errs []error
+	names := map[string]bool{}
+	for i, raw := range c.Sources {
+		v := &sourceCheck{at: fmt.Sprintf("ldap.sources[%d]", i), raw: raw, s: raw.withDefaults(), names: names}
+		for _, rule := range sourceRules {
+			rule(v)
+		}
+		names[raw.Name] = true
+		errs = append(errs, v.errs...)
+	}
 	return errors.Join(errs...)
+}
+
+// sourceRules are the checks every source passes, in the order their
+// problems are reported.
+var sourceRules = []func(*sourceCheck){
+	(*sourceCheck).name,
+	(*sourceCheck).preset,
+	(*sourceCheck).serverURL,
+	(*sourceCheck).caFile,
+	(*sourceCheck).bindPassword,
+	(*sourceCheck).usersBaseDN,
+	(*sourceCheck).searches,
+	(*sourceCheck).attributes,
+	(*sourceCheck).storeOwned,
+	(*sourceCheck).linkBy,
+	(*sourceCheck).onDelete,
+	(*sourceCheck).changeDetection,
+	(*sourceCheck).maxDeletes,
+	(*sourceCheck).pageSize,
+	(*sourceCheck).retry,
+}
+
+// sourceCheck is one source under validation and the problems found.
+type sourceCheck struct {
+	at    string       // the source's key path, ldap.sources[i]
+	raw   SourceConfig // as configured
+	s     SourceConfig // with the defaults filled in
+	names map[string]bool
+	errs  []error
+}
+
+// bad reports a problem with key (a path below the source; "" for the
+// source as a whole).
+func (v *sourceCheck) bad(key, format string, args ...any) {
+	path := v.at
+	if key != "" {
+		path += "." + key
+	}
+	v.errs = append(v.errs, errors.New(path+": "+fmt.Sprintf(format, args...)))
+}
+
+func (v *sourceCheck) missing(field string) { v.bad("", "missing required field %q", field) }
+
+// oneOf reports got unless it is one of allowed.
+func (v *sourceCheck) oneOf(key, got string, allowed ...string) {
+	if slices.Contains(allowed, got) {
+		return
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	last := len(quoted) - 1
+	v.bad(key, "must be %s or %s, got %q", strings.Join(quoted[:last], ", "), quoted[last], got)
+}
+
+// fileExists reports a set path that cannot be read.
+func (v *sourceCheck) fileExists(key, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		v.bad(key, "%v", err)
+	}
+}
+
+func (v *sourceCheck) name() {
+	switch {
+	case v.raw.Name == "":
+		v.missing("name")
+	case v.names[v.raw.Name]:
+		v.bad("name", "duplicate source name %q", v.raw.Name)
+	}
+}
+
+func (v *sourceCheck) preset() {
+	if v.raw.Preset != "" {
+		v.oneOf("preset", v.raw.Preset, PresetOpenLDAP, PresetActiveDirectory)
+	}
+}
+
+func (v *sourceCheck) serverURL() {
+	if v.s.URL == "" {
+		v.missing("url")
+		return
+	}
+	u, err := url.Parse(v.s.URL)
+	switch {
+	case err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "":
+		v.bad("url", "must be ldap://host[:port] or ldaps://host[:port], got %q", v.s.URL)
+	case u.Scheme == "ldaps" && v.s.StartTLS:
+		v.bad("start_tls", "cannot be combined with an ldaps:// url")
+	}
+}
+
+func (v *sourceCheck) caFile() { v.fileExists("ca_file", v.s.CAFile) }
+
+// bindPassword checks that a bind DN has exactly one password source, and
+// that it can be read.
+func (v *sourceCheck) bindPassword() {
+	s := v.s
+	n := 0
+	for _, p := range []string{s.BindPassword, s.BindPasswordEnv, s.BindPasswordFile} {
+		if p != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		v.bad("", "set only one of bind_password, bind_password_env, bind_password_file")
+	}
+	if s.BindPasswordEnv != "" {
+		if _, ok := os.LookupEnv(s.BindPasswordEnv); !ok {
+			v.bad("bind_password_env", "environment variable %q is not set", s.BindPasswordEnv)
+		}
+	}
+	v.fileExists("bind_password_file", s.BindPasswordFile)
+	if s.BindDN != "" && n == 0 {
+		v.bad("", "bind_dn is set but no bind_password, bind_password_env or bind_password_file")
+	}
+}
+
+func (v *sourceCheck) usersBaseDN() {
+	if v.s.Users.BaseDN == "" {
+		v.missing("users.base_dn")
+	}
+}
+
+// searches checks the user and group searches' base DNs, filters and scopes.
+func (v *sourceCheck) searches() {
+	for _, q := range []struct{ key, base, filter, scope string }{
+		{"users", v.s.Users.BaseDN, v.s.Users.Filter, v.s.Users.Scope},
+		{"groups", v.s.Groups.BaseDN, v.s.Groups.Filter, v.s.Groups.Scope},
+	} {
+		if q.base != "" {
+			if _, err := ldap.ParseDN(q.base); err != nil {
+				v.bad(q.key+".base_dn", "%v", err)
+			}
+		}
+		if _, err := ldap.CompileFilter(q.filter); err != nil {
+			v.bad(q.key+".filter", "%v", err)
+		}
+		v.oneOf(q.key+".scope", q.scope, "sub", "one")
+	}
+}
+
+// attributes checks the attribute map names only mappable SCIM
+// attributes, and that userName stays mapped.
+func (v *sourceCheck) attributes() {
+	for _, k := range slices.Sorted(maps.Keys(v.raw.Attributes)) {
+		if names := mappable(); !slices.Contains(names, k) {
+			v.bad("attributes."+k, "not a mappable SCIM attribute (one of %s)", strings.Join(names, ", "))
+		}
+	}
+	if v.s.Attributes["userName"] == "" {
+		v.missing("attributes.userName")
+	}
+}
+
+func (v *sourceCheck) storeOwned() {
+	for _, k := range v.s.StoreOwned {
+		if !slices.Contains(mappable(), k) {
+			v.bad("store_owned", "%q is not a mappable SCIM attribute", k)
+		}
+	}
+}
+
+func (v *sourceCheck) linkBy() {
+	for _, k := range v.s.LinkBy {
+		if k != "userName" && k != "emails" {
+			v.bad("link_by", "%q must be \"userName\" or \"emails\"", k)
+		}
+	}
+}
+
+func (v *sourceCheck) onDelete() { v.oneOf("on_delete", v.s.OnDelete, "deactivate", "delete") }
+
+func (v *sourceCheck) changeDetection() {
+	if v.s.ChangeDetection == DetectSyncrepl {
+		if !strings.EqualFold(v.s.IDAttribute, "entryUUID") {
+			v.bad("change_detection", "syncrepl identifies entries by entryUUID; id_attribute is %q", v.s.IDAttribute)
+		}
+		return
+	}
+	v.oneOf("change_detection", v.s.ChangeDetection,
+		DetectSyncrepl, DetectEntryCSN, DetectModifyTimestamp, DetectUSNChanged, DetectNone)
+}
+
+func (v *sourceCheck) maxDeletes() {
+	if v.s.MaxDeletes < -1 {
+		v.bad("max_deletes", "must be -1 (no limit) or positive, got %d", v.s.MaxDeletes)
+	}
+}
+
+func (v *sourceCheck) pageSize() {
+	if v.s.PageSize > 1000 && v.s.Preset == PresetActiveDirectory {
+		v.bad("page_size", "Active Directory serves at most 1000 entries a page, got %d", v.s.PageSize)
+	}
+}
+
+func (v *sourceCheck) retry() {
+	if v.s.RetryMin > v.s.RetryMax {
+		v.bad("retry_min", "%s is more than retry_max %s", v.s.RetryMin, v.s.RetryMax)
+	}
 }
 
 // password returns the bind password from wherever the source keeps it.

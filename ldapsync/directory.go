@@ -89,21 +89,35 @@ func (d *directory) dial(ctx context.Context) (*ldap.Conn, error) {
 	return conn, nil
 }
 
+// open dials and binds as the sync account. The connection closes when
+// release is called, or as soon as ctx ends.
+func (d *directory) open(ctx context.Context) (conn *ldap.Conn, release func(), err error) {
+	conn, err = d.dial(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	release = func() {
+		stop()
+		conn.Close()
+	}
+	if d.cfg.BindDN != "" {
+		if err := conn.Bind(d.cfg.BindDN, d.password); err != nil {
+			release()
+			return nil, nil, fmt.Errorf("bind as %s: %w", d.cfg.BindDN, err)
+		}
+	}
+	return conn, release, nil
+}
+
 // do runs fn on a connection bound as the sync account and closes it
 // afterwards, or as soon as ctx ends.
 func (d *directory) do(ctx context.Context, fn func(conn *ldap.Conn) error) error {
-	conn, err := d.dial(ctx)
+	conn, release, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if d.cfg.BindDN != "" {
-		if err := conn.Bind(d.cfg.BindDN, d.password); err != nil {
-			return fmt.Errorf("bind as %s: %w", d.cfg.BindDN, err)
-		}
-	}
+	defer release()
 	err = fn(conn)
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 		return ctxErr
@@ -117,6 +131,22 @@ func scope(s string) int {
 		return ldap.ScopeSingleLevel
 	}
 	return ldap.ScopeWholeSubtree
+}
+
+// searchRequest searches under base with a configured scope ("sub", "one").
+func searchRequest(base, scopeName, filter string, attrs []string) *ldap.SearchRequest {
+	return ldap.NewSearchRequest(base, scope(scopeName), ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
+}
+
+// entryRequest reads attributes of the one entry dn ("" is the root DSE).
+func entryRequest(dn string, attrs ...string) *ldap.SearchRequest {
+	return ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", attrs, nil)
+}
+
+// andFilter narrows filter by one assertion, "(attr<op>value)", with value
+// escaped: a DN or watermark can never change the filter's structure.
+func andFilter(filter, attr, op, value string) string {
+	return "(&" + filter + "(" + attr + op + ldap.EscapeFilter(value) + "))"
 }
 
 // pagedSearch streams the entries of a search page by page (RFC 2696),
@@ -184,8 +214,7 @@ func completeRanges(ctx context.Context, conn *ldap.Conn, e *ldap.Entry) error {
 				return fmt.Errorf("%s: bad range end in %q", e.DN, a.Name)
 			}
 			want := fmt.Sprintf("%s;range=%d-*", base, end+1)
-			res, err := conn.Search(ldap.NewSearchRequest(e.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-				0, 0, false, "(objectClass=*)", []string{want}, nil))
+			res, err := conn.Search(entryRequest(e.DN, want))
 			if err != nil {
 				return fmt.Errorf("%s: ranged retrieval of %s: %w", e.DN, want, err)
 			}
@@ -205,6 +234,16 @@ func completeRanges(ctx context.Context, conn *ldap.Conn, e *ldap.Entry) error {
 	return nil
 }
 
+// hasRanges says whether the entry holds a ranged attribute.
+func hasRanges(e *ldap.Entry) bool {
+	for _, a := range e.Attributes {
+		if _, _, _, ok := parseRange(a.Name); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // parseRange splits "member;range=0-1499" into ("member", "0", "1499").
 func parseRange(name string) (base, lo, hi string, ok bool) {
 	i := strings.Index(strings.ToLower(name), ";range=")
@@ -217,8 +256,7 @@ func parseRange(name string) (base, lo, hi string, ok bool) {
 
 // rootDSE reads the server's root DSE attributes (empty when hidden).
 func rootDSE(conn *ldap.Conn, attrs ...string) (*ldap.Entry, error) {
-	res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		0, 0, false, "(objectClass=*)", attrs, nil))
+	res, err := conn.Search(entryRequest("", attrs...))
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +274,9 @@ type syncResult struct {
 	complete bool
 	present  []string // unchanged entries' entryUUIDs (present phase)
 	deleted  []string // deleted entries' entryUUIDs (delete phase)
+	// refreshDeletes (a delete phase) and added decide complete.
+	refreshDeletes bool
+	added          int
 }
 
 // contentSync runs an RFC 4533 refreshOnly search from cookie (nil: from
@@ -246,64 +287,15 @@ func contentSync(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res := &syncResult{cookie: cookie}
-	refreshDeletes, added := false, 0
 	resp := conn.Syncrepl(ctx, req, 64, ldap.SyncRequestModeRefreshOnly, cookie, false)
 	for resp.Next() {
 		if e := resp.Entry(); e != nil {
-			st, _ := ldap.FindControl(resp.Controls(), ldap.ControlTypeSyncState).(*ldap.ControlSyncState)
-			if st == nil {
-				return nil, fmt.Errorf("%s: entry without a sync state control", e.DN)
-			}
-			switch st.State {
-			case ldap.SyncStatePresent:
-				res.present = append(res.present, st.EntryUUID.String())
-			case ldap.SyncStateDelete:
-				res.deleted = append(res.deleted, st.EntryUUID.String())
-			default:
-				added++
-				if err := fn(e); err != nil {
-					return nil, err
-				}
-			}
-			if len(st.Cookie) > 0 {
-				res.cookie = st.Cookie
+			if err := res.entry(e, resp.Controls(), fn); err != nil {
+				return nil, err
 			}
 			continue
 		}
-		for _, c := range resp.Controls() {
-			switch c := c.(type) {
-			case *ldap.ControlSyncInfo:
-				switch {
-				case c.NewCookie != nil:
-					res.cookie = c.NewCookie.Cookie
-				case c.RefreshDelete != nil:
-					refreshDeletes = true
-					if len(c.RefreshDelete.Cookie) > 0 {
-						res.cookie = c.RefreshDelete.Cookie
-					}
-				case c.RefreshPresent != nil:
-					if len(c.RefreshPresent.Cookie) > 0 {
-						res.cookie = c.RefreshPresent.Cookie
-					}
-				case c.SyncIdSet != nil:
-					for _, u := range c.SyncIdSet.SyncUUIDs {
-						if c.SyncIdSet.RefreshDeletes {
-							res.deleted = append(res.deleted, u.String())
-						} else {
-							res.present = append(res.present, u.String())
-						}
-					}
-					if len(c.SyncIdSet.Cookie) > 0 {
-						res.cookie = c.SyncIdSet.Cookie
-					}
-				}
-			case *ldap.ControlSyncDone:
-				if len(c.Cookie) > 0 {
-					res.cookie = c.Cookie
-				}
-				refreshDeletes = refreshDeletes || c.RefreshDeletes
-			}
-		}
+		res.controls(resp.Controls())
 	}
 	if err := resp.Err(); err != nil {
 		return nil, err
@@ -317,6 +309,72 @@ func contentSync(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest, 
 	// Without a cookie the server sent everything. With one, a present
 	// phase lists every unchanged entry; one that lists nothing is taken
 	// as "no changes", never as "everything is gone".
-	res.complete = cookie == nil || (!refreshDeletes && len(res.present)+added > 0)
+	res.complete = cookie == nil || (!res.refreshDeletes && len(res.present)+res.added > 0)
 	return res, nil
+}
+
+// entry sorts an entry by its sync state: added or modified entries go to
+// fn, present and deleted ones are only named.
+func (res *syncResult) entry(e *ldap.Entry, controls []ldap.Control, fn func(*ldap.Entry) error) error {
+	st, _ := ldap.FindControl(controls, ldap.ControlTypeSyncState).(*ldap.ControlSyncState)
+	if st == nil {
+		return fmt.Errorf("%s: entry without a sync state control", e.DN)
+	}
+	switch st.State {
+	case ldap.SyncStatePresent:
+		res.present = append(res.present, st.EntryUUID.String())
+	case ldap.SyncStateDelete:
+		res.deleted = append(res.deleted, st.EntryUUID.String())
+	default:
+		res.added++
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	res.setCookie(st.Cookie)
+	return nil
+}
+
+// controls reads the sync info and sync done controls of a message that
+// is not an entry.
+func (res *syncResult) controls(controls []ldap.Control) {
+	for _, c := range controls {
+		switch c := c.(type) {
+		case *ldap.ControlSyncInfo:
+			res.info(c)
+		case *ldap.ControlSyncDone:
+			res.setCookie(c.Cookie)
+			res.refreshDeletes = res.refreshDeletes || c.RefreshDeletes
+		}
+	}
+}
+
+// info reads a sync info message: a new cookie, the end of a refresh
+// phase, or a syncIdSet naming present or deleted entries.
+func (res *syncResult) info(c *ldap.ControlSyncInfo) {
+	switch {
+	case c.NewCookie != nil:
+		res.cookie = c.NewCookie.Cookie
+	case c.RefreshDelete != nil:
+		res.refreshDeletes = true
+		res.setCookie(c.RefreshDelete.Cookie)
+	case c.RefreshPresent != nil:
+		res.setCookie(c.RefreshPresent.Cookie)
+	case c.SyncIdSet != nil:
+		for _, u := range c.SyncIdSet.SyncUUIDs {
+			if c.SyncIdSet.RefreshDeletes {
+				res.deleted = append(res.deleted, u.String())
+			} else {
+				res.present = append(res.present, u.String())
+			}
+		}
+		res.setCookie(c.SyncIdSet.Cookie)
+	}
+}
+
+// setCookie keeps the newest non-empty cookie.
+func (res *syncResult) setCookie(cookie []byte) {
+	if len(cookie) > 0 {
+		res.cookie = cookie
+	}
 }

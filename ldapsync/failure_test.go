@@ -217,17 +217,6 @@ func TestCrashMidApplyResumesOnNextRun(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestReferralsAreNotFollowedAndProgressIsLogged(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{LDIF: manyPeople(300) +
 		"dn: ou=branch," + ldaptest.PeopleDN + "\nobjectClass: referral\nobjectClass: extensibleObject\nou: branch\nref: ldap://branch.example.com/ou=people,dc=branch,dc=com\n\n"})
@@ -252,15 +241,4 @@ func TestReferralsAreNotFollowedAndProgressIsLogged(t *testing.T) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
 		}
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -3,10 +3,7 @@ package ldapsync
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -14,305 +11,300 @@ import (
 // fetched is what the fetch phase read: the changed (or, in a full run,
 // all) entries spooled to disk, and the new watermark.
 type fetched struct {
-	users, groups *spool
-	// seenUsers and seenGroups hold every identity read in a full run, for
-	// finding entries that vanished.
-	seenUsers, seenGroups map[string]struct{}
-	// deletedUsers and deletedGroups are identities an incremental content
-	// sync reported deleted.
-	deletedUsers, deletedGroups []string
-	cookies                     map[string]string
-	watermark                   string
-	server                      string
+	users, groups entries
+	cookies       map[string]string
+	watermark     string
+	server        string
 }
 
-func (f *fetched) close() {
-	f.users.close()
-	f.groups.close()
+// entries is what the fetch phase read of one kind, users or groups.
+type entries struct {
+	spool *spool
+	// seen holds every identity read when the read covered the whole scope
+	// (a full run, a complete content sync), for finding entries that
+	// vanished; nil otherwise.
+	seen map[string]struct{}
+	// deleted are identities an incremental content sync reported deleted.
+	deleted []string
 }
 
-// fetch reads the directory into spools. It writes nothing to the store, so
-// a directory that fails mid-way leaves the store untouched.
-func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report) (_ *fetched, err error) {
-	cfg := src.cfg
+// findsDeletions says whether this read can tell which entries are gone.
+func (e *entries) findsDeletions() bool { return e.seen != nil || len(e.deleted) > 0 }
+
+// gone returns whether the entry with identity id is gone from the
+// directory, by what the read saw or by the deletions it was told.
+func (e *entries) gone() func(id string) bool {
+	if e.seen != nil {
+		return func(id string) bool { _, ok := e.seen[id]; return !ok }
+	}
+	deleted := make(map[string]bool, len(e.deleted))
+	for _, id := range e.deleted {
+		deleted[id] = true
+	}
+	return func(id string) bool { return deleted[id] }
+}
+
+// newFetched opens the spools a fetch writes to.
+func newFetched(spoolDir string, st *state) (*fetched, error) {
 	f := &fetched{watermark: st.Watermark, server: st.Server, cookies: map[string]string{}}
-	defer func() {
-		if err != nil {
-			f.close()
-		}
-	}()
-	if f.users, err = newSpool(s.spoolDir); err != nil {
+	var err error
+	if f.users.spool, err = newSpool(spoolDir); err != nil {
 		return nil, err
 	}
-	if f.groups, err = newSpool(s.spoolDir); err != nil {
-		return nil, err
-	}
-	prog := s.progress(cfg.Name, "read")
-	usnFromDSE := false
-	err = src.dir.do(ctx, func(conn *ldap.Conn) error {
-		if cfg.ChangeDetection == DetectUSNChanged {
-			dse, err := rootDSE(conn, "highestCommittedUSN", "dsServiceName")
-			if err != nil {
-				return fmt.Errorf("read root DSE: %w", err)
-			}
-			// USNs are per domain controller: another DC's USNs mean nothing here.
-			if server := dse.GetAttributeValue("dsServiceName"); server != "" {
-				if rep.Mode == "incremental" && st.Server != "" && !strings.EqualFold(server, st.Server) {
-					rep.Mode, rep.Reason = "full", "domain controller changed from "+st.Server+" to "+server
-				}
-				f.server = server
-			}
-			if hc := dse.GetAttributeValue("highestCommittedUSN"); hc != "" {
-				if rep.Mode == "incremental" && usnLess(hc, st.Watermark) {
-					rep.Mode, rep.Reason = "full", "highestCommittedUSN "+hc+" is below the watermark "+st.Watermark+" (restored or different DC)"
-				}
-				// Taken before reading: changes made during the read are
-				// re-read next time, never missed.
-				f.watermark, usnFromDSE = hc, true
-			}
-		}
-		full := rep.Mode == "full"
-		if full {
-			f.seenUsers, f.seenGroups = map[string]struct{}{}, map[string]struct{}{}
-		}
-		// Ranged retrieval and memberOf lookups need requests while a paged
-		// search is still streaming; a second connection keeps them from
-		// blocking each other.
-		var side *ldap.Conn
-		defer func() {
-			if side != nil {
-				side.Close()
-			}
-		}()
-		sideConn := func() (*ldap.Conn, error) {
-			if side != nil {
-				return side, nil
-			}
-			c, err := src.dir.dial(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if cfg.BindDN != "" {
-				if err := c.Bind(cfg.BindDN, src.dir.password); err != nil {
-					c.Close()
-					return nil, fmt.Errorf("bind as %s: %w", cfg.BindDN, err)
-				}
-			}
-			side = c
-			return c, nil
-		}
-		ranges := func(e *ldap.Entry) error {
-			for _, a := range e.Attributes {
-				if _, _, _, ok := parseRange(a.Name); ok {
-					c, err := sideConn()
-					if err != nil {
-						return err
-					}
-					return completeRanges(ctx, c, e)
-				}
-			}
-			return nil
-		}
-		// In memberOf mode a group's members are the users whose memberOf
-		// names it: memberOf is a back-link that changes no marker on the
-		// user, but the group's own marker moves when its members change.
-		reverseMembers := func(r *record) error {
-			c, err := sideConn()
-			if err != nil {
-				return err
-			}
-			filter := "(&" + cfg.Users.Filter + "(" + cfg.Groups.MemberOf + "=" + ldap.EscapeFilter(r.DN) + "))"
-			req := ldap.NewSearchRequest(cfg.Users.BaseDN, scope(cfg.Users.Scope), ldap.NeverDerefAliases, 0, 0, false,
-				filter, []string{"1.1"}, nil)
-			dns := []string{}
-			_, err = pagedSearch(ctx, c, req, cfg.PageSize, func(e *ldap.Entry) error {
-				dns = append(dns, e.DN)
-				return nil
-			})
-			if err != nil {
-				return fmt.Errorf("search members of %s by %s: %w", r.DN, cfg.Groups.MemberOf, err)
-			}
-			r.Attrs[memberOfKey] = dns
-			return nil
-		}
-		read := func(kind, base, scopeName, filter string, attrs []string, out *spool, seen *map[string]struct{}, deleted *[]string, n *int) error {
-			if !full {
-				filter = s.changeFilter(cfg, filter, st.Watermark)
-			}
-			req := ldap.NewSearchRequest(base, scope(scopeName), ldap.NeverDerefAliases, 0, 0, false, filter, attrs, nil)
-			handle := func(e *ldap.Entry) error {
-				*n++
-				prog(*n)
-				if err := ranges(e); err != nil {
-					return err
-				}
-				r, err := toRecord(e, cfg.IDAttribute)
-				if err != nil {
-					rep.fail(e.DN, err)
-					return nil
-				}
-				// A CSN names one change: the entry holding exactly the
-				// watermark was applied by the run that set it.
-				if !full && cfg.ChangeDetection == DetectEntryCSN && r.first("entryCSN") == st.Watermark {
-					*n--
-					return nil
-				}
-				if *seen != nil {
-					(*seen)[r.ID] = struct{}{}
-				}
-				if out == f.groups && cfg.Groups.MemberOf != "" {
-					if err := reverseMembers(r); err != nil {
-						return err
-					}
-				}
-				f.watermark = s.advance(cfg, f.watermark, r, usnFromDSE)
-				return out.add(r)
-			}
-			if cfg.ChangeDetection == DetectSyncrepl {
-				var cookie []byte
-				if c := st.Cookies[kind]; c != "" && !full {
-					cookie = []byte(c)
-				}
-				if *seen == nil {
-					*seen = map[string]struct{}{}
-				}
-				res, err := contentSync(ctx, conn, req, cookie, handle)
-				if err != nil {
-					return fmt.Errorf("content sync of %s under %s: %w", kind, base, err)
-				}
-				for _, id := range res.present {
-					(*seen)[id] = struct{}{}
-				}
-				if !res.complete {
-					*seen, *deleted = nil, res.deleted
-				}
-				f.cookies[kind] = string(res.cookie)
-				if kind == "users" {
-					f.watermark = string(res.cookie)
-				}
-				return nil
-			}
-			refs, err := pagedSearch(ctx, conn, req, cfg.PageSize, handle)
-			rep.Referrals += refs
-			if err != nil {
-				return fmt.Errorf("search %s under %s: %w", kind, base, err)
-			}
-			return nil
-		}
-		if err := read("users", cfg.Users.BaseDN, cfg.Users.Scope, cfg.Users.Filter, src.m.userAttributes(),
-			f.users, &f.seenUsers, &f.deletedUsers, &rep.ReadUsers); err != nil {
-			return err
-		}
-		if cfg.Groups.BaseDN == "" {
-			return nil
-		}
-		// Flattening needs every group's members, so it reads all groups.
-		full = full || cfg.Groups.Flatten
-		return read("groups", cfg.Groups.BaseDN, cfg.Groups.Scope, cfg.Groups.Filter, src.m.groupAttributes(),
-			f.groups, &f.seenGroups, &f.deletedGroups, &rep.ReadGroups)
-	})
-	if err != nil {
+	if f.groups.spool, err = newSpool(spoolDir); err != nil {
+		f.close()
 		return nil, err
 	}
 	return f, nil
 }
 
-// changeFilter narrows a search to entries changed since the watermark.
-func (s *Syncer) changeFilter(cfg SourceConfig, filter, watermark string) string {
-	if watermark == "" {
-		return filter
+func (f *fetched) close() {
+	f.users.spool.close()
+	f.groups.spool.close()
+}
+
+// fetch reads the directory into spools. It writes nothing to the store, so
+// a directory that fails mid-way leaves the store untouched.
+func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report) (*fetched, error) {
+	f, err := newFetched(s.spoolDir, st)
+	if err != nil {
+		return nil, err
 	}
-	switch cfg.ChangeDetection {
-	case DetectEntryCSN:
-		// >= re-reads the entry holding the watermark; re-applying an
-		// unchanged entry writes nothing, and no change can slip between.
-		return "(&" + filter + "(entryCSN>=" + ldap.EscapeFilter(watermark) + "))"
-	case DetectModifyTimestamp:
-		// >= re-reads the watermark's own second: timestamps have one-second
-		// resolution, so a later change in that second must not be missed.
-		return "(&" + filter + "(modifyTimestamp>=" + ldap.EscapeFilter(watermark) + "))"
-	case DetectUSNChanged:
-		n, err := strconv.ParseInt(watermark, 10, 64)
+	r := &directoryRead{cfg: src.cfg, dir: src.dir, m: src.m, from: st, rep: rep, out: f, prog: s.progress(src.cfg.Name, "read")}
+	if err := src.dir.do(ctx, func(conn *ldap.Conn) error { return r.read(ctx, conn) }); err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// directoryRead is one run's read of a source: its searches, the
+// follow-up reads their entries need, and what they spool. Its methods are
+// the steps of the read.
+type directoryRead struct {
+	cfg  SourceConfig
+	dir  *directory
+	m    *mapper
+	from *state // the state the run starts from
+	rep  *Report
+	out  *fetched
+	prog func(n int)
+	// usnFromDSE is true when the watermark is the root DSE's
+	// highestCommittedUSN, taken before reading.
+	usnFromDSE bool
+	// side is a second connection for the reads an entry needs while a
+	// paged search still streams on the first (ranged values, memberOf
+	// lookups); on one connection they would block each other. It is
+	// opened on first use.
+	side        *ldap.Conn
+	releaseSide func()
+}
+
+// search is one of a run's reads: users or groups.
+type search struct {
+	kind string // "users" or "groups": names the read in errors and its sync cookie
+	req  *ldap.SearchRequest
+	// all reads every entry in scope, not only those changed since the
+	// watermark.
+	all   bool
+	into  *entries
+	count *int
+	// reverseMembers fills each group's members by searching the users'
+	// memberOf.
+	reverseMembers bool
+}
+
+// read runs the searches on conn: the root DSE (AD), users, then groups.
+func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
+	defer r.closeSide()
+	if r.cfg.ChangeDetection == DetectUSNChanged {
+		if err := r.readRootDSE(conn); err != nil {
+			return err
+		}
+	}
+	// Decided after the root DSE, which may turn the run into a full one.
+	full := r.rep.Mode == "full"
+	if full {
+		r.out.users.seen, r.out.groups.seen = map[string]struct{}{}, map[string]struct{}{}
+	}
+	u := r.cfg.Users
+	users := r.newSearch("users", u.BaseDN, u.Scope, u.Filter, r.m.userAttributes(), full, &r.out.users, &r.rep.ReadUsers)
+	if err := r.search(ctx, conn, users); err != nil {
+		return err
+	}
+	g := r.cfg.Groups
+	if g.BaseDN == "" {
+		return nil
+	}
+	// Flattening needs every group's members, so it reads all groups.
+	groups := r.newSearch("groups", g.BaseDN, g.Scope, g.Filter, r.m.groupAttributes(), full || g.Flatten, &r.out.groups, &r.rep.ReadGroups)
+	groups.reverseMembers = g.MemberOf != ""
+	return r.search(ctx, conn, groups)
+}
+
+// readRootDSE takes AD's highestCommittedUSN as the new watermark before
+// anything is read, and makes the run full when the USNs cannot be
+// compared with the watermark: another domain controller, or a USN below
+// the watermark.
+func (r *directoryRead) readRootDSE(conn *ldap.Conn) error {
+	dse, err := rootDSE(conn, "highestCommittedUSN", "dsServiceName")
+	if err != nil {
+		return fmt.Errorf("read root DSE: %w", err)
+	}
+	st, rep := r.from, r.rep
+	// USNs are per domain controller: another DC's USNs mean nothing here.
+	if server := dse.GetAttributeValue("dsServiceName"); server != "" {
+		if rep.Mode == "incremental" && st.Server != "" && !strings.EqualFold(server, st.Server) {
+			rep.Mode, rep.Reason = "full", "domain controller changed from "+st.Server+" to "+server
+		}
+		r.out.server = server
+	}
+	if hc := dse.GetAttributeValue("highestCommittedUSN"); hc != "" {
+		if rep.Mode == "incremental" && usnLess(hc, st.Watermark) {
+			rep.Mode, rep.Reason = "full", "highestCommittedUSN "+hc+" is below the watermark "+st.Watermark+" (restored or different DC)"
+		}
+		// Taken before reading: changes made during the read are re-read
+		// next time, never missed.
+		r.out.watermark, r.usnFromDSE = hc, true
+	}
+	return nil
+}
+
+// newSearch describes one read; unless all is set, it asks only for
+// entries changed since the watermark.
+func (r *directoryRead) newSearch(kind, base, scopeName, filter string, attrs []string, all bool, into *entries, count *int) *search {
+	if !all {
+		filter = changeFilter(r.cfg, filter, r.from.Watermark)
+	}
+	return &search{kind: kind, req: searchRequest(base, scopeName, filter, attrs), all: all, into: into, count: count}
+}
+
+// search runs one read, paged or as a content sync.
+func (r *directoryRead) search(ctx context.Context, conn *ldap.Conn, q *search) error {
+	if r.cfg.ChangeDetection == DetectSyncrepl {
+		return r.readContentSync(ctx, conn, q)
+	}
+	return r.readPaged(ctx, conn, q)
+}
+
+// readPaged reads with a paged search (RFC 2696).
+func (r *directoryRead) readPaged(ctx context.Context, conn *ldap.Conn, q *search) error {
+	refs, err := pagedSearch(ctx, conn, q.req, r.cfg.PageSize, func(e *ldap.Entry) error { return r.entry(ctx, q, e) })
+	r.rep.Referrals += refs
+	if err != nil {
+		return fmt.Errorf("search %s under %s: %w", q.kind, q.req.BaseDN, err)
+	}
+	return nil
+}
+
+// readContentSync reads with an RFC 4533 refreshOnly search from the saved
+// cookie; what the server lists as present or deleted decides which
+// entries are gone.
+func (r *directoryRead) readContentSync(ctx context.Context, conn *ldap.Conn, q *search) error {
+	var cookie []byte
+	if c := r.from.Cookies[q.kind]; c != "" && !q.all {
+		cookie = []byte(c)
+	}
+	if q.into.seen == nil {
+		q.into.seen = map[string]struct{}{}
+	}
+	res, err := contentSync(ctx, conn, q.req, cookie, func(e *ldap.Entry) error { return r.entry(ctx, q, e) })
+	if err != nil {
+		return fmt.Errorf("content sync of %s under %s: %w", q.kind, q.req.BaseDN, err)
+	}
+	for _, id := range res.present {
+		q.into.seen[id] = struct{}{}
+	}
+	if !res.complete {
+		q.into.seen, q.into.deleted = nil, res.deleted
+	}
+	r.out.cookies[q.kind] = string(res.cookie)
+	if q.kind == "users" {
+		r.out.watermark = string(res.cookie)
+	}
+	return nil
+}
+
+// entry spools one entry a search returned, after the reads it needs. An
+// entry without an identity is reported and skipped.
+func (r *directoryRead) entry(ctx context.Context, q *search, e *ldap.Entry) error {
+	*q.count++
+	r.prog(*q.count)
+	if err := r.readRanges(ctx, e); err != nil {
+		return err
+	}
+	rec, err := toRecord(e, r.cfg.IDAttribute)
+	if err != nil {
+		r.rep.fail(e.DN, err)
+		return nil
+	}
+	// A CSN names one change: the entry holding exactly the watermark was
+	// applied by the run that set it.
+	if !q.all && r.cfg.ChangeDetection == DetectEntryCSN && rec.first("entryCSN") == r.from.Watermark {
+		*q.count--
+		return nil
+	}
+	if q.into.seen != nil {
+		q.into.seen[rec.ID] = struct{}{}
+	}
+	if q.reverseMembers {
+		if err := r.readReverseMembers(ctx, rec); err != nil {
+			return err
+		}
+	}
+	r.out.watermark = advance(r.cfg, r.out.watermark, rec, r.usnFromDSE)
+	return q.into.spool.add(rec)
+}
+
+// readRanges completes AD's ranged attributes ("member;range=0-1499").
+func (r *directoryRead) readRanges(ctx context.Context, e *ldap.Entry) error {
+	if !hasRanges(e) {
+		return nil
+	}
+	conn, err := r.sideConn(ctx)
+	if err != nil {
+		return err
+	}
+	return completeRanges(ctx, conn, e)
+}
+
+// readReverseMembers finds a group's members in memberOf mode: the users
+// whose memberOf names it. memberOf is a back-link that changes no marker
+// on the user, but the group's own marker moves when its members change.
+func (r *directoryRead) readReverseMembers(ctx context.Context, rec *record) error {
+	conn, err := r.sideConn(ctx)
+	if err != nil {
+		return err
+	}
+	u := r.cfg.Users
+	req := searchRequest(u.BaseDN, u.Scope, andFilter(u.Filter, r.cfg.Groups.MemberOf, "=", rec.DN), []string{"1.1"})
+	dns := []string{}
+	_, err = pagedSearch(ctx, conn, req, r.cfg.PageSize, func(e *ldap.Entry) error {
+		dns = append(dns, e.DN)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("search members of %s by %s: %w", rec.DN, r.cfg.Groups.MemberOf, err)
+	}
+	rec.Attrs[memberOfKey] = dns
+	return nil
+}
+
+// sideConn returns the second connection, opening it on first use.
+func (r *directoryRead) sideConn(ctx context.Context) (*ldap.Conn, error) {
+	if r.side == nil {
+		conn, release, err := r.dir.open(ctx)
 		if err != nil {
-			return filter
+			return nil, err
 		}
-		return "(&" + filter + "(uSNChanged>=" + strconv.FormatInt(n+1, 10) + "))"
+		r.side, r.releaseSide = conn, release
 	}
-	return filter
+	return r.side, nil
 }
 
-// advance moves the watermark past r's change marker. With a root DSE
-// highestCommittedUSN (taken before reading) the USN watermark is already
-// right and stays.
-func (s *Syncer) advance(cfg SourceConfig, watermark string, r *record, fromDSE bool) string {
-	switch cfg.ChangeDetection {
-	case DetectEntryCSN:
-		// CSNs ("20261122120000.123456Z#000001#000#000000") sort as text.
-		if v := r.first("entryCSN"); v > watermark {
-			return v
-		}
-	case DetectModifyTimestamp:
-		t, err := parseGeneralizedTime(r.first("modifyTimestamp"))
-		if err != nil {
-			return watermark
-		}
-		cur, err := parseGeneralizedTime(watermark)
-		if err != nil || t.After(cur) {
-			return t.UTC().Format(generalizedTime)
-		}
-	case DetectUSNChanged:
-		if fromDSE {
-			return watermark
-		}
-		if v := r.first("uSNChanged"); v != "" && usnLess(watermark, v) {
-			return v
-		}
-	}
-	return watermark
-}
-
-// generalizedTime is the exact form directories compare modifyTimestamp in.
-const generalizedTime = "20060102150405Z"
-
-// parseGeneralizedTime reads LDAP generalized time ("20261122120000Z",
-// "20261122120000.0Z", "20261122120000+0100").
-func parseGeneralizedTime(v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, fmt.Errorf("empty time")
-	}
-	if i := strings.IndexAny(v, ".,"); i >= 0 {
-		j := i + 1
-		for j < len(v) && v[j] >= '0' && v[j] <= '9' {
-			j++
-		}
-		v = v[:i] + v[j:]
-	}
-	for _, layout := range []string{"20060102150405Z0700", "20060102150405Z"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("bad generalized time %q", v)
-}
-
-// usnLess compares USNs numerically; an empty a is less than anything.
-func usnLess(a, b string) bool {
-	x, errA := strconv.ParseInt(a, 10, 64)
-	y, errB := strconv.ParseInt(b, 10, 64)
-	if errB != nil {
-		return false
-	}
-	return errA != nil || x < y
-}
-
-// progress returns a function that logs a long phase's progress at most
-// every five seconds.
-func (s *Syncer) progress(source, phase string) func(n int) {
-	last := time.Now()
-	return func(n int) {
-		if time.Since(last) >= s.progressEvery {
-			last = time.Now()
-			s.log.Info("ldapsync: progress", slog.String("source", source), slog.String("phase", phase), slog.Int("entries", n))
-		}
+func (r *directoryRead) closeSide() {
+	if r.releaseSide != nil {
+		r.releaseSide()
+		r.side, r.releaseSide = nil, nil
 	}
 }

@@ -37,10 +37,7 @@ func newUserIndex(source string, hash func(*store.User) uint64) *userIndex {
 // load reads the source's identities and DNs from the store in one pass.
 func (idx *userIndex) load(ctx context.Context, r store.Reader) error {
 	err := r.EachSourced(ctx, "User", idx.source, func(ref store.SourcedRef) error {
-		idx.byID[ref.SourceID] = userRef{id: ref.ID}
-		if ref.DN != "" {
-			idx.byDN[normDN(ref.DN)] = ref.ID
-		}
+		idx.remember(ref.SourceID, userRef{id: ref.ID}, ref.DN)
 		return nil
 	})
 	idx.loaded = err == nil
@@ -61,10 +58,7 @@ func (idx *userIndex) loadWithFingerprints(ctx context.Context, r store.Reader) 
 			if u.Source.Name != idx.source || u.Source.ID == "" {
 				continue
 			}
-			idx.byID[u.Source.ID] = userRef{id: u.ID, hash: idx.hash(u)}
-			if u.Source.DN != "" {
-				idx.byDN[normDN(u.Source.DN)] = u.ID
-			}
+			idx.remember(u.Source.ID, userRef{id: u.ID, hash: idx.hash(u)}, u.Source.DN)
 		}
 		if page.NextCursor == "" {
 			break
@@ -73,6 +67,14 @@ func (idx *userIndex) loadWithFingerprints(ctx context.Context, r store.Reader) 
 	}
 	idx.loaded = true
 	return nil
+}
+
+// remember records a stored user as loaded.
+func (idx *userIndex) remember(sourceID string, ref userRef, dn string) {
+	idx.byID[sourceID] = ref
+	if dn != "" {
+		idx.byDN[normDN(dn)] = ref.id
+	}
 }
 
 // get finds the user synced from the entry with this identity.
@@ -117,39 +119,30 @@ func (idx *userIndex) dn(ctx context.Context, r store.Reader, dn string) (string
 
 // put records a user written in this run, forgetting its old DN on a move.
 func (idx *userIndex) put(sourceID, id, dn, oldDN string) {
-	prev, had := idx.byID[sourceID]
-	idx.undo = append(idx.undo, func() {
-		if had {
-			idx.byID[sourceID] = prev
-		} else {
-			delete(idx.byID, sourceID)
-		}
-	})
+	saveUndo(&idx.undo, idx.byID, sourceID)
 	// The stored user changed: its fingerprint is unknown until reloaded.
 	idx.byID[sourceID] = userRef{id: id}
 	if oldDN != "" {
 		if old := normDN(oldDN); idx.byDN[old] == id {
-			idx.set(idx.byDN, old, "")
+			saveUndo(&idx.undo, idx.byDN, old)
+			delete(idx.byDN, old)
 		}
 	}
-	idx.set(idx.byDN, normDN(dn), id)
+	key := normDN(dn)
+	saveUndo(&idx.undo, idx.byDN, key)
+	idx.byDN[key] = id
 }
 
-// set changes m[k] ("" deletes it), remembering how to undo it.
-func (idx *userIndex) set(m map[string]string, k, v string) {
+// saveUndo appends to undo how to restore m[k] as it is now.
+func saveUndo[V any](undo *[]func(), m map[string]V, k string) {
 	prev, had := m[k]
-	idx.undo = append(idx.undo, func() {
+	*undo = append(*undo, func() {
 		if had {
 			m[k] = prev
 		} else {
 			delete(m, k)
 		}
 	})
-	if v == "" {
-		delete(m, k)
-	} else {
-		m[k] = v
-	}
 }
 
 // commit forgets the undo log once a transaction committed.

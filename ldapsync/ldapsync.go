@@ -118,7 +118,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := &source{cfg: c, dir: dir, m: &mapper{src: c, attrs: c.Attributes}}
+		src := &source{cfg: c, dir: dir, m: newMapper(c)}
 		src.status.Name = c.Name
 		if saved, _, err := s.loadState(ctx, c.Name); err != nil {
 			return nil, fmt.Errorf("source %s: read sync state: %w", c.Name, err)
@@ -195,7 +195,17 @@ func (s *Syncer) SyncOnce(ctx context.Context, name string, opts RunOptions) (*R
 	if err != nil {
 		rep.Error = err.Error()
 	}
-	attrs := []any{slog.String("source", name), slog.String("mode", rep.Mode), slog.Bool("dryRun", opts.DryRun),
+	s.logRun(rep, err)
+	if !opts.DryRun {
+		src.finish(rep, st, err)
+	}
+	return rep, err
+}
+
+// logRun logs a finished run and the entries it skipped.
+func (s *Syncer) logRun(rep *Report, err error) {
+	name := rep.Source
+	attrs := []any{slog.String("source", name), slog.String("mode", rep.Mode), slog.Bool("dryRun", rep.DryRun),
 		slog.Duration("duration", rep.Duration), slog.Int("readUsers", rep.ReadUsers), slog.Int("readGroups", rep.ReadGroups),
 		slog.Any("users", rep.Users), slog.Any("groups", rep.Groups), slog.Int("membershipChanges", rep.MembershipChanges),
 		slog.Int("failed", rep.Failed)}
@@ -204,34 +214,19 @@ func (s *Syncer) SyncOnce(ctx context.Context, name string, opts RunOptions) (*R
 	}
 	if err != nil {
 		s.log.Error("ldapsync: sync failed; the store is unchanged by the failed part", append(attrs, slog.String("error", err.Error()))...)
-	} else {
-		s.log.Info("ldapsync: sync done", attrs...)
+		return
 	}
-	if !opts.DryRun {
-		src.finish(rep, st, err)
-	}
-	return rep, err
+	s.log.Info("ldapsync: sync done", attrs...)
 }
 
+// syncOnce is one run: choose the mode, read the directory, prepare and
+// check the writes, write. It returns the state to save.
 func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep *Report) (*state, error) {
-	cfg := src.cfg
-	st, _, err := s.loadState(ctx, cfg.Name)
+	st, _, err := s.loadState(ctx, src.cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("read sync state: %w", err)
 	}
-	rep.Mode, rep.Reason = "incremental", ""
-	switch {
-	case opts.Full:
-		rep.Mode, rep.Reason = "full", "requested"
-	case cfg.ChangeDetection == DetectNone:
-		rep.Mode, rep.Reason = "full", "change detection is off"
-	case st.Watermark == "":
-		rep.Mode, rep.Reason = "full", "no watermark yet"
-	case st.Detection != cfg.ChangeDetection:
-		rep.Mode, rep.Reason = "full", "change detection changed"
-	case s.now().Sub(st.LastFull) >= cfg.FullSyncInterval:
-		rep.Mode, rep.Reason = "full", "periodic reconciliation (full_sync_interval)"
-	}
+	rep.Mode, rep.Reason = runMode(src.cfg, st, opts, s.now())
 	readStart := s.now()
 	f, err := s.fetch(ctx, src, st, rep)
 	rep.ReadSeconds = s.now().Sub(readStart).Seconds()
@@ -243,86 +238,47 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	defer f.close()
 	rep.Watermark = f.watermark
 
-	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.seenUsers,
-		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
-	// Large runs load the whole identity index; small incremental runs
-	// look up what they touch.
-	a.idx = newUserIndex(cfg.Name, a.fingerprint)
-	switch {
-	case a.full:
-		err = a.idx.loadWithFingerprints(ctx, s.st)
-	case f.users.n > 1000 || f.groups.n > 20:
-		err = a.idx.load(ctx, s.st)
-	}
+	a := s.newApplier(src, opts, rep, f)
+	gone, err := a.prepare(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Groups.BaseDN != "" {
-		if err := s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
-			a.groupIDs[normDN(ref.DN)] = ref.ID
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-	}
-	var gone *vanished
-	if f.seenUsers != nil || f.seenGroups != nil || len(f.deletedUsers)+len(f.deletedGroups) > 0 {
-		if gone, err = a.findVanished(ctx, f); err != nil {
-			return nil, err
-		}
-		// One bad run (a wrong filter, an empty OU) must not empty the store.
-		if n := len(gone.users) + len(gone.groups); cfg.MaxDeletes >= 0 && n > cfg.MaxDeletes && !opts.Force {
-			return nil, fmt.Errorf("refusing to remove %d users and %d groups that vanished from the directory (more than max_deletes %d); check the source, then run with --full --force",
-				len(gone.users), len(gone.groups), cfg.MaxDeletes)
-		}
-	}
-	all, err := s.st.ListUsers(ctx, store.Query{Limit: 0})
-	if err != nil {
-		return nil, err
-	}
-	// Every stored user is this source's (counted in a full run's check):
-	// nothing to link, and no lookups for it.
-	a.mayLink = !a.full || all.Total > a.sourcedUsers || (gone != nil && len(gone.users) > 0)
-	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server, Cookies: f.cookies,
-		LastFull: st.LastFull, LastSuccess: s.now().UTC()}
-	if a.full {
-		next.LastFull = rep.Started
-	}
-	apply := func(ctx context.Context) error {
-		if err := a.applyGroups(ctx, f); err != nil {
-			return err
-		}
-		if err := a.applyUsers(ctx, f); err != nil {
-			return err
-		}
-		if err := a.applyManagers(ctx); err != nil {
-			return err
-		}
-		if err := a.applyMembers(ctx, f); err != nil {
-			return err
-		}
-		if gone != nil {
-			return a.applyVanished(ctx, gone)
-		}
-		return nil
-	}
+	next := s.nextState(src.cfg, st, f, rep)
 	if opts.DryRun {
-		err := s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
-			a.dryTx = tx
-			if err := apply(ctx); err != nil {
-				return err
-			}
-			return errDryRun
-		})
-		if errors.Is(err, errDryRun) {
-			err = nil
-		}
-		return next, err
+		return next, a.dryRun(ctx, f, gone)
 	}
-	if err := apply(ctx); err != nil {
+	if err := a.apply(ctx, f, gone); err != nil {
 		return nil, fmt.Errorf("write store: %w", err)
 	}
 	return next, nil
+}
+
+// runMode says whether a run is full or incremental, and why it is full.
+func runMode(cfg SourceConfig, st *state, opts RunOptions, now time.Time) (mode, reason string) {
+	switch {
+	case opts.Full:
+		return "full", "requested"
+	case cfg.ChangeDetection == DetectNone:
+		return "full", "change detection is off"
+	case st.Watermark == "":
+		return "full", "no watermark yet"
+	case st.Detection != cfg.ChangeDetection:
+		return "full", "change detection changed"
+	case now.Sub(st.LastFull) >= cfg.FullSyncInterval:
+		return "full", "periodic reconciliation (full_sync_interval)"
+	}
+	return "incremental", ""
+}
+
+// nextState is the state a successful run leaves: the new watermark and
+// cookies, and when the last full run was.
+func (s *Syncer) nextState(cfg SourceConfig, st *state, f *fetched, rep *Report) *state {
+	next := &state{Watermark: f.watermark, Detection: cfg.ChangeDetection, Server: f.server, Cookies: f.cookies,
+		LastFull: st.LastFull, LastSuccess: s.now().UTC()}
+	if rep.Mode == "full" {
+		next.LastFull = rep.Started
+	}
+	return next
 }
 
 func (src *source) setRunning(b bool) {

@@ -78,6 +78,34 @@ func toRecord(e *ldap.Entry, idAttr string) (*record, error) {
 type mapper struct {
 	src   SourceConfig
 	attrs map[string]string // SCIM → directory attribute
+	// mapped pairs each mapped SCIM attribute with its directory attribute;
+	// owned lists those the directory keeps owning after it creates a user
+	// (mapped, not store_owned).
+	mapped []mappedAttribute
+	owned  []*scimAttribute
+}
+
+// mappedAttribute is a SCIM attribute read from directory attribute dir.
+type mappedAttribute struct {
+	*scimAttribute
+	dir string
+}
+
+// newMapper prepares the mapping of a source (with defaults filled in).
+func newMapper(src SourceConfig) *mapper {
+	m := &mapper{src: src, attrs: src.Attributes}
+	for i := range scimAttributes {
+		a := &scimAttributes[i]
+		dir, ok := src.Attributes[a.name]
+		if !ok {
+			continue
+		}
+		m.mapped = append(m.mapped, mappedAttribute{a, dir})
+		if !slices.Contains(src.StoreOwned, a.name) {
+			m.owned = append(m.owned, a)
+		}
+	}
+	return m
 }
 
 // userAttributes lists the directory attributes a user search asks for.
@@ -110,64 +138,14 @@ func (m *mapper) groupAttributes() []string {
 // entry the store cannot take, so bad entries are reported before any write.
 func (m *mapper) user(r *record) (*store.User, error) {
 	u := &store.User{Active: true, Source: store.Source{Name: m.src.Name, ID: r.ID, DN: r.DN}}
-	for scim, dir := range m.attrs {
-		vals := r.all(dir)
+	for _, a := range m.mapped {
+		vals := r.all(a.dir)
 		first := ""
 		if len(vals) > 0 {
 			first = strings.TrimSpace(vals[0])
 		}
-		switch scim {
-		case "userName":
-			u.UserName = first
-		case "externalId":
-			u.ExternalID = first
-		case "displayName":
-			u.DisplayName = first
-		case "nickName":
-			u.NickName = first
-		case "title":
-			u.Title = first
-		case "userType":
-			u.UserType = first
-		case "name.givenName":
-			u.Name.GivenName = first
-		case "name.familyName":
-			u.Name.FamilyName = first
-		case "name.formatted":
-			u.Name.Formatted = first
-		case "name.middleName":
-			u.Name.MiddleName = first
-		case "preferredLanguage":
-			u.PreferredLanguage = first
-		case "locale":
-			u.Locale = first
-		case "timezone":
-			u.Timezone = first
-		case "emails":
-			u.Emails = values(vals, "work")
-		case "phoneNumbers":
-			u.PhoneNumbers = values(vals, "work")
-		case "active":
-			active, err := parseActive(dir, first)
-			if err != nil {
-				return nil, err
-			}
-			u.Active = active
-		case "enterprise.employeeNumber":
-			enterprise(u).EmployeeNumber = first
-		case "enterprise.department":
-			enterprise(u).Department = first
-		case "enterprise.costCenter":
-			enterprise(u).CostCenter = first
-		case "enterprise.organization":
-			enterprise(u).Organization = first
-		case "enterprise.division":
-			enterprise(u).Division = first
-		case "enterprise.manager":
-			// A DN, resolved to the manager's SCIM id when the user is written.
-			if first != "" {
-				enterprise(u).Manager = &store.Manager{Ref: first}
-			}
+		if err := a.set(u, a.dir, first, vals); err != nil {
+			return nil, err
 		}
 	}
 	if u.UserName == "" {
@@ -218,58 +196,121 @@ func enterprise(u *store.User) *store.Enterprise {
 	return u.Enterprise
 }
 
-// copyAttr sets one mapped SCIM attribute of dst from the directory view.
-func copyAttr(dst, view *store.User, attr string) {
-	ve := view.Enterprise
-	if ve == nil {
-		ve = &store.Enterprise{}
+// scimAttribute is one SCIM attribute the attribute map may name: how the
+// values of a directory attribute set it on the directory's view of a
+// user, and how that view's value is copied onto a stored user.
+type scimAttribute struct {
+	name string
+	// set stores the values of directory attribute dir; first is the
+	// first value, trimmed.
+	set func(u *store.User, dir, first string, vals []string) error
+	// copy copies the attribute from the directory's view to dst.
+	copy func(dst, view *store.User)
+}
+
+// scimAttributes lists every mappable SCIM attribute, in the order the
+// configuration's errors name them.
+var scimAttributes = []scimAttribute{
+	text("userName", func(u *store.User) *string { return &u.UserName }),
+	text("externalId", func(u *store.User) *string { return &u.ExternalID }),
+	text("displayName", func(u *store.User) *string { return &u.DisplayName }),
+	text("nickName", func(u *store.User) *string { return &u.NickName }),
+	text("title", func(u *store.User) *string { return &u.Title }),
+	text("userType", func(u *store.User) *string { return &u.UserType }),
+	text("name.givenName", func(u *store.User) *string { return &u.Name.GivenName }),
+	text("name.familyName", func(u *store.User) *string { return &u.Name.FamilyName }),
+	text("name.formatted", func(u *store.User) *string { return &u.Name.Formatted }),
+	text("name.middleName", func(u *store.User) *string { return &u.Name.MiddleName }),
+	text("preferredLanguage", func(u *store.User) *string { return &u.PreferredLanguage }),
+	text("locale", func(u *store.User) *string { return &u.Locale }),
+	text("timezone", func(u *store.User) *string { return &u.Timezone }),
+	workValues("emails", func(u *store.User) *[]store.Value { return &u.Emails }),
+	workValues("phoneNumbers", func(u *store.User) *[]store.Value { return &u.PhoneNumbers }),
+	{name: "active", set: setActive, copy: func(dst, view *store.User) { dst.Active = view.Active }},
+	enterpriseText("enterprise.employeeNumber", func(e *store.Enterprise) *string { return &e.EmployeeNumber }),
+	enterpriseText("enterprise.department", func(e *store.Enterprise) *string { return &e.Department }),
+	enterpriseText("enterprise.costCenter", func(e *store.Enterprise) *string { return &e.CostCenter }),
+	enterpriseText("enterprise.organization", func(e *store.Enterprise) *string { return &e.Organization }),
+	enterpriseText("enterprise.division", func(e *store.Enterprise) *string { return &e.Division }),
+	{name: "enterprise.manager", set: setManager, copy: copyManager},
+}
+
+// mappable names the SCIM attributes the attribute map may name.
+func mappable() []string {
+	out := make([]string, len(scimAttributes))
+	for i, a := range scimAttributes {
+		out[i] = a.name
 	}
-	switch attr {
-	case "userName":
-		dst.UserName = view.UserName
-	case "externalId":
-		dst.ExternalID = view.ExternalID
-	case "displayName":
-		dst.DisplayName = view.DisplayName
-	case "nickName":
-		dst.NickName = view.NickName
-	case "title":
-		dst.Title = view.Title
-	case "userType":
-		dst.UserType = view.UserType
-	case "name.givenName":
-		dst.Name.GivenName = view.Name.GivenName
-	case "name.familyName":
-		dst.Name.FamilyName = view.Name.FamilyName
-	case "name.formatted":
-		dst.Name.Formatted = view.Name.Formatted
-	case "name.middleName":
-		dst.Name.MiddleName = view.Name.MiddleName
-	case "preferredLanguage":
-		dst.PreferredLanguage = view.PreferredLanguage
-	case "locale":
-		dst.Locale = view.Locale
-	case "timezone":
-		dst.Timezone = view.Timezone
-	case "emails":
-		dst.Emails = view.Emails
-	case "phoneNumbers":
-		dst.PhoneNumbers = view.PhoneNumbers
-	case "active":
-		dst.Active = view.Active
-	case "enterprise.employeeNumber":
-		enterprise(dst).EmployeeNumber = ve.EmployeeNumber
-	case "enterprise.department":
-		enterprise(dst).Department = ve.Department
-	case "enterprise.costCenter":
-		enterprise(dst).CostCenter = ve.CostCenter
-	case "enterprise.organization":
-		enterprise(dst).Organization = ve.Organization
-	case "enterprise.division":
-		enterprise(dst).Division = ve.Division
-	case "enterprise.manager":
-		enterprise(dst).Manager = ve.Manager
+	return out
+}
+
+// text is a single-valued string attribute.
+func text(name string, field func(*store.User) *string) scimAttribute {
+	return scimAttribute{
+		name: name,
+		set: func(u *store.User, _, first string, _ []string) error {
+			*field(u) = first
+			return nil
+		},
+		copy: func(dst, view *store.User) { *field(dst) = *field(view) },
 	}
+}
+
+// workValues is a multi-valued attribute: every directory value, the
+// first primary, all of type work.
+func workValues(name string, field func(*store.User) *[]store.Value) scimAttribute {
+	return scimAttribute{
+		name: name,
+		set: func(u *store.User, _, _ string, vals []string) error {
+			*field(u) = values(vals, "work")
+			return nil
+		},
+		copy: func(dst, view *store.User) { *field(dst) = *field(view) },
+	}
+}
+
+// enterpriseText is a string attribute of the enterprise extension.
+func enterpriseText(name string, field func(*store.Enterprise) *string) scimAttribute {
+	return scimAttribute{
+		name: name,
+		set: func(u *store.User, _, first string, _ []string) error {
+			*field(enterprise(u)) = first
+			return nil
+		},
+		copy: func(dst, view *store.User) {
+			v := ""
+			if view.Enterprise != nil {
+				v = *field(view.Enterprise)
+			}
+			*field(enterprise(dst)) = v
+		},
+	}
+}
+
+func setActive(u *store.User, dir, first string, _ []string) error {
+	active, err := parseActive(dir, first)
+	if err != nil {
+		return err
+	}
+	u.Active = active
+	return nil
+}
+
+// setManager keeps the manager's DN, resolved to the manager's SCIM id
+// when the user is written.
+func setManager(u *store.User, _, first string, _ []string) error {
+	if first != "" {
+		enterprise(u).Manager = &store.Manager{Ref: first}
+	}
+	return nil
+}
+
+func copyManager(dst, view *store.User) {
+	var m *store.Manager
+	if view.Enterprise != nil {
+		m = view.Enterprise.Manager
+	}
+	enterprise(dst).Manager = m
 }
 
 // memberRef is a group member as the directory names it.

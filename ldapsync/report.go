@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -130,4 +131,16 @@ func (r *Report) Summary() string {
 		s += "; error: " + r.Error
 	}
 	return s
+}
+
+// progress returns a function that logs a long phase's progress at most
+// every progressEvery (five seconds).
+func (s *Syncer) progress(source, phase string) func(n int) {
+	last := time.Now()
+	return func(n int) {
+		if time.Since(last) >= s.progressEvery {
+			last = time.Now()
+			s.log.Info("ldapsync: progress", slog.String("source", source), slog.String("phase", phase), slog.Int("entries", n))
+		}
+	}
 }

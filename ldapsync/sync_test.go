@@ -311,15 +311,6 @@ func TestBadEntriesAreSkippedAndReported(t *testing.T) {
 	}
 }
 
-func activityCount(t testing.TB, st store.Store) int {
-	t.Helper()
-	_, n, err := st.ListActivity(context.Background(), store.ActivityQuery{Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestModifyTimestampChangeDetection(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{LDIF: person("alice", "Alice", "A", "") + person("bob", "Bob", "B", "")})
 	st := newStore(t)

@@ -3,20 +3,25 @@ package ldapsync
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
+// This file is the tests' harness: a real SQLite store in a temp dir, a
+// syncer reading a real slapd (ldaptest), LDIF builders for the fixtures,
+// and readers that check what a run left in the store.
+
+// newStore opens an empty SQLite store that the test closes at cleanup.
 func newStore(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "store.db"), sqlite.Options{})
@@ -148,10 +153,43 @@ func countUsers(t testing.TB, st store.Store) int {
 // entryUUID reads an entry's entryUUID straight from the directory.
 func entryUUID(t testing.TB, srv *ldaptest.Server, dn string) string {
 	t.Helper()
-	res, err := srv.Conn(t).Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"entryUUID"}, nil))
+	res, err := srv.Conn(t).Search(entryRequest(dn, "entryUUID"))
 	if err != nil || len(res.Entries) != 1 {
 		t.Fatalf("read %s: %v", dn, err)
 	}
 	return res.Entries[0].GetAttributeValue("entryUUID")
+}
+
+// activityCount is how many activity entries the store holds.
+func activityCount(t testing.TB, st store.Store) int {
+	t.Helper()
+	_, n, err := st.ListActivity(context.Background(), store.ActivityQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lockedWriter lets a test read logs that a run writes concurrently.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

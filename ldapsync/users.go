@@ -1,0 +1,245 @@
+package ldapsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// applyUsers creates, links or updates each spooled user. A batch's
+// existing users are read with one query, and a user the directory did not
+// change is not written at all.
+func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
+	return a.eachSpooled(f.users.spool, "write users", func(batch []*record) error {
+		views := make([]*store.User, len(batch))
+		bad := make([]error, len(batch))
+		managers := make([]string, len(batch))
+		for i, r := range batch {
+			if views[i], bad[i] = a.src.m.user(r); bad[i] == nil {
+				if e := views[i].Enterprise; e != nil && e.Manager != nil {
+					managers[i], e.Manager = e.Manager.Ref, nil
+				}
+			}
+		}
+		// Entries the mapping rejects are reported at once, so they never
+		// cost their batch a retry.
+		var good []int
+		for i := range batch {
+			if bad[i] != nil {
+				a.rep.fail(batch[i].DN, bad[i])
+				continue
+			}
+			good = append(good, i)
+		}
+		return a.batch(ctx, len(good), func(j int) string { return batch[good[j]].DN },
+			func(ctx context.Context, tx store.Tx, j int) ([]Change, error) {
+				i := good[j]
+				if err := a.resolveManager(ctx, tx, batch[i].ID, views[i], managers[i]); err != nil {
+					return nil, err
+				}
+				return a.putUser(ctx, tx, batch[i], views[i])
+			})
+	})
+}
+
+func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
+	c := Change{Type: "User", Name: view.UserName, DN: r.DN}
+	ref, known, err := a.idx.get(ctx, tx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if known {
+		// The stored user's directory-owned part already matches: nothing
+		// to write, not even a read.
+		if ref.hash != 0 && ref.hash == a.fingerprint(view) {
+			return []Change{{Action: "unchanged", Type: "User"}}, nil
+		}
+		return a.updateUser(ctx, tx, r, view, ref.id, "update", c)
+	}
+	if a.mayLink {
+		existing, err := a.findUserToLink(ctx, tx, view)
+		if err != nil {
+			return nil, err
+		}
+		if existing != nil {
+			c.Detail = "existing user " + existing.UserName
+			return a.updateUser(ctx, tx, r, view, existing.ID, "link", c)
+		}
+	}
+	u := *view
+	if err := tx.CreateUser(ctx, &u); err != nil {
+		return nil, err
+	}
+	a.idx.put(r.ID, u.ID, r.DN, "")
+	c.Action = "create"
+	return []Change{c}, nil
+}
+
+// updateUser writes the directory-owned attributes of view onto the user
+// with SCIM id id, and says what kind of change it was.
+func (a *applier) updateUser(ctx context.Context, tx store.Tx, r *record, view *store.User, id, action string, c Change) ([]Change, error) {
+	var old store.User
+	updated, err := tx.UpdateUser(ctx, id, func(u *store.User) error {
+		old = *u
+		a.takeOwned(u, view)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.idx.put(r.ID, id, r.DN, old.Source.DN)
+	switch {
+	case updated.Meta.Version == old.Meta.Version:
+		return []Change{{Action: "unchanged", Type: "User"}}, nil
+	case action == "link":
+		c.Action = "link"
+	case old.Active != updated.Active:
+		c.Action = map[bool]string{true: "activate", false: "deactivate"}[updated.Active]
+	default:
+		c.Action = "update"
+		if old.Source.DN != "" && !strings.EqualFold(old.Source.DN, r.DN) {
+			c.Detail = "moved from " + old.Source.DN
+		}
+	}
+	return []Change{c}, nil
+}
+
+// takeOwned copies the attributes the directory owns from view to u.
+func (a *applier) takeOwned(u, view *store.User) {
+	cfg := a.src.cfg
+	for _, attr := range a.src.m.owned {
+		attr.copy(u, view)
+	}
+	// A synced user is active unless the directory says otherwise; this
+	// also reactivates a user that comes back.
+	if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
+		u.Active = view.Active
+	}
+	u.Source = view.Source
+	if u.Enterprise.IsZero() {
+		u.Enterprise = nil
+	}
+}
+
+// fingerprint hashes the directory-owned part of a user and its directory
+// link, so a full run tells an unchanged user without reading it.
+func (a *applier) fingerprint(u *store.User) uint64 {
+	p := &store.User{}
+	a.takeOwned(p, u)
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write(doc)
+	h.Write([]byte("\x00" + p.Source.Name + "\x00" + p.Source.ID + "\x00" + p.Source.DN))
+	return h.Sum64() | 1 // never 0, which means "unknown"
+}
+
+// resolveManager points the user at its manager when the manager's DN is
+// known; a manager synced later in the run is set by applyManagers.
+func (a *applier) resolveManager(ctx context.Context, tx store.Tx, sourceID string, view *store.User, dn string) error {
+	if dn == "" {
+		return nil
+	}
+	id, ok, err := a.idx.dn(ctx, tx, dn)
+	if err != nil {
+		return err
+	}
+	if ok {
+		enterprise(view).Manager = &store.Manager{Value: id}
+		delete(a.pendingManagers, sourceID)
+		return nil
+	}
+	if view.Enterprise != nil {
+		view.Enterprise.Manager = nil
+	}
+	a.pendingManagers[sourceID] = dn
+	return nil
+}
+
+// applyManagers sets the managers that were synced after their reports.
+// A manager outside the sync's scope stays unset.
+func (a *applier) applyManagers(ctx context.Context) error {
+	if slices.Contains(a.src.cfg.StoreOwned, "enterprise.manager") {
+		return nil
+	}
+	type pending struct{ userID, managerID string }
+	var todo []pending
+	for srcID, dn := range a.pendingManagers {
+		u, okU, err := a.idx.id(ctx, a.reader(), srcID)
+		if err != nil {
+			return err
+		}
+		m, okM, err := a.idx.dn(ctx, a.reader(), dn)
+		if err != nil {
+			return err
+		}
+		if okU && okM {
+			todo = append(todo, pending{u, m})
+		}
+	}
+	return a.batches(ctx, len(todo), func(i int) string { return "" },
+		func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
+			_, err := tx.UpdateUser(ctx, todo[i].userID, func(u *store.User) error {
+				enterprise(u).Manager = &store.Manager{Value: todo[i].managerID}
+				return nil
+			})
+			return nil, err
+		})
+}
+
+// findUserToLink finds an existing user the entry should take over: one
+// with the same userName or e-mail that no directory owns, or, in a full
+// run, one of this source whose entry vanished (deleted and recreated in
+// the directory with a new identity).
+func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.User) (*store.User, error) {
+	cfg := a.src.cfg
+	var candidates []*store.User
+	for _, by := range cfg.LinkBy {
+		switch by {
+		case "userName":
+			u, err := tx.GetUserByUserName(ctx, view.UserName)
+			if err == nil {
+				candidates = append(candidates, u)
+			} else if !store.IsNotFound(err) {
+				return nil, err
+			}
+		case "emails":
+			for _, e := range view.Emails {
+				page, err := tx.ListUsers(ctx, store.Query{
+					Filter: store.Compare{Attr: "emails.value", Op: store.OpEq, Value: e.Value}, Limit: 2,
+				})
+				if err != nil {
+					return nil, err
+				}
+				if len(page.Users) > 1 {
+					return nil, &entryError{fmt.Errorf("e-mail %s belongs to several users; not linking", e.Value)}
+				}
+				candidates = append(candidates, page.Users...)
+			}
+		}
+		if len(candidates) > 0 {
+			break
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	u := candidates[0]
+	switch {
+	case u.Source.Name == "":
+		return u, nil
+	case u.Source.Name != cfg.Name:
+		return nil, &entryError{fmt.Errorf("user %s already exists, synced from source %s", u.UserName, u.Source.Name)}
+	}
+	if _, alive := a.seenUsers[u.Source.ID]; a.full && !alive {
+		return u, nil
+	}
+	return nil, &entryError{fmt.Errorf("user %s already exists, synced from entry %s", u.UserName, u.Source.DN)}
+}
