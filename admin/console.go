@@ -68,7 +68,8 @@ func (a *API) initConsole() {
 	}
 	assets, _ := fs.Sub(assetFiles, "assets")
 	m := http.NewServeMux()
-	m.Handle("GET "+ConsolePath+"/assets/", http.StripPrefix(ConsolePath+"/assets/", http.FileServerFS(assets)))
+	files := http.StripPrefix(ConsolePath+"/assets/", http.FileServerFS(assets))
+	m.HandleFunc("GET "+ConsolePath+"/assets/{file}", func(w http.ResponseWriter, r *http.Request) { files.ServeHTTP(w, r) })
 	m.HandleFunc("GET "+ConsolePath+"/login", a.loginPage)
 	m.HandleFunc("POST "+ConsolePath+"/login", a.login)
 	m.Handle("POST "+ConsolePath+"/logout", a.signedIn(a.logout))

@@ -91,16 +91,18 @@ func activityRows(entries []store.Activity) []activityRow {
 }
 
 type activityData struct {
-	User, Door, Action, Since, Until string
-	Doors                            []string // suggestions for the door filter
-	Entries                          []activityRow
-	Total, From, To                  int
-	Prev, Next                       string
+	User, Door, Action, Resource string
+	Since, Until                 string
+	Doors                        []string // suggestions for the door filter
+	Entries                      []activityRow
+	Total, From, To              int
+	Prev, Next                   string
 }
 
 func (a *API) activityPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := activityData{User: q.Get("user"), Door: q.Get("door"), Action: q.Get("action"), Since: q.Get("since"),
+	d := activityData{User: q.Get("user"), Door: q.Get("door"), Action: q.Get("action"), Resource: q.Get("resource"),
+		Since: q.Get("since"),
 		Until: q.Get("until"), Doors: append([]string{"admin", "cli", "ldapsync", "scim"}, a.dialects...)}
 	v := view{Title: "Activity", Section: "activity", Data: &d}
 	aq, err := a.activityQuery(r.Context(), q, listPageSize, consoleTimeLayouts...)
