@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -121,11 +122,13 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Syncer is the directory syncer (its scheduler is started by Run).
 func (a *App) Syncer() *ldapsync.Syncer { return a.syncer }
 
-// RunBackground starts the background work (directory sync schedules)
-// until ctx ends.
+// RunBackground runs the background work (directory sync schedules, and
+// the console's note of their runs) until ctx ends.
 func (a *App) RunBackground(ctx context.Context) {
-	go a.admin.WatchSync(ctx, 10*time.Second)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.admin.WatchSync(ctx, 10*time.Second) })
 	a.syncer.Run(ctx)
+	wg.Wait()
 }
 
 // readyz reports whether the store is open and migrated, and each directory
