@@ -108,3 +108,16 @@ func TestNiceCeiling(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkObserve is what the console's counts add to every request.
+func BenchmarkObserve(b *testing.B) {
+	a := New(Options{})
+	doors := []string{"scim", "admin", "pterodactyl", "other"}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			a.Observe(doors[i%len(doors)], 200+i%3*100)
+			i++
+		}
+	})
+}
