@@ -40,8 +40,9 @@ type chartLine struct {
 }
 
 type chartTick struct {
-	X     float64
-	Label string
+	X      float64
+	Label  string
+	Anchor string // SVG text-anchor: the last label ends at the plot's edge
 }
 
 type chartRun struct {
@@ -94,8 +95,11 @@ func buildChart(minutes []minuteCounts, runs []SyncRun) chart {
 			col.Bars = append(col.Bars, chartBar{X: round1(x + 1), Y: round1(y), W: round1(slot - 2), H: round1(h), Class: part.class})
 		}
 		c.Columns = append(c.Columns, col)
-		if i%15 == 0 || i == len(minutes)-1 {
-			c.Ticks = append(c.Ticks, chartTick{X: round1(x + slot/2), Label: m.Start.Format("15:04")})
+		switch {
+		case i == len(minutes)-1:
+			c.Ticks = append(c.Ticks, chartTick{X: c.Right, Label: m.Start.Format("15:04"), Anchor: "end"})
+		case i%15 == 0:
+			c.Ticks = append(c.Ticks, chartTick{X: round1(x + slot/2), Label: m.Start.Format("15:04"), Anchor: "middle"})
 		}
 	}
 	start := minutes[0].Start
