@@ -1,14 +1,16 @@
 // Package admin is the operators' door under /admin: the activity log with
-// filters, SCIM token management, and the directory sync admin handler the
-// composition root hands it. Every route needs an admin bearer token.
+// filters, SCIM token management, the directory sync admin handler the
+// composition root hands it, and the web console at /admin/ui. Every JSON
+// route needs an admin bearer token; the console asks for one once and
+// keeps a session.
 package admin
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -28,15 +30,33 @@ type Options struct {
 	SCIMTokens interface{ Forget() }
 	// Sync serves /admin/sync/… (nil: not served).
 	Sync http.Handler
+	// SyncStatus reports each directory source's sync status for the
+	// console (nil: no sources).
+	SyncStatus func() []SyncSource
+	// Dialects are the legacy dialects whose API keys and sessions the
+	// console lists and revokes.
+	Dialects []string
+	// Clock is the time (nil: time.Now).
+	Clock func() time.Time
 }
 
 // API is the admin door.
 type API struct {
-	st     store.Store
-	log    *slog.Logger
-	tokens *auth.Tokens
-	scim   interface{ Forget() }
-	sync   http.Handler
+	st         store.Store
+	log        *slog.Logger
+	tokens     *auth.Tokens
+	staticHash string // of the configured admin token, "" for none
+	scim       interface{ Forget() }
+	sync       http.Handler
+	syncStatus func() []SyncSource
+	dialects   []string
+	now        func() time.Time
+
+	console  http.Handler
+	sessions *auth.Sessions
+	pages    map[string]*pageTemplate
+	traffic  *traffic
+	runs     *runHistory
 }
 
 // New returns the admin API.
@@ -44,30 +64,57 @@ func New(o Options) *API {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &API{st: o.Store, log: o.Log, tokens: auth.NewTokens(o.Store, auth.AdminTokenKind, o.Token, "config-admin-token"),
-		scim: o.SCIMTokens, sync: o.Sync}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	a := &API{st: o.Store, log: o.Log, tokens: auth.NewTokens(o.Store, auth.AdminTokenKind, o.Token, "config-admin-token"),
+		scim: o.SCIMTokens, sync: o.Sync, syncStatus: o.SyncStatus, dialects: slices.Sorted(slices.Values(o.Dialects)),
+		now: o.Clock}
+	if o.Token != "" {
+		a.staticHash = auth.HashToken(o.Token)
+	}
+	a.initConsole()
+	return a
 }
 
 // Name names the door in logs and metrics.
 func (a *API) Name() string { return "admin" }
 
-// RateKey is the admin token a request carries.
-func (a *API) RateKey(r *http.Request) string { return r.Header.Get("Authorization") }
+// RateKey is the admin token a request carries, or the console session.
+func (a *API) RateKey(r *http.Request) string {
+	if isConsole(r) {
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			return c.Value
+		}
+		return ""
+	}
+	return r.Header.Get("Authorization")
+}
 
-// IsLogin reports false: admin tokens have no login.
-func (a *API) IsLogin(*http.Request) bool { return false }
+// IsLogin reports whether the request is a console login: admin tokens
+// are guessed there if anywhere.
+func (a *API) IsLogin(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == ConsolePath+"/login"
+}
 
 // Refuse answers a request turned away at the edge.
-func (a *API) Refuse(w http.ResponseWriter, _ *http.Request, status int) {
+func (a *API) Refuse(w http.ResponseWriter, r *http.Request, status int) {
 	msg := "too many requests: slow down and retry later"
 	if status != http.StatusTooManyRequests {
 		msg = "the server is busy: retry later"
 	}
+	if isConsole(r) {
+		a.consoleRefuse(w, r, status, msg)
+		return
+	}
 	adminError(w, status, msg)
 }
 
-// Routes serves the API under /admin.
+// Routes serves the API under /admin and the console under /admin/ui.
 func (a *API) Routes(r *mux.Router) {
+	// The console first: the /admin subrouter would otherwise take it.
+	r.PathPrefix(ConsolePath).MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return isConsole(r) }).
+		Handler(a.console)
 	sub := r.PathPrefix("/admin").Subrouter()
 	sub.Use(a.authenticate)
 	sub.HandleFunc("/activity", a.adminActivity).Methods(http.MethodGet)
@@ -126,42 +173,14 @@ type activityJSON struct {
 // adminActivity: GET /admin/activity?user=&door=&action=&since=&until=&offset=&limit=
 // (user is a userName or SCIM id; times are RFC 3339).
 func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	aq := store.ActivityQuery{Door: q.Get("door"), Action: q.Get("action"), ResourceID: q.Get("resource")}
-	if u := q.Get("user"); u != "" {
-		user, err := a.st.GetUserByUserName(r.Context(), u)
-		if store.IsNotFound(err) {
-			user, err = a.st.GetUser(r.Context(), u)
-		}
-		if err != nil {
-			adminError(w, http.StatusNotFound, "no user "+strconv.Quote(u))
-			return
-		}
-		aq.UserKey = user.Key
-	}
-	for name, dst := range map[string]*time.Time{"since": &aq.Since, "until": &aq.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				adminError(w, http.StatusBadRequest, name+" must be an RFC 3339 time")
-				return
-			}
-			*dst = t
-		}
-	}
-	var ok bool
-	if aq.Offset, ok = httpjson.IntParam(r, "offset", 0); !ok || aq.Offset < 0 {
-		adminError(w, http.StatusBadRequest, "offset must be a non-negative integer")
-		return
-	}
-	if aq.Limit, ok = httpjson.IntParam(r, "limit", 100); !ok || aq.Limit < 1 || aq.Limit > 1000 {
-		adminError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
+	aq, err := a.activityQuery(r.Context(), r.URL.Query(), 100)
+	if err != nil {
+		a.fail(w, r, "admin activity", err)
 		return
 	}
 	entries, total, err := a.st.ListActivity(r.Context(), aq)
 	if err != nil {
-		a.log.ErrorContext(r.Context(), "admin activity", "err", err)
-		adminError(w, http.StatusInternalServerError, "internal error")
+		a.fail(w, r, "admin activity", err)
 		return
 	}
 	out := make([]activityJSON, len(entries))
@@ -171,6 +190,17 @@ func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
 			UserKey: e.UserKey, Detail: e.Detail}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"total": total, "offset": aq.Offset, "entries": out})
+}
+
+// fail answers err: a request error with its status and message, anything
+// else logged and answered as an internal error.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if re := asRequestError(err); re != nil {
+		adminError(w, re.status, re.msg)
+		return
+	}
+	a.log.ErrorContext(r.Context(), what, "err", err)
+	adminError(w, http.StatusInternalServerError, "internal error")
 }
 
 type tokenJSON struct {
@@ -183,9 +213,9 @@ type tokenJSON struct {
 }
 
 func (a *API) adminListTokens(w http.ResponseWriter, r *http.Request) {
-	creds, err := a.st.ListCredentials(r.Context(), auth.SCIMTokenKind)
+	creds, err := a.listCredentials(r.Context(), auth.SCIMTokenKind)
 	if err != nil {
-		adminError(w, http.StatusInternalServerError, "internal error")
+		a.fail(w, r, "admin list tokens", err)
 		return
 	}
 	out := make([]tokenJSON, len(creds))
@@ -206,23 +236,9 @@ func (a *API) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if strings.TrimSpace(body.Name) == "" {
-		adminError(w, http.StatusBadRequest, "name is required")
-		return
-	}
-	var userKey int64
-	if body.UserName != "" {
-		u, err := a.st.GetUserByUserName(r.Context(), body.UserName)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, "no user "+strconv.Quote(body.UserName))
-			return
-		}
-		userKey = u.Key
-	}
-	token, c, err := auth.IssueSCIMToken(r.Context(), a.st, adminActor(r), body.Name, userKey)
+	token, c, err := a.issueSCIMToken(r.Context(), adminActor(r), body.Name, body.UserName)
 	if err != nil {
-		a.log.ErrorContext(r.Context(), "admin create token", "err", err)
-		adminError(w, http.StatusInternalServerError, "internal error")
+		a.fail(w, r, "admin create token", err)
 		return
 	}
 	httpjson.Write(w, http.StatusCreated, tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier,
@@ -231,31 +247,9 @@ func (a *API) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) adminRevokeToken(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
-	creds, err := a.st.ListCredentials(r.Context(), auth.SCIMTokenKind)
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, "internal error")
+	if err := a.revoke(r.Context(), adminActor(r), scimTokens(), id); err != nil {
+		a.fail(w, r, "admin revoke token", err)
 		return
-	}
-	found := false
-	for _, c := range creds {
-		found = found || c.ID == id
-	}
-	if !found {
-		adminError(w, http.StatusNotFound, "no SCIM token "+strconv.FormatInt(id, 10))
-		return
-	}
-	err = a.st.Write(r.Context(), adminActor(r), func(tx store.Tx) error {
-		if err := tx.DeleteCredential(r.Context(), id); err != nil {
-			return err
-		}
-		return tx.Record(r.Context(), store.Activity{Action: "token.revoke", ResourceType: "Token", Detail: "scim token " + strconv.FormatInt(id, 10)})
-	})
-	if err != nil {
-		adminError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	if a.scim != nil {
-		a.scim.Forget()
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

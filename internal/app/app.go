@@ -7,7 +7,10 @@ package app
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -35,6 +38,7 @@ type App struct {
 	syncer  *ldapsync.Syncer
 	metrics *metrics.Metrics
 	limits  *rateLimiter
+	admin   *admin.API
 }
 
 // New builds the app on an open store (cfg.DB names the SQLite file whose
@@ -87,7 +91,7 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 		}
 		r.ServeHTTP(w, req)
 	})
-	a.handler = httpjson.ClientAddress(trusted, requestLog(log, a.metrics, recoverer(log, routed)))
+	a.handler = httpjson.ClientAddress(trusted, requestLog(log, a.metrics, a.admin.Observe, recoverer(log, routed)))
 	return a, nil
 }
 
@@ -106,7 +110,8 @@ func (a *App) doors(cfg *config.Config, st store.Store, log *slog.Logger) ([]Doo
 		TestTokenEndpoint: cfg.SCIM.TestTokenEndpoint,
 	})
 	adminDoor := admin.New(admin.Options{Store: st, Log: log, Token: cfg.Admin.Token, SCIMTokens: scimTokens,
-		Sync: a.syncer.AdminHandler()})
+		Sync: a.syncer.AdminHandler(), SyncStatus: consoleSyncStatus(a.syncer.Status), Dialects: slices.Collect(maps.Keys(KeyFormats))})
+	a.admin = adminDoor
 	deps := legacyapi.Deps{Store: st, Log: log, Passwords: &auth.Verifier{Directory: a.syncer}, MaxBody: cfg.MaxBodyBytes}
 	return append([]Door{scimDoor, adminDoor}, legacyDoors(cfg.Legacy, deps)...), nil
 }
@@ -117,9 +122,14 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Syncer is the directory syncer (its scheduler is started by Run).
 func (a *App) Syncer() *ldapsync.Syncer { return a.syncer }
 
-// RunBackground starts the background work (directory sync schedules)
-// until ctx ends.
-func (a *App) RunBackground(ctx context.Context) { a.syncer.Run(ctx) }
+// RunBackground runs the background work (directory sync schedules, and
+// the console's note of their runs) until ctx ends.
+func (a *App) RunBackground(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.admin.WatchSync(ctx, 10*time.Second) })
+	a.syncer.Run(ctx)
+	wg.Wait()
+}
 
 // readyz reports whether the store is open, migrated and able to write
 // (not while writes fail: a full disk, a read-only or removed file), and

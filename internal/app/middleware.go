@@ -135,7 +135,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // requestLog gives every request an id (a sane incoming X-Request-Id is
 // kept) and logs one line per request. It logs the path without the query
 // string: filters can carry user names, and nothing secret belongs in logs.
-func requestLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
+// observe (may be nil) is told each request's door and status.
+func requestLog(log *slog.Logger, m *metrics.Metrics, observe func(door string, status int), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -155,6 +156,9 @@ func requestLog(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Ha
 		elapsed := time.Since(start)
 		if m != nil {
 			m.ObserveRequest(info.door, info.pattern, r.Method, sw.status, elapsed)
+		}
+		if observe != nil {
+			observe(info.door, sw.status)
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("id", id),
