@@ -35,6 +35,9 @@ var migrations embed.FS
 
 // Options tune the backend; the zero value is sane.
 type Options struct {
+	// Policy is the operator's choice of identity rules (shared e-mail
+	// addresses); the zero value is the default.
+	Policy store.Policy
 	// ReadConns is the read pool size; 0 means 2×GOMAXPROCS, at least 4.
 	ReadConns int
 	// CacheKiB is SQLite's page cache per connection; 0 means 8 MiB.
@@ -48,6 +51,7 @@ type Options struct {
 // DB is a Store on one SQLite file.
 type DB struct {
 	reader
+	policy  store.Policy
 	path    string
 	w       *sql.DB
 	r       *sql.DB
@@ -128,6 +132,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{}),
 		cp: cp, checkpointDone: make(chan struct{})}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
+	db.policy = opts.Policy
 	go db.writer()
 	go db.checkpointer(cp)
 	return db, nil
@@ -198,6 +203,12 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if fill := backfill(m.version); fill != nil {
+			if err := fill(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?)`, m.version, time.Now().Unix()); err != nil {
 			tx.Rollback()

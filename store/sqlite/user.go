@@ -100,9 +100,13 @@ func (r *reader) GetUserByKey(ctx context.Context, key int64) (*store.User, erro
 	return r.getUser(ctx, `u.key = ?`, key)
 }
 
-// GetUserByUserName matches userName case-insensitively.
+// GetUserByUserName finds the user whose userName equals userName under
+// store.UserNameKey. Should a database hold two such users from before that
+// comparison, the one whose name matches exactly, else the older, is the
+// answer.
 func (r *reader) GetUserByUserName(ctx context.Context, userName string) (*store.User, error) {
-	return r.getUser(ctx, `u.user_name = ?`, userName)
+	return r.getUser(ctx, `u.user_name_key = ? ORDER BY u.user_name <> ? COLLATE BINARY, u.key LIMIT 1`,
+		store.UserNameKey(userName), userName)
 }
 
 // GetUserBySource returns the user synced from source with that identity.
@@ -299,6 +303,10 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	if err := store.NormaliseUser(u); err != nil {
 		return err
 	}
+	nameKey := store.UserNameKey(u.UserName)
+	if err := t.checkUnique(ctx, 0, nameKey, t.policy.EmailsToCheck(nil, u)); err != nil {
+		return err
+	}
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -309,10 +317,10 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	var key int64
-	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, external_id, display_name, active,
+	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active,
  created, last_modified, version, password_hash, source, source_id, source_dn, doc)
- VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
-		u.ID, u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
+		u.ID, u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc)
 	if err != nil {
 		return mapErr(err)
@@ -321,7 +329,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	if err := t.writeEmails(ctx, u, false); err != nil {
 		return err
 	}
-	return t.record(ctx, "user.create", "User", u.ID, u.Key, u.Key, "userName="+u.UserName)
+	return t.record(ctx, "user.create", "User", u.ID, u.Key, u.Key, u.ID, "userName="+u.UserName)
 }
 
 // UpdateUser applies fn to the stored user. A change that alters nothing
@@ -350,11 +358,19 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source {
 		return old, nil
 	}
+	nameKey := store.UserNameKey(u.UserName)
+	checkName := ""
+	if nameKey != store.UserNameKey(old.UserName) {
+		checkName = nameKey
+	}
+	if err := t.checkUnique(ctx, u.Key, checkName, t.policy.EmailsToCheck(old, u)); err != nil {
+		return nil, err
+	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
-	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?,
+	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?,
  last_modified = ?, version = ?, password_hash = ?, source = ?, source_id = ?, source_dn = ?, doc = ? WHERE key = ?`,
-		u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
+		u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc, u.Key)
 	if err != nil {
 		return nil, mapErr(err)
@@ -370,11 +386,11 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if old.Active != u.Active {
 		action = map[bool]string{true: "user.activate", false: "user.deactivate"}[u.Active]
 	}
-	if err := t.record(ctx, action, "User", u.ID, u.Key, u.Key, "changed: "+strings.Join(changed, ", ")); err != nil {
+	if err := t.record(ctx, action, "User", u.ID, u.Key, u.Key, u.ID, "changed: "+strings.Join(changed, ", ")); err != nil {
 		return nil, err
 	}
 	if u.PasswordHash != old.PasswordHash {
-		if err := t.record(ctx, store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, t.actor.Door); err != nil {
+		if err := t.record(ctx, store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, u.ID, t.actor.Door); err != nil {
 			return nil, err
 		}
 	}
@@ -405,7 +421,31 @@ func (t *txn) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	return t.record(ctx, "user.delete", "User", id, key, key, "userName="+userName)
+	return t.record(ctx, "user.delete", "User", id, key, key, id, "userName="+userName)
+}
+
+// checkUnique refuses a userName key ("" when unchanged) or an e-mail
+// address that a user other than the one with key self holds. The store has
+// one writer, so nothing can slip in between this check and the write.
+func (t *txn) checkUnique(ctx context.Context, self int64, nameKey string, emails []string) error {
+	var taken bool
+	if nameKey != "" {
+		if err := t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM users WHERE user_name_key = ? AND key <> ?)`, nameKey, self); err != nil {
+			return err
+		}
+		if taken {
+			return store.FieldErrorf(store.KindConflict, "userName", "userName is already taken")
+		}
+	}
+	for _, e := range emails {
+		if err := t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM user_emails WHERE value = ? AND user_key <> ?)`, e, self); err != nil {
+			return err
+		}
+		if taken {
+			return store.EmailConflict(e)
+		}
+	}
+	return nil
 }
 
 func (t *txn) writeEmails(ctx context.Context, u *store.User, replace bool) error {
