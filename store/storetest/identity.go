@@ -88,8 +88,8 @@ func testActivityAfterDelete(t *testing.T, s store.Store) {
 func testUserNamePRECIS(t *testing.T, s store.Store) {
 	pairs := []struct{ stored, other string }{
 		{"ÄRNE", "ärne"},
-		{"kim", "\u212Aim"},          // KELVIN SIGN
-		{"ｂｏｂ", "Bob"},               // full width
+		{"kim", "\u212Aim"},           // KELVIN SIGN
+		{"ｂｏｂ", "Bob"},                // full width
 		{"Ren\u00e9e", "rene\u0301e"}, // precomposed, decomposed
 		{"Mary Ann", "MARY ANN"},      // a space: outside PRECIS, same mappings
 	}
