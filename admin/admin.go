@@ -120,24 +120,33 @@ type activityJSON struct {
 	ResourceType string `json:"resourceType,omitempty"`
 	ResourceID   string `json:"resourceId,omitempty"`
 	UserKey      int64  `json:"userKey,omitempty"`
+	UserID       string `json:"userId,omitempty"`
 	Detail       string `json:"detail,omitempty"`
 }
 
 // adminActivity: GET /admin/activity?user=&door=&action=&since=&until=&offset=&limit=
-// (user is a userName or SCIM id; times are RFC 3339).
+// (user is a userName or SCIM id, a deleted user's SCIM id too; times are
+// RFC 3339).
 func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	aq := store.ActivityQuery{Door: q.Get("door"), Action: q.Get("action"), ResourceID: q.Get("resource")}
+	gone := false // user names no user that exists now
 	if u := q.Get("user"); u != "" {
 		user, err := a.st.GetUserByUserName(r.Context(), u)
 		if store.IsNotFound(err) {
 			user, err = a.st.GetUser(r.Context(), u)
 		}
-		if err != nil {
-			adminError(w, http.StatusNotFound, "no user "+strconv.Quote(u))
+		switch {
+		case err == nil:
+			aq.UserID = user.ID
+		case store.IsNotFound(err):
+			// The history of a deleted user stays under its SCIM id.
+			aq.UserID, gone = u, true
+		default:
+			a.log.ErrorContext(r.Context(), "admin activity", "err", err)
+			adminError(w, http.StatusInternalServerError, "internal error")
 			return
 		}
-		aq.UserKey = user.Key
 	}
 	for name, dst := range map[string]*time.Time{"since": &aq.Since, "until": &aq.Until} {
 		if v := q.Get(name); v != "" {
@@ -164,11 +173,15 @@ func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
+	if gone && total == 0 {
+		adminError(w, http.StatusNotFound, "no user "+strconv.Quote(aq.UserID))
+		return
+	}
 	out := make([]activityJSON, len(entries))
 	for i, e := range entries {
 		out[i] = activityJSON{Seq: e.Seq, At: e.At.Format(time.RFC3339Nano), Door: e.Actor.Door, Principal: e.Actor.Principal,
 			Address: e.Actor.Address, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
-			UserKey: e.UserKey, Detail: e.Detail}
+			UserKey: e.UserKey, UserID: e.UserID, Detail: e.Detail}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"total": total, "offset": aq.Offset, "entries": out})
 }
