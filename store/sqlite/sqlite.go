@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -94,6 +95,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		v.Set("_foreign_keys", "on")
 		v.Set("_cache_size", strconv.Itoa(-cacheKiB))
 		return "file:" + url.PathEscape(path) + "?" + v.Encode() + extra
+	}
+	if err := createPrivate(path); err != nil { // files.go: 0600
+		return nil, err
 	}
 	// The one writer gets a larger cache: every change walks the same
 	// index pages, and re-reading them from the OS costs system calls.
@@ -174,9 +178,16 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return err
 }
 
-// BackupTo writes a consistent copy of the live database to path.
+// BackupTo writes a consistent copy of the live database to a new file at
+// path, 0600 (files.go); it refuses a path where anything exists.
 func (db *DB) BackupTo(ctx context.Context, path string) error {
+	if err := createBackupFile(path); err != nil {
+		return err
+	}
 	_, err := db.w.ExecContext(ctx, `VACUUM INTO ?`, path)
+	if err != nil {
+		os.Remove(path) // the file made above: no half copy is left
+	}
 	return err
 }
 
