@@ -101,12 +101,24 @@ func (r *reader) GetUserByKey(ctx context.Context, key int64) (*store.User, erro
 }
 
 // GetUserByUserName finds the user whose userName equals userName under
-// store.UserNameKey. Should a database hold two such users from before that
-// comparison, the one whose name matches exactly, else the older, is the
-// answer.
+// store.UserNameKey: one indexed lookup of a unique key. Only when that user
+// is missing or its name is not userName exactly is a name parked by the
+// migration (backfill.go) looked for, and preferred if it matches exactly.
 func (r *reader) GetUserByUserName(ctx context.Context, userName string) (*store.User, error) {
-	return r.getUser(ctx, `u.user_name_key = ? ORDER BY u.user_name <> ? COLLATE BINARY, u.key LIMIT 1`,
-		store.UserNameKey(userName), userName)
+	key := store.UserNameKey(userName)
+	u, err := r.getUser(ctx, `u.user_name_key = ?`, key)
+	if err != nil && !store.IsNotFound(err) || err == nil && u.UserName == userName {
+		return u, err
+	}
+	lo, hi := parkedRange(key)
+	parked, perr := r.getUser(ctx, `u.user_name_key > ? AND u.user_name_key < ? AND u.user_name = ? COLLATE BINARY`, lo, hi, userName)
+	switch {
+	case perr == nil:
+		return parked, nil
+	case !store.IsNotFound(perr):
+		return nil, perr
+	}
+	return u, err
 }
 
 // GetUserBySource returns the user synced from source with that identity.
@@ -304,7 +316,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	nameKey := store.UserNameKey(u.UserName)
-	if err := t.checkUnique(ctx, 0, nameKey, t.policy.EmailsToCheck(nil, u)); err != nil {
+	if err := t.checkEmails(ctx, 0, t.policy.EmailsToCheck(nil, u)); err != nil {
 		return err
 	}
 	if u.ID == "" {
@@ -358,17 +370,18 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source {
 		return old, nil
 	}
-	nameKey := store.UserNameKey(u.UserName)
-	checkName := ""
-	if nameKey != store.UserNameKey(old.UserName) {
-		checkName = nameKey
+	// The key column changes only with the name's key: a user parked by
+	// the migration stays parked until it is renamed.
+	var nameKey any
+	if k := store.UserNameKey(u.UserName); k != store.UserNameKey(old.UserName) {
+		nameKey = k
 	}
-	if err := t.checkUnique(ctx, u.Key, checkName, t.policy.EmailsToCheck(old, u)); err != nil {
+	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(old, u)); err != nil {
 		return nil, err
 	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
-	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?, display_name = ?, active = ?,
+	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = coalesce(?, user_name_key), external_id = ?, display_name = ?, active = ?,
  last_modified = ?, version = ?, password_hash = ?, source = ?, source_id = ?, source_dn = ?, doc = ? WHERE key = ?`,
 		u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc, u.Key)
@@ -424,20 +437,13 @@ func (t *txn) DeleteUser(ctx context.Context, id string) error {
 	return t.record(ctx, "user.delete", "User", id, key, key, id, "userName="+userName)
 }
 
-// checkUnique refuses a userName key ("" when unchanged) or an e-mail
-// address that a user other than the one with key self holds. The store has
-// one writer, so nothing can slip in between this check and the write.
-func (t *txn) checkUnique(ctx context.Context, self int64, nameKey string, emails []string) error {
-	var taken bool
-	if nameKey != "" {
-		if err := t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM users WHERE user_name_key = ? AND key <> ?)`, nameKey, self); err != nil {
-			return err
-		}
-		if taken {
-			return store.FieldErrorf(store.KindConflict, "userName", "userName is already taken")
-		}
-	}
+// checkEmails refuses an e-mail address that a user other than the one
+// with key self holds (the userName key is a UNIQUE index; addresses are
+// unique only by policy). The store has one writer, so nothing can slip in
+// between this check and the write.
+func (t *txn) checkEmails(ctx context.Context, self int64, emails []string) error {
 	for _, e := range emails {
+		var taken bool
 		if err := t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM user_emails WHERE value = ? AND user_key <> ?)`, e, self); err != nil {
 			return err
 		}
