@@ -167,13 +167,15 @@ type activityJSON struct {
 	ResourceType string `json:"resourceType,omitempty"`
 	ResourceID   string `json:"resourceId,omitempty"`
 	UserKey      int64  `json:"userKey,omitempty"`
+	UserID       string `json:"userId,omitempty"`
 	Detail       string `json:"detail,omitempty"`
 }
 
 // adminActivity: GET /admin/activity?user=&door=&action=&since=&until=&offset=&limit=
-// (user is a userName or SCIM id; times are RFC 3339).
+// (user is a userName or SCIM id, a deleted user's SCIM id too; times are
+// RFC 3339).
 func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
-	aq, err := a.activityQuery(r.Context(), r.URL.Query(), 100)
+	aq, gone, err := a.activityQuery(r.Context(), r.URL.Query(), 100)
 	if err != nil {
 		a.fail(w, r, "admin activity", err)
 		return
@@ -183,11 +185,15 @@ func (a *API) adminActivity(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, "admin activity", err)
 		return
 	}
+	if gone && total == 0 {
+		adminError(w, http.StatusNotFound, "no user "+strconv.Quote(aq.UserID))
+		return
+	}
 	out := make([]activityJSON, len(entries))
 	for i, e := range entries {
 		out[i] = activityJSON{Seq: e.Seq, At: e.At.Format(time.RFC3339Nano), Door: e.Actor.Door, Principal: e.Actor.Principal,
 			Address: e.Actor.Address, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
-			UserKey: e.UserKey, Detail: e.Detail}
+			UserKey: e.UserKey, UserID: e.UserID, Detail: e.Detail}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"total": total, "offset": aq.Offset, "entries": out})
 }

@@ -105,7 +105,7 @@ func (a *API) activityPage(w http.ResponseWriter, r *http.Request) {
 		Since: q.Get("since"),
 		Until: q.Get("until"), Doors: append([]string{"admin", "cli", "ldapsync", "scim"}, a.dialects...)}
 	v := view{Title: "Activity", Section: "activity", Data: &d}
-	aq, err := a.activityQuery(r.Context(), q, listPageSize, consoleTimeLayouts...)
+	aq, gone, err := a.activityQuery(r.Context(), q, listPageSize, consoleTimeLayouts...)
 	if re := asRequestError(err); re != nil {
 		v.Error = re.msg
 		a.render(w, r, re.status, "activity", v)
@@ -118,6 +118,12 @@ func (a *API) activityPage(w http.ResponseWriter, r *http.Request) {
 	entries, total, err := a.st.ListActivity(r.Context(), aq)
 	if err != nil {
 		a.consoleFail(w, r, "console activity", err)
+		return
+	}
+	if gone && total == 0 {
+		// Neither a user now nor the id of a deleted one with history.
+		v.Error = "no user " + strconv.Quote(d.User)
+		a.render(w, r, http.StatusNotFound, "activity", v)
 		return
 	}
 	d.Entries, d.Total = activityRows(entries), total

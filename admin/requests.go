@@ -39,14 +39,22 @@ func asRequestError(err error) *requestError {
 // console take: user (a userName or SCIM id), door, action, resource,
 // since and until (in one of layouts; RFC 3339 when none is given), offset
 // and limit (1 to 1000, defaultLimit when absent).
-func (a *API) activityQuery(ctx context.Context, q url.Values, defaultLimit int, layouts ...string) (store.ActivityQuery, error) {
-	aq := store.ActivityQuery{Door: q.Get("door"), Action: q.Get("action"), ResourceID: q.Get("resource")}
+//
+// gone reports that user names no user that exists now: the query then
+// asks for the history of a deleted user by its SCIM id.
+func (a *API) activityQuery(ctx context.Context, q url.Values, defaultLimit int, layouts ...string) (aq store.ActivityQuery, gone bool, err error) {
+	aq = store.ActivityQuery{Door: q.Get("door"), Action: q.Get("action"), ResourceID: q.Get("resource")}
 	if u := q.Get("user"); u != "" {
 		user, err := a.findUser(ctx, u)
-		if err != nil {
-			return aq, err
+		switch {
+		case err == nil:
+			aq.UserID = user.ID
+		case asRequestError(err) != nil:
+			// The history of a deleted user stays under its SCIM id.
+			aq.UserID, gone = u, true
+		default:
+			return aq, false, err
 		}
-		aq.UserKey = user.Key
 	}
 	if len(layouts) == 0 {
 		layouts = []string{time.RFC3339}
@@ -55,19 +63,19 @@ func (a *API) activityQuery(ctx context.Context, q url.Values, defaultLimit int,
 		if v := q.Get(name); v != "" {
 			t, ok := parseTime(v, layouts)
 			if !ok {
-				return aq, badRequest(name + " must be an RFC 3339 time")
+				return aq, false, badRequest(name + " must be an RFC 3339 time")
 			}
 			*dst = t
 		}
 	}
 	var ok bool
 	if aq.Offset, ok = intParam(q, "offset", 0); !ok || aq.Offset < 0 {
-		return aq, badRequest("offset must be a non-negative integer")
+		return aq, false, badRequest("offset must be a non-negative integer")
 	}
 	if aq.Limit, ok = intParam(q, "limit", defaultLimit); !ok || aq.Limit < 1 || aq.Limit > 1000 {
-		return aq, badRequest("limit must be between 1 and 1000")
+		return aq, false, badRequest("limit must be between 1 and 1000")
 	}
-	return aq, nil
+	return aq, gone, nil
 }
 
 // findUser finds a user by userName or, failing that, by SCIM id.

@@ -18,6 +18,11 @@ import (
 const (
 	maxFilterLen   = 8 << 10
 	maxFilterDepth = 64
+	// maxFilterTerms bounds the comparisons in one filter. Identity
+	// providers send one (Okta's userName eq, Entra's value paths) or a
+	// few; each term is one more SQL condition for the store to plan and
+	// run, and 8 KiB of filter holds about 900 of them.
+	maxFilterTerms = 100
 )
 
 // ParseFilter parses a SCIM filter.
@@ -143,6 +148,8 @@ type parser struct {
 	lex lexer
 	tok token
 	err error
+	// terms counts the comparisons parsed so far.
+	terms int
 }
 
 func (p *parser) next() {
@@ -263,6 +270,9 @@ func (p *parser) attrExpr(depth int) (store.Expr, error) {
 }
 
 func (p *parser) comparison(path string) (store.Expr, error) {
+	if p.terms++; p.terms > maxFilterTerms {
+		return nil, p.errorf("filter has more than %d comparisons", maxFilterTerms)
+	}
 	if p.tok.kind != tokWord {
 		return nil, p.errorf("expected an operator after %q, got %s", path, p.tok)
 	}

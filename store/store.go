@@ -201,7 +201,12 @@ type Activity struct {
 	// UserKey is the user the entry concerns (the resource, or the member
 	// added/removed); 0 when none.
 	UserKey int64
-	Detail  string
+	// UserID is the SCIM id of that user, "" when none. Record fills it in
+	// from UserKey or a User ResourceID when it is empty. Keys are never
+	// reused and ids never change, so either finds the user's history after
+	// the user is deleted.
+	UserID string
+	Detail string
 }
 
 // Credential is a stored secret-bearing credential: a SCIM token, a legacy API
@@ -361,7 +366,8 @@ type GroupPage struct {
 
 // ActivityQuery selects activity entries, newest first.
 type ActivityQuery struct {
-	UserKey      int64 // 0: any
+	UserKey      int64  // 0: any
+	UserID       string // the SCIM id of the user concerned; "": any
 	ResourceID   string
 	Door         string
 	Action       string

@@ -3,6 +3,13 @@ package store
 import (
 	"encoding/json"
 	"strings"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
+	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
 )
 
 // Normalisation and validation of users and groups: the rules that hold for
@@ -14,13 +21,9 @@ import (
 // NormaliseUserName returns userName as the store keeps it: surrounding
 // white space removed, then checked against the userName rules (required,
 // at most MaxUserNameLen characters, no control or invisible formatting
-// characters).
-//
-// This is where RFC 8265 (PRECIS UsernameCaseMapped) slots in: its width
-// mapping and NFC normalisation belong here, before the checks, and its
-// case folding in a comparison key next to it that the backends index.
-// Every write already goes through this function; lookups by userName
-// will have to as well once it maps.
+// characters). The name is otherwise kept as sent, so every door shows the
+// user the name its identity provider gave; names are compared by
+// UserNameKey.
 func NormaliseUserName(userName string) (string, error) {
 	userName = strings.TrimSpace(userName)
 	if userName == "" {
@@ -30,6 +33,33 @@ func NormaliseUserName(userName string) (string, error) {
 		return "", err
 	}
 	return userName, nil
+}
+
+// UserNameKey is the form in which userNames are compared, for uniqueness
+// and for every lookup by userName: RFC 8265's UsernameCaseMapped profile
+// (full-width characters mapped to their narrow forms, lower case, NFC), so
+// that "ÄRNE" and "ärne", "kim" and "\u212Aim" (KELVIN SIGN), "ｂｏｂ" and
+// "bob", or a precomposed and a decomposed "é" are one name. Backends store
+// it beside the userName as sent, index it, and refuse a second user with
+// the same key.
+//
+// The profile's identifier class refuses characters that SCIM userNames
+// have always been allowed to hold (spaces, symbols, ligatures such as
+// "ﬁ"): such a name is not refused but compared under the same three
+// mappings, so that two names with equal keys are equal under the profile
+// wherever it applies.
+func UserNameKey(userName string) string {
+	if key, err := precis.UsernameCaseMapped.CompareKey(userName); err == nil {
+		return key
+	}
+	// The profile's mappings, in its order (RFC 8264 §7), without its
+	// class and bidi checks. A chain holds state: one per call.
+	mapping := transform.Chain(width.Fold, cases.Lower(language.Und, cases.HandleFinalSigma(false)), norm.NFC)
+	key, _, err := transform.String(mapping, userName)
+	if err != nil {
+		return userName // not valid UTF-8: no stored name can equal it
+	}
+	return key
 }
 
 // NormaliseUser applies the shared rules to a user about to be created,

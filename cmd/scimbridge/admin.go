@@ -237,7 +237,13 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *out == "" {
 		return errors.New("backup: --out is required")
 	}
-	if _, err := os.Stat(*out); err == nil {
+	// Lstat, not Stat: a dangling symbolic link "does not exist" to Stat,
+	// and the copy would be written to wherever it points. BackupTo
+	// checks again as it creates the file (0600).
+	if fi, err := os.Lstat(*out); err == nil {
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("backup: %s is a symbolic link; name the file itself", *out)
+		}
 		return fmt.Errorf("backup: %s exists", *out)
 	}
 	_, st, err := c.open(ctx)

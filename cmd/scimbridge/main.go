@@ -119,7 +119,7 @@ func (c *common) open(ctx context.Context) (*config.Config, *sqlite.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{})
+	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Policy: cfg.Identity.Policy()})
 	if err != nil {
 		return nil, nil, err
 	}

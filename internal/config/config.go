@@ -22,6 +22,7 @@ import (
 	"github.com/scimbridge/scimbridge/legacyapi/xpdev"
 	"github.com/scimbridge/scimbridge/legacyapi/xstudio"
 	"github.com/scimbridge/scimbridge/legacyapi/xyops"
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // Config is the whole configuration. config.example.yaml documents every key.
@@ -46,9 +47,11 @@ type Config struct {
 	Hashing Hashing `yaml:"hashing"`
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
 	// whose X-Forwarded-For is believed; from any other peer it is ignored.
-	TrustedProxies []string        `yaml:"trusted_proxies"`
-	LDAP           ldapsync.Config `yaml:"ldap"`
-	Legacy         Legacy          `yaml:"legacy"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Identity holds the identity rules an operator may choose.
+	Identity Identity        `yaml:"identity"`
+	LDAP     ldapsync.Config `yaml:"ldap"`
+	Legacy   Legacy          `yaml:"legacy"`
 }
 
 // Log configures logging.
@@ -133,6 +136,19 @@ type Hashing struct {
 	// 503 with Retry-After (0: 2s).
 	Wait time.Duration `yaml:"wait"`
 }
+
+// Identity holds the identity rules an operator may choose; every door and
+// the directory sync are held to them by the store.
+type Identity struct {
+	// SharedEmails lets several users hold the same e-mail address, for
+	// directories whose people share mailboxes. Off (the default), an
+	// address belongs to one user, whatever its type and the case of its
+	// letters, and a write that would share one is refused.
+	SharedEmails bool `yaml:"shared_emails"`
+}
+
+// Policy is the store's form of these rules.
+func (i Identity) Policy() store.Policy { return store.Policy{SharedEmails: i.SharedEmails} }
 
 // Debug holds diagnostics that are off unless asked for.
 type Debug struct {

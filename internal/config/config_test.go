@@ -54,3 +54,19 @@ func TestEnvOverridesFile(t *testing.T) {
 		t.Fatal("bad number accepted")
 	}
 }
+
+func TestIdentitySharedEmails(t *testing.T) {
+	c := Default()
+	if c.Identity.Policy().SharedEmails {
+		t.Fatal("e-mail addresses are shared by default")
+	}
+	if err := Parse([]byte("identity:\n  shared_emails: true\n"), c); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Identity.Policy().SharedEmails {
+		t.Fatal("identity.shared_emails: true did not reach the store's policy")
+	}
+	if err := Parse([]byte("identity:\n  shared_email: true\n"), Default()); err == nil || !strings.Contains(err.Error(), "shared_email") {
+		t.Fatalf("a misspelt key: %v", err)
+	}
+}

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -13,24 +15,37 @@ type txn struct {
 	reader
 	actor store.Actor
 	now   time.Time
+	// policy is the operator's choice of identity rules (Options.Policy).
+	policy store.Policy
 }
 
 var _ store.Tx = (*txn)(nil)
 
-func (t *txn) record(ctx context.Context, action, resourceType, resourceID string, resourceKey, userKey int64, detail string) error {
+// record appends an activity entry. userID is the SCIM id of the user
+// userKey names: kept on the entry, it finds the user's history after the
+// user is gone.
+func (t *txn) record(ctx context.Context, action, resourceType, resourceID string, resourceKey, userKey int64, userID, detail string) error {
 	_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
- resource_key, user_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+ resource_key, user_key, user_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		micros(t.now), t.actor.Door, t.actor.Principal, t.actor.Address, action, resourceType, resourceID,
-		resourceKey, userKey, detail)
+		resourceKey, userKey, userID, detail)
 	return err
 }
 
-// Record appends an activity entry that is not a resource change.
+// Record appends an activity entry that is not a resource change. An entry
+// that names its user by key alone gets the user's id.
 func (t *txn) Record(ctx context.Context, a store.Activity) error {
 	if a.Action == "" {
 		return store.Errorf(store.KindInvalid, "activity needs an action")
 	}
-	return t.record(ctx, a.Action, a.ResourceType, a.ResourceID, a.ResourceKey, a.UserKey, a.Detail)
+	if a.UserID == "" && a.UserKey != 0 {
+		if a.ResourceType == "User" && a.ResourceKey == a.UserKey && a.ResourceID != "" {
+			a.UserID = a.ResourceID
+		} else if err := t.queryRow(ctx, []any{&a.UserID}, `SELECT id FROM users WHERE key = ?`, a.UserKey); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	return t.record(ctx, a.Action, a.ResourceType, a.ResourceID, a.ResourceKey, a.UserKey, a.UserID, a.Detail)
 }
 
 // ListActivity returns matching entries (newest first unless Ascending) and
@@ -40,6 +55,9 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 	var args []any
 	if q.UserKey != 0 {
 		conds, args = append(conds, "user_key = ?"), append(args, q.UserKey)
+	}
+	if q.UserID != "" {
+		conds, args = append(conds, "user_id = ?"), append(args, q.UserID)
 	}
 	if q.ResourceID != "" {
 		conds, args = append(conds, "resource_id = ?"), append(args, q.ResourceID)
@@ -73,7 +91,7 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 		limit = 100
 	}
 	rows, done, err := r.query(ctx, `SELECT seq, at, door, principal, address, action, resource_type, resource_id,
- resource_key, user_key, detail FROM activity`+where+order+" LIMIT ? OFFSET ?", append(args, limit, q.Offset)...)
+ resource_key, user_key, user_id, detail FROM activity`+where+order+" LIMIT ? OFFSET ?", append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -84,7 +102,7 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 		var a store.Activity
 		var at int64
 		if err := rows.Scan(&a.Seq, &at, &a.Actor.Door, &a.Actor.Principal, &a.Actor.Address, &a.Action,
-			&a.ResourceType, &a.ResourceID, &a.ResourceKey, &a.UserKey, &a.Detail); err != nil {
+			&a.ResourceType, &a.ResourceID, &a.ResourceKey, &a.UserKey, &a.UserID, &a.Detail); err != nil {
 			return nil, 0, err
 		}
 		a.At = fromMicros(at)

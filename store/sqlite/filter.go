@@ -493,6 +493,11 @@ func (b *builder) comparison(expr string, def store.AttrDef, op store.Op, value 
 	if def.Type == store.TypeBinary && op != store.OpEq && op != store.OpNe {
 		return invalidFilter("operator %s does not apply to binary %s", op, def.Name)
 	}
+	if b.t == userTable && def.Name == "userName" && (op == store.OpEq || op == store.OpNe) {
+		// Equal userNames are those with equal store.UserNameKey, as for
+		// uniqueness, looked up on the key's index.
+		return b.ordered("u.user_name_key", op, store.UserNameKey(s), def)
+	}
 	coll := " COLLATE NOCASE"
 	if def.CaseExact {
 		coll = " COLLATE BINARY"

@@ -160,7 +160,7 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	if err := t.record(ctx, "group.create", "Group", g.ID, g.Key, 0, "displayName="+g.DisplayName); err != nil {
+	if err := t.record(ctx, "group.create", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName); err != nil {
 		return err
 	}
 	if len(g.Members) == 0 {
@@ -211,7 +211,7 @@ func (t *txn) UpdateGroup(ctx context.Context, id string, fn func(g *store.Group
 	if g.DisplayName != old.DisplayName {
 		detail = fmt.Sprintf("displayName %q → %q", old.DisplayName, g.DisplayName)
 	}
-	return &g, t.record(ctx, "group.update", "Group", g.ID, g.Key, 0, detail)
+	return &g, t.record(ctx, "group.update", "Group", g.ID, g.Key, 0, "", detail)
 }
 
 // DeleteGroup removes a group; its memberships go with it.
@@ -234,7 +234,7 @@ func (t *txn) DeleteGroup(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	return t.record(ctx, "group.delete", "Group", g.ID, g.Key, 0, "displayName="+g.DisplayName)
+	return t.record(ctx, "group.delete", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName)
 }
 
 type resolvedMember struct {
@@ -290,12 +290,12 @@ func (t *txn) insertMembers(ctx context.Context, g *store.Group, ms []resolvedMe
 			continue
 		}
 		added++
-		userKey := int64(0)
+		userKey, userID := int64(0), ""
 		if m.typ == 0 {
-			userKey = m.key
+			userKey, userID = m.key, m.id
 			userKeys = append(userKeys, m.key)
 		}
-		if err := t.record(ctx, "group.members.add", "Group", g.ID, g.Key, userKey, "member="+m.id); err != nil {
+		if err := t.record(ctx, "group.members.add", "Group", g.ID, g.Key, userKey, userID, "member="+m.id); err != nil {
 			return 0, err
 		}
 	}
@@ -370,12 +370,12 @@ func (t *txn) RemoveMembers(ctx context.Context, groupID string, ids []string) (
 			continue
 		}
 		removed++
-		userKey := int64(0)
+		userKey, userID := int64(0), ""
 		if typ == 0 {
-			userKey = key
+			userKey, userID = key, id
 			userKeys = append(userKeys, key)
 		}
-		if err := t.record(ctx, "group.members.remove", "Group", g.ID, g.Key, userKey, "member="+id); err != nil {
+		if err := t.record(ctx, "group.members.remove", "Group", g.ID, g.Key, userKey, userID, "member="+id); err != nil {
 			return 0, err
 		}
 	}

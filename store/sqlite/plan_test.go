@@ -62,3 +62,35 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestUserNameLookupUsesItsIndex: GetUserByUserName and the uniqueness
+// checks of a write find users by their userName key and e-mail on the
+// indexes, not by scanning users.
+func TestUserNameLookupUsesItsIndex(t *testing.T) {
+	db := openTemp(t)
+	for _, q := range []string{
+		`SELECT ` + userColsWithGroups + ` FROM users u WHERE u.user_name_key = ?`,
+		`SELECT ` + userColsWithGroups + ` FROM users u WHERE u.user_name_key > ? AND u.user_name_key < ? AND u.user_name = ? COLLATE BINARY`,
+		`SELECT EXISTS (SELECT 1 FROM user_emails WHERE value = ? AND user_key <> ?)`,
+	} {
+		args := []any{"x", "y", "z"}[:strings.Count(q, "?")]
+		rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, " | ")
+		if strings.Contains(joined, "SCAN u") || strings.Contains(joined, "SCAN users") || strings.Contains(joined, "SCAN user_emails") {
+			t.Errorf("%.60s… scans: %s", q, joined)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -36,6 +37,9 @@ var migrations embed.FS
 
 // Options tune the backend; the zero value is sane.
 type Options struct {
+	// Policy is the operator's choice of identity rules (shared e-mail
+	// addresses); the zero value is the default.
+	Policy store.Policy
 	// ReadConns is the read pool size; 0 means 2×GOMAXPROCS, at least 4.
 	ReadConns int
 	// CacheKiB is SQLite's page cache per connection; 0 means 8 MiB.
@@ -59,6 +63,7 @@ type Options struct {
 // DB is a Store on one SQLite file.
 type DB struct {
 	reader
+	policy  store.Policy
 	path    string
 	w       *sql.DB
 	r       *sql.DB
@@ -120,6 +125,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		v.Set("_foreign_keys", "on")
 		v.Set("_cache_size", strconv.Itoa(-cacheKiB))
 		return "file:" + url.PathEscape(path) + "?" + v.Encode() + extra
+	}
+	if err := createPrivate(path); err != nil { // files.go: 0600
+		return nil, err
 	}
 	// The one writer gets a larger cache: every change walks the same
 	// index pages, and re-reading them from the OS costs system calls.
@@ -183,6 +191,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		cp: cp, checkpointDone: make(chan struct{}),
 		log: opts.Log, busyTimeout: opts.BusyTimeout, walMax: opts.WALMaxBytes, health: h, marker: mark}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
+	db.policy = opts.Policy
 	go db.writer()
 	go db.checkpointer(cp)
 	return db, nil
@@ -242,9 +251,16 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return err
 }
 
-// BackupTo writes a consistent copy of the live database to path.
+// BackupTo writes a consistent copy of the live database to a new file at
+// path, 0600 (files.go); it refuses a path where anything exists.
 func (db *DB) BackupTo(ctx context.Context, path string) error {
+	if err := createBackupFile(path); err != nil {
+		return err
+	}
 	_, err := db.w.ExecContext(ctx, `VACUUM INTO ?`, path)
+	if err != nil {
+		os.Remove(path) // the file made above: no half copy is left
+	}
 	return err
 }
 
@@ -271,6 +287,12 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		if fill := backfill(m.version); fill != nil {
+			if err := fill(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?)`, m.version, time.Now().Unix()); err != nil {
 			tx.Rollback()

@@ -23,6 +23,17 @@ func TestStoreBehaviour(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
+func TestStoreSharedEmails(t *testing.T) {
+	storetest.RunSharedEmails(t, func(t *testing.T) store.Store {
+		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "shared.db"), Options{Policy: store.Policy{SharedEmails: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
 func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "re.db")
 	db, err := Open(context.Background(), path, Options{})

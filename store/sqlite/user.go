@@ -100,9 +100,25 @@ func (r *reader) GetUserByKey(ctx context.Context, key int64) (*store.User, erro
 	return r.getUser(ctx, `u.key = ?`, key)
 }
 
-// GetUserByUserName matches userName case-insensitively.
+// GetUserByUserName finds the user whose userName equals userName under
+// store.UserNameKey: one indexed lookup of a unique key. Only when that user
+// is missing or its name is not userName exactly is a name parked by the
+// migration (backfill.go) looked for, and preferred if it matches exactly.
 func (r *reader) GetUserByUserName(ctx context.Context, userName string) (*store.User, error) {
-	return r.getUser(ctx, `u.user_name = ?`, userName)
+	key := store.UserNameKey(userName)
+	u, err := r.getUser(ctx, `u.user_name_key = ?`, key)
+	if err != nil && !store.IsNotFound(err) || err == nil && u.UserName == userName {
+		return u, err
+	}
+	lo, hi := parkedRange(key)
+	parked, perr := r.getUser(ctx, `u.user_name_key > ? AND u.user_name_key < ? AND u.user_name = ? COLLATE BINARY`, lo, hi, userName)
+	switch {
+	case perr == nil:
+		return parked, nil
+	case !store.IsNotFound(perr):
+		return nil, perr
+	}
+	return u, err
 }
 
 // GetUserBySource returns the user synced from source with that identity.
@@ -299,6 +315,10 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	if err := store.NormaliseUser(u); err != nil {
 		return err
 	}
+	nameKey := store.UserNameKey(u.UserName)
+	if err := t.checkEmails(ctx, 0, t.policy.EmailsToCheck(nil, u)); err != nil {
+		return err
+	}
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -309,10 +329,10 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	var key int64
-	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, external_id, display_name, active,
+	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active,
  created, last_modified, version, password_hash, source, source_id, source_dn, doc)
- VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
-		u.ID, u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
+		u.ID, u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc)
 	if err != nil {
 		return mapErr(err)
@@ -321,7 +341,7 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	if err := t.writeEmails(ctx, u, false); err != nil {
 		return err
 	}
-	return t.record(ctx, "user.create", "User", u.ID, u.Key, u.Key, "userName="+u.UserName)
+	return t.record(ctx, "user.create", "User", u.ID, u.Key, u.Key, u.ID, "userName="+u.UserName)
 }
 
 // UpdateUser applies fn to the stored user. A change that alters nothing
@@ -350,11 +370,20 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source {
 		return old, nil
 	}
+	// The key column changes only with the name's key: a user parked by
+	// the migration stays parked until it is renamed.
+	var nameKey any
+	if k := store.UserNameKey(u.UserName); k != store.UserNameKey(old.UserName) {
+		nameKey = k
+	}
+	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(old, u)); err != nil {
+		return nil, err
+	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
-	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?,
+	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = coalesce(?, user_name_key), external_id = ?, display_name = ?, active = ?,
  last_modified = ?, version = ?, password_hash = ?, source = ?, source_id = ?, source_dn = ?, doc = ? WHERE key = ?`,
-		u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
+		u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc, u.Key)
 	if err != nil {
 		return nil, mapErr(err)
@@ -370,11 +399,11 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if old.Active != u.Active {
 		action = map[bool]string{true: "user.activate", false: "user.deactivate"}[u.Active]
 	}
-	if err := t.record(ctx, action, "User", u.ID, u.Key, u.Key, "changed: "+strings.Join(changed, ", ")); err != nil {
+	if err := t.record(ctx, action, "User", u.ID, u.Key, u.Key, u.ID, "changed: "+strings.Join(changed, ", ")); err != nil {
 		return nil, err
 	}
 	if u.PasswordHash != old.PasswordHash {
-		if err := t.record(ctx, store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, t.actor.Door); err != nil {
+		if err := t.record(ctx, store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, u.ID, t.actor.Door); err != nil {
 			return nil, err
 		}
 	}
@@ -405,7 +434,24 @@ func (t *txn) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	return t.record(ctx, "user.delete", "User", id, key, key, "userName="+userName)
+	return t.record(ctx, "user.delete", "User", id, key, key, id, "userName="+userName)
+}
+
+// checkEmails refuses an e-mail address that a user other than the one
+// with key self holds (the userName key is a UNIQUE index; addresses are
+// unique only by policy). The store has one writer, so nothing can slip in
+// between this check and the write.
+func (t *txn) checkEmails(ctx context.Context, self int64, emails []string) error {
+	for _, e := range emails {
+		var taken bool
+		if err := t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM user_emails WHERE value = ? AND user_key <> ?)`, e, self); err != nil {
+			return err
+		}
+		if taken {
+			return store.EmailConflict(e)
+		}
+	}
+	return nil
 }
 
 func (t *txn) writeEmails(ctx context.Context, u *store.User, replace bool) error {

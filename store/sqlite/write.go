@@ -144,6 +144,7 @@ func (db *DB) runBatch(batch []*writeReq) (walSize int64) {
 			reader: reader{q: sqlTx, tx: sqlTx, txStmts: stmts, clock: db.now},
 			actor:  req.actor,
 			now:    db.now().UTC().Truncate(time.Microsecond),
+			policy: db.policy,
 		}
 		results[i] = runFn(req.fn, t)
 		results[i].err = classify(results[i].err)

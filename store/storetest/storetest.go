@@ -39,6 +39,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LimitsOnUpdate", testLimitsOnUpdate},
 		{"GroupLimits", testGroupLimits},
 		{"ConflictFields", testConflictFields},
+		{"KeysNeverReused", testKeysNeverReused},
+		{"ActivityAfterDelete", testActivityAfterDelete},
+		{"UserNamePRECIS", testUserNamePRECIS},
+		{"EmailsUnique", testEmailsUnique},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })

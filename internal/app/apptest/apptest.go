@@ -54,7 +54,7 @@ func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), cfg.DB, sqlite.Options{})
+	st, err := sqlite.Open(context.Background(), cfg.DB, sqlite.Options{Policy: cfg.Identity.Policy()})
 	if err != nil {
 		t.Fatal(err)
 	}
