@@ -44,6 +44,8 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 		msg = f.msg
 	case kind == store.KindConflict && store.FieldOf(err) == "userName":
 		msg = "a user with this name already exists"
+	case kind == store.KindConflict && store.FieldOf(err) == "emails":
+		msg = "a user with this e-mail address already exists"
 	case kind == store.KindConflict && store.FieldOf(err) == "displayName":
 		msg = "a team with this name already exists"
 	case kind == store.KindUnavailable:

@@ -64,6 +64,8 @@ func (s *server) failed(c *call, err error) {
 		c.send(fail("storage", "Insufficient storage."))
 	case kind == store.KindInvalid:
 		c.send(fail("api", "Invalid parameter: "+err.Error()))
+	case c.adminCall && kind == store.KindConflict && store.FieldOf(err) == "emails":
+		c.send(fail("api", "Invalid parameter: the e-mail address is already used by another account: "+c.strOr("email")))
 	case c.adminCall && kind == store.KindConflict:
 		c.send(fail("user_exists", "User already exists: "+c.strOr("username")))
 	case c.adminCall && kind == store.KindNotFound:
