@@ -183,7 +183,12 @@ func (ch *userChange) apply(u *store.User) error {
 		u.Name.Formatted = ""
 	}
 	if v, ok := f["email"]; ok {
-		u.Emails = legacyapi.SetPrimary(u.Emails, strings.TrimSpace(v), "work")
+		// Every other door refuses what is not an address; a user made here
+		// must be writable through them too.
+		if v = strings.TrimSpace(v); v != "" && !legacyapi.ValidEmail(v) {
+			return failf("invalid e-mail address: %s", v)
+		}
+		u.Emails = legacyapi.SetPrimary(u.Emails, v, "work")
 	}
 	if v, ok := f["phone"]; ok {
 		u.PhoneNumbers = legacyapi.SetPrimary(u.PhoneNumbers, strings.TrimSpace(v), "work")

@@ -335,6 +335,7 @@ func TestUsers(t *testing.T) {
 		{"unknown folder", url.Values{"parentFolderId": {"77"}}, map[string]string{"name": "new", "password": "x"}, "", "folder 77 does not exist"},
 		{"unknown profile", nil, map[string]string{"name": "new", "password": "x", "profileId": "5"}, "", "profile 5 does not exist"},
 		{"bad JSON part", nil, nil, `{"name":`, "malformed user form"},
+		{"not an e-mail", nil, map[string]string{"name": "new", "password": "x", "email": "not-an-email"}, "", "invalid e-mail address: not-an-email"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { failed(t, c.postMultipart("createUser", tc.params, tc.fields, tc.json), tc.msg) })
 	}
