@@ -3,25 +3,16 @@ package xpdev
 import (
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/scimbridge/scimbridge/legacyapi"
 )
 
 // Door is the XP-Dev dialect as the composition root mounts it.
-type Door struct {
-	cfg  Config
-	deps legacyapi.Deps
-}
+type Door struct{ legacyapi.Door[Config] }
 
 // New returns the dialect's door.
-func New(cfg Config, deps legacyapi.Deps) *Door { return &Door{cfg: cfg, deps: deps} }
-
-// Name names the door in logs and metrics.
-func (d *Door) Name() string { return Dialect }
-
-// Routes adds the dialect's routes (below its configured prefix) to r.
-func (d *Door) Routes(r *mux.Router) { Mount(r, d.cfg, d.deps) }
+func New(cfg Config, deps legacyapi.Deps) *Door {
+	return &Door{legacyapi.NewDoor(Dialect, cfg, deps, Mount)}
+}
 
 // RateKey is the API token a request carries.
 func (d *Door) RateKey(r *http.Request) string {

@@ -5,26 +5,17 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/scimbridge/scimbridge/httpjson"
 	"github.com/scimbridge/scimbridge/legacyapi"
 )
 
 // Door is the XStudio dialect as the composition root mounts it.
-type Door struct {
-	cfg  Config
-	deps legacyapi.Deps
-}
+type Door struct{ legacyapi.Door[Config] }
 
 // New returns the dialect's door.
-func New(cfg Config, deps legacyapi.Deps) *Door { return &Door{cfg: cfg, deps: deps} }
-
-// Name names the door in logs and metrics.
-func (d *Door) Name() string { return Dialect }
-
-// Routes adds the dialect's routes (below its configured prefix) to r.
-func (d *Door) Routes(r *mux.Router) { Mount(r, d.cfg, d.deps) }
+func New(cfg Config, deps legacyapi.Deps) *Door {
+	return &Door{legacyapi.NewDoor(Dialect, cfg, deps, Mount)}
+}
 
 // RateKey is the session (or token) a request carries.
 func (d *Door) RateKey(r *http.Request) string {
@@ -38,7 +29,7 @@ func (d *Door) RateKey(r *http.Request) string {
 func (d *Door) IsLogin(r *http.Request) bool {
 	probe := r.Clone(r.Context())
 	if r.Method == http.MethodPost && r.Body != nil && r.ContentLength != 0 {
-		limit := d.deps.BodyLimit()
+		limit := d.Deps().BodyLimit()
 		head, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
 		if err != nil || int64(len(head)) > limit {
@@ -47,7 +38,7 @@ func (d *Door) IsLogin(r *http.Request) bool {
 		probe.Body = io.NopCloser(bytes.NewReader(head))
 	}
 	c := &call{r: probe}
-	if err := c.parse(d.deps.BodyLimit()); err != nil {
+	if err := c.parse(d.Deps().BodyLimit()); err != nil {
 		return false
 	}
 	return c.command() == "authenticate"

@@ -9,19 +9,12 @@ import (
 )
 
 // Door is the xyOps dialect as the composition root mounts it.
-type Door struct {
-	cfg  Config
-	deps legacyapi.Deps
-}
+type Door struct{ legacyapi.Door[Config] }
 
 // New returns the dialect's door.
-func New(cfg Config, deps legacyapi.Deps) *Door { return &Door{cfg: cfg, deps: deps} }
-
-// Name names the door in logs and metrics.
-func (d *Door) Name() string { return Dialect }
-
-// Routes adds the dialect's routes (below its configured prefix) to r.
-func (d *Door) Routes(r *mux.Router) { Mount(r, d.cfg, d.deps) }
+func New(cfg Config, deps legacyapi.Deps) *Door {
+	return &Door{legacyapi.NewDoor(Dialect, cfg, deps, Mount)}
+}
 
 // RateKey is the API key or session a request carries.
 func (d *Door) RateKey(r *http.Request) string {
@@ -30,7 +23,7 @@ func (d *Door) RateKey(r *http.Request) string {
 
 // IsLogin reports whether the request is user/login.
 func (d *Door) IsLogin(r *http.Request) bool {
-	return r.URL.Path == d.cfg.Prefix+"/api/user/login"
+	return r.URL.Path == d.Config().Prefix+"/api/user/login"
 }
 
 // Refuse answers a request turned away at the edge in the xyOps envelope:
