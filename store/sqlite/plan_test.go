@@ -32,7 +32,7 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 		{"members.value", groupTable, groupCols, eq("members.value")},
 	}
 	for _, tc := range cases {
-		sel, err := buildSelect(tc.t, tc.cols, tc.query)
+		sel, err := buildSelect(tc.t, tc.cols, tc.query, store.DefaultDomain)
 		if err != nil {
 			t.Fatal(err)
 		}
