@@ -109,9 +109,85 @@ func canonicalValue(a *attr, v any, name string) (any, *Error) {
 				out = append(out, val)
 			}
 		}
+		if a.typ == "complex" {
+			out = mergeDuplicates(a, out)
+		}
 		return out, nil
 	}
 	return singleValue(a, v, name)
+}
+
+// mergeDuplicates merges entries of a multi-valued complex attribute that
+// are the same value (RFC 7643 §2.4: a multi-valued attribute SHOULD NOT
+// contain duplicates): the same type and value, or, for attributes
+// without a value (addresses), the same sub-attributes apart from primary.
+// The first keeps its place and takes the sub-attributes only a later one
+// has; primary true from any of them wins.
+func mergeDuplicates(a *attr, list []any) []any {
+	caseExact := a.sub("value") != nil && a.sub("value").caseExact
+	out := list[:0:0]
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			out = append(out, item)
+			continue
+		}
+		dup := -1
+		for i, prev := range out {
+			if pm, ok := prev.(map[string]any); ok && sameEntry(pm, m, caseExact) {
+				dup = i
+				break
+			}
+		}
+		if dup < 0 {
+			out = append(out, m)
+			continue
+		}
+		first := out[dup].(map[string]any)
+		for k, v := range m {
+			if k == "primary" {
+				if v == true {
+					first[k] = true
+				} else if _, has := first[k]; !has {
+					first[k] = v
+				}
+				continue
+			}
+			if _, has := first[k]; !has {
+				first[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// sameEntry reports whether two canonical entries are one value.
+func sameEntry(x, y map[string]any, caseExact bool) bool {
+	xt, _ := x["type"].(string)
+	yt, _ := y["type"].(string)
+	if !strings.EqualFold(xt, yt) {
+		return false
+	}
+	xv, xHas := x["value"].(string)
+	yv, yHas := y["value"].(string)
+	if xHas || yHas {
+		if caseExact {
+			return xv == yv
+		}
+		return strings.EqualFold(xv, yv)
+	}
+	// No value: the same when every other sub-attribute is.
+	for k, v := range x {
+		if k != "primary" && y[k] != v {
+			return false
+		}
+	}
+	for k, v := range y {
+		if k != "primary" && x[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func singleValue(a *attr, v any, name string) (any, *Error) {
@@ -286,7 +362,7 @@ type userJSON struct {
 	PreferredLanguage string            `json:"preferredLanguage,omitempty"`
 	Locale            string            `json:"locale,omitempty"`
 	Timezone          string            `json:"timezone,omitempty"`
-	Active            bool              `json:"active"`
+	Active            *bool             `json:"active,omitempty"`
 	Emails            []store.Value     `json:"emails,omitempty"`
 	PhoneNumbers      []store.Value     `json:"phoneNumbers,omitempty"`
 	IMs               []store.Value     `json:"ims,omitempty"`
@@ -335,9 +411,15 @@ func renderUser(u *store.User, base string) *userJSON {
 		Schemas: userSchemas, ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName,
 		DisplayName: u.DisplayName, NickName: u.NickName, ProfileURL: u.ProfileURL, Title: u.Title,
 		UserType: u.UserType, PreferredLanguage: u.PreferredLanguage, Locale: u.Locale, Timezone: u.Timezone,
-		Active: u.Active, Emails: u.Emails, PhoneNumbers: u.PhoneNumbers, IMs: u.IMs, Photos: u.Photos,
+		Emails: u.Emails, PhoneNumbers: u.PhoneNumbers, IMs: u.IMs, Photos: u.Photos,
 		Addresses: u.Addresses, Entitlements: u.Entitlements, Roles: u.Roles, X509Certificates: u.X509Certificates,
 		Meta: renderMeta("User", base+"/Users/"+u.ID, u.Meta),
+	}
+	if u.Active || !u.ActiveRemoved {
+		// A removed active is not answered (RFC 7643 §2.5: unassigned);
+		// the user reads as not active through every door.
+		active := u.Active
+		out.Active = &active
 	}
 	if !u.Name.IsZero() {
 		n := u.Name

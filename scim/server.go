@@ -166,6 +166,8 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	authed("/Groups/{id}", s.deleteGroup, http.MethodDelete)
 
 	authed("/.search", s.searchAll, http.MethodPost)
+	authed("/", s.listRoot, http.MethodGet)
+	authed("", s.listRoot, http.MethodGet)
 	authed("/Bulk", s.bulk, http.MethodPost)
 	authed("/Me", s.me, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost)
 

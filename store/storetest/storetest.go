@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GroupExternalIDDomains", testGroupExternalIDDomains},
 		{"ExternalIDSortAndCursor", testExternalIDSortAndCursor},
 		{"MemberTypeHint", testMemberTypeHint},
+		{"PrimaryFlags", testPrimaryFlags},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
