@@ -9,7 +9,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -89,67 +88,19 @@ func (n Name) IsZero() bool { return n == Name{} }
 
 // Value is one entry of a multi-valued attribute (emails, phoneNumbers, roles…).
 type Value struct {
-	Value   string
-	Display string
-	Type    string
-	// Primary marks the value to prefer (RFC 7643 §2.4).
-	Primary bool
-	// NotPrimary records a "primary": false that a client sent, so that it
-	// comes back as sent; with neither flag set the client said nothing.
-	// Primary wins when both are set.
-	NotPrimary bool
-}
-
-// valueJSON is the JSON form of a Value: "primary" true, false or absent.
-type valueJSON struct {
 	Value   string `json:"value,omitempty"`
 	Display string `json:"display,omitempty"`
 	Type    string `json:"type,omitempty"`
-	Primary *bool  `json:"primary,omitempty"`
-}
-
-// primaryFlag is the "primary" member of a value: true, false or absent.
-func primaryFlag(primary, notPrimary bool) *bool {
-	if !primary && !notPrimary {
-		return nil
-	}
-	return &primary
-}
-
-// MarshalJSON writes "primary" as the client gave it: true, false, or not
-// at all.
-func (v Value) MarshalJSON() ([]byte, error) {
-	return json.Marshal(valueJSON{Value: v.Value, Display: v.Display, Type: v.Type, Primary: primaryFlag(v.Primary, v.NotPrimary)})
-}
-
-// UnmarshalJSON reads "primary" into Primary and NotPrimary.
-func (v *Value) UnmarshalJSON(b []byte) error {
-	var j valueJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*v = Value{Value: j.Value, Display: j.Display, Type: j.Type}
-	if j.Primary != nil {
-		v.Primary, v.NotPrimary = *j.Primary, !*j.Primary
-	}
-	return nil
+	// Primary marks the value to prefer (RFC 7643 §2.4).
+	Primary bool `json:"primary,omitempty"`
+	// NotPrimary records a "primary": false that a client sent, so that it
+	// comes back as sent; with neither flag set the client said nothing.
+	// Primary wins when both are set.
+	NotPrimary bool `json:"notPrimary,omitempty"`
 }
 
 // Address is a postal address (RFC 7643 §4.1.2).
 type Address struct {
-	Formatted     string
-	StreetAddress string
-	Locality      string
-	Region        string
-	PostalCode    string
-	Country       string
-	Type          string
-	// Primary and NotPrimary are as for Value.
-	Primary    bool
-	NotPrimary bool
-}
-
-type addressJSON struct {
 	Formatted     string `json:"formatted,omitempty"`
 	StreetAddress string `json:"streetAddress,omitempty"`
 	Locality      string `json:"locality,omitempty"`
@@ -157,27 +108,9 @@ type addressJSON struct {
 	PostalCode    string `json:"postalCode,omitempty"`
 	Country       string `json:"country,omitempty"`
 	Type          string `json:"type,omitempty"`
-	Primary       *bool  `json:"primary,omitempty"`
-}
-
-// MarshalJSON writes "primary" as the client gave it, as for Value.
-func (a Address) MarshalJSON() ([]byte, error) {
-	return json.Marshal(addressJSON{Formatted: a.Formatted, StreetAddress: a.StreetAddress, Locality: a.Locality,
-		Region: a.Region, PostalCode: a.PostalCode, Country: a.Country, Type: a.Type, Primary: primaryFlag(a.Primary, a.NotPrimary)})
-}
-
-// UnmarshalJSON reads "primary" into Primary and NotPrimary.
-func (a *Address) UnmarshalJSON(b []byte) error {
-	var j addressJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*a = Address{Formatted: j.Formatted, StreetAddress: j.StreetAddress, Locality: j.Locality, Region: j.Region,
-		PostalCode: j.PostalCode, Country: j.Country, Type: j.Type}
-	if j.Primary != nil {
-		a.Primary, a.NotPrimary = *j.Primary, !*j.Primary
-	}
-	return nil
+	// Primary and NotPrimary are as for Value.
+	Primary    bool `json:"primary,omitempty"`
+	NotPrimary bool `json:"notPrimary,omitempty"`
 }
 
 // Manager references a user's manager (enterprise extension).

@@ -16,11 +16,18 @@ const (
 	externalGroup = 1
 )
 
-// userFrom and groupFrom read a resource with its externalId in one
-// domain, bound as the statement's first parameter.
+// A read selects a resource's externalId in one domain with a correlated
+// subquery, whose domain is bound as the statement's first parameter (it
+// stands in the column list, before any other). A LEFT JOIN reads the
+// same row but made a lookup by id several times slower in SQLite.
 const (
-	userFrom  = ` FROM users u LEFT JOIN external_ids ux ON ux.resource_type = 0 AND ux.resource_key = u.key AND ux.domain = ?`
-	groupFrom = ` FROM groups g LEFT JOIN external_ids gx ON gx.resource_type = 1 AND gx.resource_key = g.key AND gx.domain = ?`
+	userExternalID  = `(SELECT x.external_id FROM external_ids x WHERE x.resource_type = 0 AND x.resource_key = u.key AND x.domain = ?)`
+	groupExternalID = `(SELECT x.external_id FROM external_ids x WHERE x.resource_type = 1 AND x.resource_key = g.key AND x.domain = ?)`
+	// externalIDAlias names the selected externalId, for sorting and
+	// cursors by it.
+	externalIDAlias = `domain_external_id`
+	userFrom        = ` FROM users u`
+	groupFrom       = ` FROM groups g`
 )
 
 // withDomain prepends the context's domain to a statement's arguments.

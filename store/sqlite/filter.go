@@ -39,19 +39,20 @@ type table struct {
 	resourceType string
 	columns      map[string]column // canonical attribute name → column
 	hasDoc       bool
-	// from names the table joined with its externalIds in one domain,
-	// bound as the first parameter (externalid.go).
-	from string
+	// from names the table; externalExpr selects a row's externalId in
+	// one domain, a bound parameter (externalid.go).
+	from         string
+	externalExpr string
 	// externalCode is the table's resource_type in external_ids.
 	externalCode int
 }
 
 var userTable = &table{
 	name: "users", alias: "u", catalog: store.UserAttrs, resourceType: "User", hasDoc: true,
-	from: userFrom, externalCode: externalUser,
+	from: userFrom, externalExpr: userExternalID, externalCode: externalUser,
 	columns: map[string]column{
 		"id":                {"u.id", colText},
-		"externalId":        {"ux.external_id", colText},
+		"externalId":        {externalIDAlias, colText},
 		"userName":          {"u.user_name", colTextNoCase},
 		"displayName":       {"u.display_name", colTextNoCase},
 		"active":            {"u.active", colBool},
@@ -64,10 +65,10 @@ var userTable = &table{
 
 var groupTable = &table{
 	name: "groups", alias: "g", catalog: store.GroupAttrs, resourceType: "Group",
-	from: groupFrom, externalCode: externalGroup,
+	from: groupFrom, externalExpr: groupExternalID, externalCode: externalGroup,
 	columns: map[string]column{
 		"id":                {"g.id", colText},
-		"externalId":        {"gx.external_id", colText},
+		"externalId":        {externalIDAlias, colText},
 		"displayName":       {"g.display_name", colTextNoCase},
 		"meta.created":      {"g.created", colTime},
 		"meta.lastModified": {"g.last_modified", colTime},
@@ -647,8 +648,13 @@ func (r *reader) sortValue(ctx context.Context, t *table, q store.Query, key int
 	if err != nil {
 		return nil, err
 	}
+	args := []any{key}
+	if expr == externalIDAlias {
+		// The alias exists in the page query only.
+		expr, args = t.externalExpr, []any{store.DomainOf(ctx), key}
+	}
 	var v any
-	err = r.queryRow(ctx, []any{&v}, fmt.Sprintf("SELECT %s%s WHERE %s.key = ?", expr, t.from, t.alias), store.DomainOf(ctx), key)
+	err = r.queryRow(ctx, []any{&v}, fmt.Sprintf("SELECT %s%s WHERE %s.key = ?", expr, t.from, t.alias), args...)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}

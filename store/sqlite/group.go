@@ -9,7 +9,7 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-const groupCols = `g.key, g.id, g.display_name, gx.external_id, g.created, g.last_modified, g.version,
+const groupCols = `g.key, g.id, g.display_name, ` + groupExternalID + ` AS ` + externalIDAlias + `, g.created, g.last_modified, g.version,
  g.source, g.source_id, g.source_dn`
 
 func scanGroup(s scanner) (*store.Group, error) {

@@ -14,7 +14,7 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-const userCols = `u.key, u.id, u.user_name, ux.external_id, u.display_name, u.active, u.created,
+const userCols = `u.key, u.id, u.user_name, ` + userExternalID + ` AS ` + externalIDAlias + `, u.display_name, u.active, u.created,
  u.last_modified, u.version, u.password_hash, u.source, u.source_id, u.source_dn, u.doc`
 
 // userGroupsCol reads a user's direct groups in the same statement as the
