@@ -214,8 +214,16 @@ type tokenJSON struct {
 	Name       string `json:"name"`
 	Identifier string `json:"identifier,omitempty"`
 	UserKey    int64  `json:"userKey,omitempty"`
+	Domain     string `json:"domain"`
+	Compat     string `json:"compat,omitempty"`
 	Created    string `json:"created"`
 	Token      string `json:"token,omitempty"` // only in the answer to a create
+}
+
+func tokenOf(c *store.Credential) tokenJSON {
+	set := auth.SCIMTokenSettingsOf(c)
+	return tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier, UserKey: c.UserKey, Domain: set.Domain,
+		Compat: set.Compat, Created: c.Created.Format(time.RFC3339)}
 }
 
 func (a *API) adminListTokens(w http.ResponseWriter, r *http.Request) {
@@ -226,29 +234,34 @@ func (a *API) adminListTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]tokenJSON, len(creds))
 	for i, c := range creds {
-		out[i] = tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier, UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339)}
+		out[i] = tokenOf(&c)
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"tokens": out})
 }
 
-// adminCreateToken: POST /admin/tokens {"name": "...", "userName": "..."};
-// the token is in this answer only.
+// adminCreateToken: POST /admin/tokens {"name": "...", "userName": "...",
+// "domain": "...", "compat": "entra|strict"}; the token is in this answer
+// only.
 func (a *API) adminCreateToken(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name     string `json:"name"`
 		UserName string `json:"userName"`
+		Domain   string `json:"domain"`
+		Compat   string `json:"compat"`
 	}
 	if err := httpjson.Decode(w, r, 64<<10, &body); err != nil {
 		adminError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	token, c, err := a.issueSCIMToken(r.Context(), adminActor(r), body.Name, body.UserName)
+	token, c, err := a.issueSCIMToken(r.Context(), adminActor(r), body.Name, body.UserName,
+		auth.SCIMTokenSettings{Domain: body.Domain, Compat: body.Compat})
 	if err != nil {
 		a.fail(w, r, "admin create token", err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, tokenJSON{ID: c.ID, Name: c.Name, Identifier: c.Identifier,
-		UserKey: c.UserKey, Created: c.Created.Format(time.RFC3339), Token: token})
+	out := tokenOf(c)
+	out.Token = token
+	httpjson.Write(w, http.StatusCreated, out)
 }
 
 func (a *API) adminRevokeToken(w http.ResponseWriter, r *http.Request) {

@@ -479,7 +479,7 @@ func (a *API) renderTokens(w http.ResponseWriter, r *http.Request, status int, v
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	name, userName := strings.TrimSpace(r.PostForm.Get("name")), strings.TrimSpace(r.PostForm.Get("userName"))
 	v := view{Title: "Tokens and keys", Section: "tokens"}
-	token, c, err := a.issueSCIMToken(r.Context(), consoleActor(r), name, userName)
+	token, c, err := a.issueSCIMToken(r.Context(), consoleActor(r), name, userName, auth.SCIMTokenSettings{})
 	if re := asRequestError(err); re != nil {
 		v.Error = "No token created: " + re.msg + "."
 		a.renderTokens(w, r, re.status, v, tokensData{Name: name, UserName: userName})

@@ -122,8 +122,10 @@ func (a *API) listCredentials(ctx context.Context, kinds ...string) ([]store.Cre
 }
 
 // issueSCIMToken creates a SCIM token named name, bound to the user named
-// userName for /Me unless it is empty. The token is returned here only.
-func (a *API) issueSCIMToken(ctx context.Context, actor store.Actor, name, userName string) (string, *store.Credential, error) {
+// userName for /Me unless it is empty, in the provisioning domain and
+// compatibility mode of set (empty: the defaults). The token is returned
+// here only.
+func (a *API) issueSCIMToken(ctx context.Context, actor store.Actor, name, userName string, set auth.SCIMTokenSettings) (string, *store.Credential, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", nil, badRequest("name is required")
 	}
@@ -135,7 +137,12 @@ func (a *API) issueSCIMToken(ctx context.Context, actor store.Actor, name, userN
 		}
 		userKey = u.Key
 	}
-	return auth.IssueSCIMToken(ctx, a.st, actor, name, userKey)
+	set.UserKey = userKey
+	token, c, err := auth.IssueSCIMTokenWith(ctx, a.st, actor, name, set)
+	if store.KindOf(err) == store.KindInvalid {
+		return "", nil, badRequest(err.Error())
+	}
+	return token, c, err
 }
 
 // revocation says what is revoked: which credential kinds the id may

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -73,25 +74,95 @@ func (t *Tokens) Check(ctx context.Context, token, namePrefix string) (*TokenHol
 // Forget drops cached lookups (after a revocation through this process).
 func (t *Tokens) Forget() { t.cache.Forget() }
 
-// IssueSCIMToken stores a new SCIM token and returns it; only its hash is
-// kept. userKey binds it to a user for /Me (0: unbound).
+// IssueSCIMToken stores a new SCIM token of the default provisioning
+// domain and returns it; only its hash is kept. userKey binds it to a user
+// for /Me (0: unbound).
 func IssueSCIMToken(ctx context.Context, st store.Store, actor store.Actor, name string, userKey int64) (string, *store.Credential, error) {
-	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, userKey)
+	return IssueSCIMTokenWith(ctx, st, actor, name, SCIMTokenSettings{UserKey: userKey})
+}
+
+// SCIMTokenSettings are what a SCIM token says about its holder besides
+// its name.
+type SCIMTokenSettings struct {
+	// UserKey binds the token to a user for /Me (0: unbound).
+	UserKey int64 `json:"-"`
+	// Domain is the provisioning domain the token's client provisions in:
+	// the externalIds it reads and writes are that domain's (see
+	// store.WithDomain). Empty is store.DefaultDomain.
+	Domain string `json:"domain,omitempty"`
+	// Compat is the token's SCIM compatibility mode ("entra", "strict");
+	// empty follows the server's configuration.
+	Compat string `json:"compat,omitempty"`
+}
+
+// ValidSCIMCompat reports whether mode is a compatibility mode a SCIM token
+// may name (the SCIM door gives them their meaning); "" follows the server.
+func ValidSCIMCompat(mode string) bool {
+	switch mode {
+	case "", "entra", "strict":
+		return true
+	}
+	return false
+}
+
+// IssueSCIMTokenWith stores a new SCIM token with its settings (kept in the
+// credential's Data) and returns it.
+func IssueSCIMTokenWith(ctx context.Context, st store.Store, actor store.Actor, name string, s SCIMTokenSettings) (string, *store.Credential, error) {
+	if s.Domain == store.DefaultDomain {
+		s.Domain = ""
+	}
+	if s.Domain != "" {
+		if err := store.CheckDomain(s.Domain); err != nil {
+			return "", nil, err
+		}
+	}
+	if !ValidSCIMCompat(s.Compat) {
+		return "", nil, store.FieldErrorf(store.KindInvalid, "compat", "compat %q is not one of entra, strict", s.Compat)
+	}
+	data := ""
+	if s.Domain != "" || s.Compat != "" {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return "", nil, err
+		}
+		data = string(b)
+	}
+	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, s.UserKey, data)
+}
+
+// SCIMTokenSettingsOf reads a stored SCIM token's settings; the domain of a
+// token that names none is store.DefaultDomain.
+func SCIMTokenSettingsOf(c *store.Credential) SCIMTokenSettings {
+	var s SCIMTokenSettings
+	if c.Data != "" {
+		// Data is written only by IssueSCIMTokenWith; a token whose Data
+		// cannot be read keeps the defaults.
+		_ = json.Unmarshal([]byte(c.Data), &s)
+	}
+	if s.Domain == "" {
+		s.Domain = store.DefaultDomain
+	}
+	s.UserKey = c.UserKey
+	return s
 }
 
 // IssueAdminToken stores a new admin token (for /admin) and returns it.
 func IssueAdminToken(ctx context.Context, st store.Store, actor store.Actor, name string, _ int64) (string, *store.Credential, error) {
-	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0)
+	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0, "")
 }
 
-func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64) (string, *store.Credential, error) {
+func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64, data string) (string, *store.Credential, error) {
 	token := NewToken(prefix)
-	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: HashToken(token)}
+	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: HashToken(token), Data: data}
 	err := st.Write(ctx, actor, func(tx store.Tx) error {
 		if err := tx.CreateCredential(ctx, c); err != nil {
 			return err
 		}
-		return tx.Record(ctx, store.Activity{Action: "token.create", ResourceType: "Token", Detail: kind + " " + name})
+		detail := kind + " " + name
+		if data != "" {
+			detail += " " + data
+		}
+		return tx.Record(ctx, store.Activity{Action: "token.create", ResourceType: "Token", Detail: detail})
 	})
 	return token, c, err
 }

@@ -109,9 +109,85 @@ func canonicalValue(a *attr, v any, name string) (any, *Error) {
 				out = append(out, val)
 			}
 		}
+		if a.typ == "complex" {
+			out = mergeDuplicates(a, out)
+		}
 		return out, nil
 	}
 	return singleValue(a, v, name)
+}
+
+// mergeDuplicates merges entries of a multi-valued complex attribute that
+// are the same value (RFC 7643 §2.4: a multi-valued attribute SHOULD NOT
+// contain duplicates): the same type and value, or, for attributes
+// without a value (addresses), the same sub-attributes apart from primary.
+// The first keeps its place and takes the sub-attributes only a later one
+// has; primary true from any of them wins.
+func mergeDuplicates(a *attr, list []any) []any {
+	caseExact := a.sub("value") != nil && a.sub("value").caseExact
+	out := list[:0:0]
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			out = append(out, item)
+			continue
+		}
+		dup := -1
+		for i, prev := range out {
+			if pm, ok := prev.(map[string]any); ok && sameEntry(pm, m, caseExact) {
+				dup = i
+				break
+			}
+		}
+		if dup < 0 {
+			out = append(out, m)
+			continue
+		}
+		first := out[dup].(map[string]any)
+		for k, v := range m {
+			if k == "primary" {
+				if v == true {
+					first[k] = true
+				} else if _, has := first[k]; !has {
+					first[k] = v
+				}
+				continue
+			}
+			if _, has := first[k]; !has {
+				first[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// sameEntry reports whether two canonical entries are one value.
+func sameEntry(x, y map[string]any, caseExact bool) bool {
+	xt, _ := x["type"].(string)
+	yt, _ := y["type"].(string)
+	if !strings.EqualFold(xt, yt) {
+		return false
+	}
+	xv, xHas := x["value"].(string)
+	yv, yHas := y["value"].(string)
+	if xHas || yHas {
+		if caseExact {
+			return xv == yv
+		}
+		return strings.EqualFold(xv, yv)
+	}
+	// No value: the same when every other sub-attribute is.
+	for k, v := range x {
+		if k != "primary" && y[k] != v {
+			return false
+		}
+	}
+	for k, v := range y {
+		if k != "primary" && x[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func singleValue(a *attr, v any, name string) (any, *Error) {
@@ -213,10 +289,29 @@ func userFromDoc(doc map[string]any) (*store.User, string, *Error) {
 		return nil, "", badRequest(typeInvalidValue, "%v", err)
 	}
 	u.ExternalID, _ = doc["externalId"].(string)
+	markNotPrimary(d, &u)
 	if strings.TrimSpace(u.UserName) == "" {
 		return nil, "", badRequest(typeInvalidValue, "userName is required")
 	}
 	return &u, password, nil
+}
+
+// markNotPrimary sets NotPrimary on the entries a client sent with
+// "primary": false (the JSON decoding above cannot tell false from absent).
+func markNotPrimary(doc map[string]any, u *store.User) {
+	for name, vs := range map[string][]store.Value{"emails": u.Emails, "phoneNumbers": u.PhoneNumbers, "ims": u.IMs,
+		"photos": u.Photos, "entitlements": u.Entitlements, "roles": u.Roles, "x509Certificates": u.X509Certificates} {
+		for i, item := range asList(doc[name]) {
+			if m, ok := item.(map[string]any); ok && m["primary"] == false && i < len(vs) {
+				vs[i].NotPrimary = true
+			}
+		}
+	}
+	for i, item := range asList(doc["addresses"]) {
+		if m, ok := item.(map[string]any); ok && m["primary"] == false && i < len(u.Addresses) {
+			u.Addresses[i].NotPrimary = true
+		}
+	}
 }
 
 // groupFromDoc converts a canonical Group document; members come back as
@@ -286,18 +381,76 @@ type userJSON struct {
 	PreferredLanguage string            `json:"preferredLanguage,omitempty"`
 	Locale            string            `json:"locale,omitempty"`
 	Timezone          string            `json:"timezone,omitempty"`
-	Active            bool              `json:"active"`
-	Emails            []store.Value     `json:"emails,omitempty"`
-	PhoneNumbers      []store.Value     `json:"phoneNumbers,omitempty"`
-	IMs               []store.Value     `json:"ims,omitempty"`
-	Photos            []store.Value     `json:"photos,omitempty"`
-	Addresses         []store.Address   `json:"addresses,omitempty"`
+	Active            *bool             `json:"active,omitempty"`
+	active            bool              // what Active points at
+	Emails            []valueJSON       `json:"emails,omitempty"`
+	PhoneNumbers      []valueJSON       `json:"phoneNumbers,omitempty"`
+	IMs               []valueJSON       `json:"ims,omitempty"`
+	Photos            []valueJSON       `json:"photos,omitempty"`
+	Addresses         []addressJSON     `json:"addresses,omitempty"`
 	Groups            []refJSON         `json:"groups,omitempty"`
-	Entitlements      []store.Value     `json:"entitlements,omitempty"`
-	Roles             []store.Value     `json:"roles,omitempty"`
-	X509Certificates  []store.Value     `json:"x509Certificates,omitempty"`
+	Entitlements      []valueJSON       `json:"entitlements,omitempty"`
+	Roles             []valueJSON       `json:"roles,omitempty"`
+	X509Certificates  []valueJSON       `json:"x509Certificates,omitempty"`
 	Enterprise        *store.Enterprise `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
 	Meta              metaJSON          `json:"meta"`
+}
+
+// valueJSON is a multi-valued attribute's entry as SCIM sends it:
+// "primary" true, false or absent, as the client gave it.
+type valueJSON struct {
+	Value   string `json:"value,omitempty"`
+	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary *bool  `json:"primary,omitempty"`
+	// primary is what Primary points at, saving an allocation per entry.
+	primary bool
+}
+
+type addressJSON struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"streetAddress,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postalCode,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Type          string `json:"type,omitempty"`
+	Primary       *bool  `json:"primary,omitempty"`
+	primary       bool
+}
+
+// setPrimary points an entry's "primary" at flag when the client gave it
+// (true, or false kept as NotPrimary); else it stays absent.
+func setPrimary(dst **bool, flag *bool, primary, notPrimary bool) {
+	if primary || notPrimary {
+		*flag = primary
+		*dst = flag
+	}
+}
+
+func values(vs []store.Value) []valueJSON {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]valueJSON, len(vs))
+	for i, v := range vs {
+		out[i] = valueJSON{Value: v.Value, Display: v.Display, Type: v.Type}
+		setPrimary(&out[i].Primary, &out[i].primary, v.Primary, v.NotPrimary)
+	}
+	return out
+}
+
+func addresses(as []store.Address) []addressJSON {
+	if len(as) == 0 {
+		return nil
+	}
+	out := make([]addressJSON, len(as))
+	for i, a := range as {
+		out[i] = addressJSON{Formatted: a.Formatted, StreetAddress: a.StreetAddress, Locality: a.Locality, Region: a.Region,
+			PostalCode: a.PostalCode, Country: a.Country, Type: a.Type}
+		setPrimary(&out[i].Primary, &out[i].primary, a.Primary, a.NotPrimary)
+	}
+	return out
 }
 
 type groupJSON struct {
@@ -335,9 +488,16 @@ func renderUser(u *store.User, base string) *userJSON {
 		Schemas: userSchemas, ID: u.ID, ExternalID: u.ExternalID, UserName: u.UserName,
 		DisplayName: u.DisplayName, NickName: u.NickName, ProfileURL: u.ProfileURL, Title: u.Title,
 		UserType: u.UserType, PreferredLanguage: u.PreferredLanguage, Locale: u.Locale, Timezone: u.Timezone,
-		Active: u.Active, Emails: u.Emails, PhoneNumbers: u.PhoneNumbers, IMs: u.IMs, Photos: u.Photos,
-		Addresses: u.Addresses, Entitlements: u.Entitlements, Roles: u.Roles, X509Certificates: u.X509Certificates,
-		Meta: renderMeta("User", base+"/Users/"+u.ID, u.Meta),
+		Emails: values(u.Emails), PhoneNumbers: values(u.PhoneNumbers), IMs: values(u.IMs), Photos: values(u.Photos),
+		Addresses: addresses(u.Addresses), Entitlements: values(u.Entitlements), Roles: values(u.Roles),
+		X509Certificates: values(u.X509Certificates),
+		Meta:             renderMeta("User", base+"/Users/"+u.ID, u.Meta),
+	}
+	if u.Active || !u.ActiveRemoved {
+		// A removed active is not answered (RFC 7643 §2.5: unassigned);
+		// the user reads as not active through every door.
+		out.active = u.Active
+		out.Active = &out.active
 	}
 	if !u.Name.IsZero() {
 		n := u.Name

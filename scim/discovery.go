@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // The discovery endpoints (RFC 7644 §4) tell the truth about what this
@@ -12,7 +14,7 @@ import (
 
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) error {
 	base := baseFrom(r.Context())
-	return writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"documentationUri": "https://github.com/scimbridge/scimbridge",
 		"patch":            map[string]any{"supported": true},
@@ -23,18 +25,23 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) e
 		"changePassword": map[string]any{"supported": true},
 		"sort":           map[string]any{"supported": true},
 		"etag":           map[string]any{"supported": true},
-		// RFC 9865.
-		"pagination": map[string]any{
-			"cursor": true, "index": true, "defaultPaginationMethod": "index",
-			"defaultPageSize": s.opts.DefaultPageSize, "maxPageSize": s.opts.MaxPageSize,
-		},
 		"authenticationSchemes": []map[string]any{{
 			"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": true,
 			"description": "Authentication with a bearer token issued by scimbridge (scimbridge token create).",
 			"specUri":     "https://www.rfc-editor.org/rfc/rfc6750",
 		}},
 		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": base + "/ServiceProviderConfig"},
-	})
+	}
+	if s.opts.AdvertisePagination {
+		// RFC 9865 §4. Cursors work without it; a client that reads the
+		// RFC 7643 §5 schema strictly rejects the unknown attribute, so it
+		// is advertised only when configured.
+		doc["pagination"] = map[string]any{
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": s.opts.DefaultPageSize, "maxPageSize": s.opts.MaxPageSize,
+		}
+	}
+	return writeJSON(w, http.StatusOK, doc)
 }
 
 func (s *Server) resourceTypeDocs(base string) []any {
@@ -81,6 +88,9 @@ func schemaDocs(base string) []any {
 	for _, rs := range []*resourceSchema{userSchema, groupSchema} {
 		for _, sc := range rs.raw {
 			m := sc.ToMap()
+			if sc.ID == store.GroupSchema {
+				membersDisplayReadOnly(m)
+			}
 			m["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + sc.ID}
 			out = append(out, m)
 		}
@@ -100,4 +110,23 @@ func (s *Server) schemaByID(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return errorf(http.StatusNotFound, "", "no schema %q", id)
+}
+
+// membersDisplayReadOnly marks Group members' display readOnly in a
+// served schema: the server answers it from the member's current name, as
+// RFC 7643 §2.4 defines display for multi-valued attributes ("READ-ONLY")
+// and §8.7.1 lists it for no client to set.
+func membersDisplayReadOnly(schemaDoc map[string]any) {
+	attrs, _ := schemaDoc["attributes"].([]map[string]any)
+	for _, a := range attrs {
+		if a["name"] != "members" {
+			continue
+		}
+		subs, _ := a["subAttributes"].([]map[string]any)
+		for _, sub := range subs {
+			if sub["name"] == "display" {
+				sub["mutability"] = "readOnly"
+			}
+		}
+	}
 }

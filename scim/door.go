@@ -70,9 +70,10 @@ func (t Tokens) Authenticate(r *http.Request) (*Principal, error) {
 	if h == nil || err != nil {
 		return nil, err
 	}
-	p := &Principal{Name: h.Name}
+	p := &Principal{Name: h.Name, Domain: store.DefaultDomain}
 	if h.Credential != nil {
-		p.UserKey = h.Credential.UserKey
+		set := auth.SCIMTokenSettingsOf(h.Credential)
+		p.UserKey, p.Domain, p.Compat = set.UserKey, set.Domain, set.Compat
 	}
 	return p, nil
 }

@@ -26,6 +26,10 @@ type patchOp struct {
 	value any
 	// hasValue tells an explicit null from no value at all.
 	hasValue bool
+	// strict answers a replace whose value filter matches nothing with
+	// noTarget (RFC 7644 §3.5.2.3) instead of adding the entry (Entra):
+	// the client's compatibility mode, CompatStrict.
+	strict bool
 }
 
 // parsePatchBody reads a PatchOp message; op names and member names are
@@ -213,7 +217,9 @@ func applyNoPath(rs *resourceSchema, doc map[string]any, op patchOp, currentID s
 			}
 			continue
 		}
-		if err := applyOp(rs, doc, patchOp{op: op.op, path: k, value: v, hasValue: true}, currentID); err != nil {
+		sub := op
+		sub.path, sub.value, sub.hasValue = k, v, true
+		if err := applyOp(rs, doc, sub, currentID); err != nil {
 			return err
 		}
 	}
@@ -232,7 +238,15 @@ func applyExtension(rs *resourceSchema, doc map[string]any, pp *patchPath, op pa
 		return badRequest(typeInvalidValue, "%s needs an object value", pp.ext.urn)
 	}
 	for k, v := range obj {
-		if err := applyOp(rs, doc, patchOp{op: op.op, path: pp.ext.urn + ":" + k, value: v, hasValue: true}, currentID); err != nil {
+		if strings.EqualFold(k, "schemas") {
+			// The value is the extension object as a resource carries it;
+			// some clients give it its own "schemas" (the URN), which names
+			// no attribute of the extension.
+			continue
+		}
+		sub := op
+		sub.path, sub.value, sub.hasValue = pp.ext.urn+":"+k, v, true
+		if err := applyOp(rs, doc, sub, currentID); err != nil {
 			return err
 		}
 	}
@@ -343,6 +357,8 @@ func applyFiltered(c map[string]any, pp *patchPath, op patchOp) *Error {
 	case op.op == "remove":
 		c[name] = removeMatched(list, matched, pp.sub)
 		return nil
+	case len(matched) == 0 && op.op == "replace" && op.strict:
+		return badRequest(typeNoTarget, "%s: no value matches the filter", op.path)
 	case len(matched) == 0:
 		entry, err := entryFromFilter(pp, op)
 		if err != nil {
@@ -700,6 +716,10 @@ func (s *Server) readPatch(w http.ResponseWriter, r *http.Request) ([]patchOp, e
 	if perr != nil {
 		return nil, perr
 	}
+	strict := s.compat(r) == CompatStrict
+	for i := range ops {
+		ops[i].strict = strict
+	}
 	return ops, nil
 }
 
@@ -750,13 +770,16 @@ func patchedUser(cur *store.User, ops []patchOp, base string) (*store.User, erro
 	if serr != nil {
 		return nil, serr
 	}
-	if _, has := canon["active"]; !has {
+	_, hasActive := canon["active"]
+	if !hasActive {
 		canon["active"] = false // removing active leaves the user inactive, not defaulted back
 	}
 	next, pw, serr := userFromDoc(canon)
 	if serr != nil {
 		return nil, serr
 	}
+	// ...and absent from SCIM answers until a client sets it again.
+	next.ActiveRemoved = !hasActive
 	hash, err := hashPassword(pw)
 	if err != nil {
 		return nil, err

@@ -85,7 +85,9 @@ func (s *Server) groupOp(r *http.Request, tx store.Tx, g *store.Group, doc map[s
 			}
 			rest[k] = v
 		}
-		return nilIfNoError(applyOp(groupSchema, doc, patchOp{op: op.op, value: rest, hasValue: true}, g.ID))
+		sub := op
+		sub.value = rest
+		return nilIfNoError(applyOp(groupSchema, doc, sub, g.ID))
 	}
 	pp, perr := parsePatchPath(groupSchema, op.path)
 	if perr != nil {

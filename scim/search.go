@@ -110,13 +110,30 @@ func (s *Server) searchGroups(w http.ResponseWriter, r *http.Request) error {
 	return s.serveGroups(w, r, raw)
 }
 
-// searchAll is POST /.search: users, then groups, paged as one list. A
-// filter naming an attribute one type lacks matches nothing of that type.
+// searchAll is POST /.search.
 func (s *Server) searchAll(w http.ResponseWriter, r *http.Request) error {
 	raw, err := s.readSearch(w, r)
 	if err != nil {
 		return err
 	}
+	return s.searchAcross(w, r, raw)
+}
+
+// listRoot is GET at the service root: the query of a POST /.search in the
+// query string (RFC 7644 §3.4.2.1: "GET /?filter=..." queries across
+// resource types).
+func (s *Server) listRoot(w http.ResponseWriter, r *http.Request) error {
+	raw, err := rawFromQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	return s.searchAcross(w, r, raw)
+}
+
+// searchAcross answers a query over every resource type: users, then
+// groups, paged as one list. A filter naming an attribute one type lacks
+// matches nothing of that type.
+func (s *Server) searchAcross(w http.ResponseWriter, r *http.Request, raw *rawParams) error {
 	if raw.cursor != nil {
 		return badRequest(typeInvalidValue, "cursor paging is offered per resource type, not at the root")
 	}

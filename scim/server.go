@@ -29,7 +29,24 @@ type Principal struct {
 	Name string
 	// UserKey binds the token to a user (for /Me); 0 when unbound.
 	UserKey int64
+	// Domain is the client's provisioning domain: the externalIds it
+	// reads, writes and filters on are that domain's ("" is
+	// store.DefaultDomain).
+	Domain string
+	// Compat overrides Options.Compat for this client ("" keeps it).
+	Compat string
 }
+
+// The compatibility modes (Options.Compat, Principal.Compat): where Entra
+// and RFC 7644 disagree, which one a client gets.
+const (
+	// CompatEntra: a PATCH replace whose value filter matches nothing adds
+	// the entry, as Entra expects (emails[type eq "work"].value on a user
+	// without a work e-mail).
+	CompatEntra = "entra"
+	// CompatStrict: that replace is 400 noTarget (RFC 7644 §3.5.2.3).
+	CompatStrict = "strict"
+)
 
 // Authenticator decides who a request comes from; (nil, nil) means the
 // credentials are missing or wrong.
@@ -60,6 +77,14 @@ type Options struct {
 	// TestTokenEndpoint serves GET /scim/Token, which hands a new token to
 	// anyone: only for Microsoft's Postman collection, never in production.
 	TestTokenEndpoint bool
+	// Compat is the compatibility mode of clients whose credential names
+	// none: CompatEntra (also for "") or CompatStrict.
+	Compat string
+	// AdvertisePagination adds RFC 9865's "pagination" object to
+	// /ServiceProviderConfig. Cursors are served either way; the object is
+	// off by default because strict RFC 7643 clients reject an attribute
+	// the ServiceProviderConfig schema does not define.
+	AdvertisePagination bool
 }
 
 // Server serves SCIM.
@@ -96,6 +121,9 @@ func New(opts Options) *Server {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.Compat != CompatStrict {
+		opts.Compat = CompatEntra
+	}
 	return &Server{opts: opts, st: opts.Store, log: opts.Log}
 }
 
@@ -138,6 +166,8 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	authed("/Groups/{id}", s.deleteGroup, http.MethodDelete)
 
 	authed("/.search", s.searchAll, http.MethodPost)
+	authed("/", s.listRoot, http.MethodGet)
+	authed("", s.listRoot, http.MethodGet)
 	authed("/Bulk", s.bulk, http.MethodPost)
 	authed("/Me", s.me, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost)
 
@@ -204,7 +234,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			WriteError(w, errorf(http.StatusUnauthorized, "", "missing or invalid bearer token"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+		// The client's provisioning domain scopes every externalId the
+		// store reads or writes for this request.
+		ctx := store.WithDomain(withPrincipal(r.Context(), p), p.Domain)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -293,6 +326,14 @@ func actor(r *http.Request) store.Actor {
 		a.Principal = p.Name
 	}
 	return a
+}
+
+// compat returns the compatibility mode of the request's client.
+func (s *Server) compat(r *http.Request) string {
+	if p := principalFrom(r.Context()); p != nil && (p.Compat == CompatEntra || p.Compat == CompatStrict) {
+		return p.Compat
+	}
+	return s.opts.Compat
 }
 
 // checkIfMatch enforces an If-Match precondition against a version.

@@ -63,7 +63,10 @@ func (Not) isExpr()         {}
 func (Compare) isExpr()     {}
 func (ValueFilter) isExpr() {}
 
-// Query selects, orders and pages resources.
+// Query selects, orders and pages resources. Filters and sorting on
+// externalId, like the externalIds read, are those of the provisioning
+// domain of the context the query runs with (WithDomain), and a cursor
+// belongs to that domain.
 type Query struct {
 	Filter Expr
 	// SortBy is a canonical attribute name; "" keeps creation order.

@@ -12,6 +12,59 @@ import (
 	"time"
 )
 
+// Provisioning domains (RFC 7643 §3.1: "the service provider MUST always
+// interpret the externalId as scoped to the provisioning domain"). Each
+// client credential belongs to one domain; a resource keeps one externalId
+// per domain, and reads, writes and filters on externalId see the domain of
+// the context only. Two identity providers can so provision the same people,
+// each matching them by its own externalId. externalId is not unique: the
+// client that sets it controls it.
+
+// DefaultDomain is the domain of a context that names none: the configured
+// SCIM token, tokens created without a domain, and every other door
+// (the legacy APIs' external_id, directory sync).
+const DefaultDomain = "default"
+
+// MaxDomainLen bounds a provisioning domain's name.
+const MaxDomainLen = 64
+
+type domainKey struct{}
+
+// WithDomain returns a context whose reads and writes of externalId concern
+// the provisioning domain named; "" is DefaultDomain.
+func WithDomain(ctx context.Context, domain string) context.Context {
+	if domain == "" || domain == DefaultDomain {
+		if ctx.Value(domainKey{}) == nil {
+			return ctx
+		}
+		domain = DefaultDomain
+	}
+	return context.WithValue(ctx, domainKey{}, domain)
+}
+
+// DomainOf returns the provisioning domain of ctx (DefaultDomain if none).
+func DomainOf(ctx context.Context) string {
+	if d, ok := ctx.Value(domainKey{}).(string); ok {
+		return d
+	}
+	return DefaultDomain
+}
+
+// CheckDomain validates a provisioning domain's name: 1 to MaxDomainLen
+// ASCII letters, digits, '.', '_' or '-'.
+func CheckDomain(name string) error {
+	if name == "" || len(name) > MaxDomainLen {
+		return FieldErrorf(KindInvalid, "domain", "a provisioning domain has 1 to %d characters", MaxDomainLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return FieldErrorf(KindInvalid, "domain", "provisioning domain %q: only letters, digits, '.', '_' and '-'", name)
+		}
+	}
+	return nil
+}
+
 // Meta is the bookkeeping every resource carries.
 type Meta struct {
 	Created      time.Time `json:"-"`
@@ -38,7 +91,12 @@ type Value struct {
 	Value   string `json:"value,omitempty"`
 	Display string `json:"display,omitempty"`
 	Type    string `json:"type,omitempty"`
-	Primary bool   `json:"primary,omitempty"`
+	// Primary marks the value to prefer (RFC 7643 §2.4).
+	Primary bool `json:"primary,omitempty"`
+	// NotPrimary records a "primary": false that a client sent, so that it
+	// comes back as sent; with neither flag set the client said nothing.
+	// Primary wins when both are set.
+	NotPrimary bool `json:"notPrimary,omitempty"`
 }
 
 // Address is a postal address (RFC 7643 §4.1.2).
@@ -50,7 +108,9 @@ type Address struct {
 	PostalCode    string `json:"postalCode,omitempty"`
 	Country       string `json:"country,omitempty"`
 	Type          string `json:"type,omitempty"`
-	Primary       bool   `json:"primary,omitempty"`
+	// Primary and NotPrimary are as for Value.
+	Primary    bool `json:"primary,omitempty"`
+	NotPrimary bool `json:"notPrimary,omitempty"`
 }
 
 // Manager references a user's manager (enterprise extension).
@@ -98,9 +158,12 @@ type GroupRef struct {
 // User is the stored user: a SCIM User plus what the other doors need. The
 // JSON form is the backend's document encoding, not a wire format.
 type User struct {
-	Key        int64  `json:"-"` // stable integer key, exposed by the legacy APIs
-	ID         string `json:"-"` // SCIM id (UUID)
-	ExternalID string `json:"externalId,omitempty"`
+	Key int64  `json:"-"` // stable integer key, exposed by the legacy APIs
+	ID  string `json:"-"` // SCIM id (UUID)
+	// ExternalID is the externalId in the provisioning domain of the
+	// context it was read or written with (see WithDomain); the other
+	// domains' values are untouched by a write of it.
+	ExternalID string `json:"-"`
 	UserName   string `json:"userName"`
 
 	Name              Name   `json:"name,omitzero"`
@@ -113,6 +176,10 @@ type User struct {
 	Locale            string `json:"locale,omitempty"`
 	Timezone          string `json:"timezone,omitempty"`
 	Active            bool   `json:"active"`
+	// ActiveRemoved records that a SCIM client removed active (PATCH
+	// remove): the user is not active, and SCIM answers without the
+	// attribute. It means nothing while Active is true.
+	ActiveRemoved bool `json:"activeRemoved,omitempty"`
 
 	Emails           []Value   `json:"emails,omitempty"`
 	PhoneNumbers     []Value   `json:"phoneNumbers,omitempty"`
@@ -166,8 +233,10 @@ type Member struct {
 
 // Group is the stored group.
 type Group struct {
-	Key         int64
-	ID          string
+	Key int64
+	ID  string
+	// ExternalID is the externalId in the context's provisioning domain,
+	// as for users.
 	ExternalID  string
 	DisplayName string
 	// Members is nil when the read did not ask for members.

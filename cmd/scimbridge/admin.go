@@ -60,6 +60,8 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	name := fs.String("name", "", "a name for the token (who uses it)")
 	userName := fs.String("user", "", "bind the token to this user (for /Me)")
 	admin := fs.Bool("admin", false, "an admin token (for /admin) instead of a SCIM token")
+	domain := fs.String("domain", "", "the SCIM token's provisioning domain (default: \"default\"): the externalIds its client sees")
+	compat := fs.String("compat", "", "the SCIM token's compatibility mode: entra or strict (default: scim.compat)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -85,7 +87,12 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			userKey = u.Key
 		}
-		issue := auth.IssueSCIMToken
+		if *admin && (*domain != "" || *compat != "") {
+			return errors.New("token create: --domain and --compat are for SCIM tokens, not --admin")
+		}
+		issue := func(ctx context.Context, st store.Store, actor store.Actor, name string, userKey int64) (string, *store.Credential, error) {
+			return auth.IssueSCIMTokenWith(ctx, st, actor, name, auth.SCIMTokenSettings{UserKey: userKey, Domain: *domain, Compat: *compat})
+		}
 		if *admin {
 			issue = auth.IssueAdminToken
 		}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 	"github.com/scimbridge/scimbridge/store/storetest"
@@ -198,5 +199,31 @@ func TestServeHTTPSAndGracefulShutdown(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "stopped") {
 		t.Fatalf("no orderly stop in log:\n%s", out.String())
+	}
+}
+
+// token create --domain/--compat stores the token's provisioning domain
+// and compatibility mode; bad ones are refused.
+func TestTokenCreateDomain(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cli.db")
+	if out, err := runCmd(t, "token", "create", "--db", db, "--name", "entra", "--domain", "entra-prod", "--compat", "strict"); err != nil || tokenRE.FindString(out) == "" {
+		t.Fatalf("token create --domain: %q %v", out, err)
+	}
+	for _, bad := range [][]string{{"--domain", "no spaces"}, {"--compat", "lenient"}, {"--admin", "--domain", "x"}} {
+		if _, err := runCmd(t, append([]string{"token", "create", "--db", db, "--name", "bad"}, bad...)...); err == nil {
+			t.Errorf("token create %v accepted", bad)
+		}
+	}
+	st, err := sqlite.Open(context.Background(), db, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	creds, err := st.ListCredentials(context.Background(), auth.SCIMTokenKind)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("stored tokens: %+v %v", creds, err)
+	}
+	if set := auth.SCIMTokenSettingsOf(&creds[0]); set.Domain != "entra-prod" || set.Compat != "strict" {
+		t.Fatalf("stored settings %+v", set)
 	}
 }

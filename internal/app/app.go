@@ -108,6 +108,7 @@ func (a *App) doors(cfg *config.Config, st store.Store, log *slog.Logger) ([]Doo
 		PatchResponse:     cfg.SCIM.PatchResponse,
 		BulkMaxOperations: cfg.SCIM.BulkMaxOperations, BulkMaxPayload: cfg.SCIM.BulkMaxPayloadBytes,
 		TestTokenEndpoint: cfg.SCIM.TestTokenEndpoint,
+		Compat:            cfg.SCIM.Compat, AdvertisePagination: cfg.SCIM.AdvertisePagination,
 	})
 	adminDoor := admin.New(admin.Options{Store: st, Log: log, Token: cfg.Admin.Token, SCIMTokens: scimTokens,
 		Sync: a.syncer.AdminHandler(), SyncStatus: consoleSyncStatus(a.syncer.Status), Dialects: slices.Collect(maps.Keys(KeyFormats))})

@@ -6,8 +6,11 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -84,5 +87,65 @@ func TestSCIMTokenBoundToAUserServesMe(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), u.ID) {
 		t.Fatalf("/Me: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Tokens of two provisioning domains (made through /admin/tokens) give the
+// same externalId to different people and find each its own; the
+// configured token is in the default domain and sees neither.
+func TestSCIMTokenDomains(t *testing.T) {
+	s := apptest.Start(t)
+	call := func(method, path, token string, body string) (int, map[string]any) {
+		t.Helper()
+		resp := s.Do(t, method, path, body, "Authorization", "Bearer "+token, "Content-Type", "application/json")
+		defer resp.Body.Close()
+		var doc map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(raw, &doc)
+		return resp.StatusCode, doc
+	}
+	tokens := map[string]string{}
+	for _, domain := range []string{"okta", "entra"} {
+		code, doc := call("POST", "/admin/tokens", apptest.AdminToken, `{"name":"`+domain+`-tenant","domain":"`+domain+`"}`)
+		if code != 201 || doc["domain"] != domain {
+			t.Fatalf("create %s token: %d %v", domain, code, doc)
+		}
+		tokens[domain] = doc["token"].(string)
+	}
+	if code, doc := call("POST", "/admin/tokens", apptest.AdminToken, `{"name":"bad","domain":"no spaces"}`); code != 400 {
+		t.Fatalf("a bad domain: %d %v", code, doc)
+	}
+	if code, doc := call("POST", "/admin/tokens", apptest.AdminToken, `{"name":"bad","compat":"lenient"}`); code != 400 {
+		t.Fatalf("a bad compat: %d %v", code, doc)
+	}
+	ids := map[string]string{}
+	for domain, user := range map[string]string{"okta": "ann", "entra": "bob"} {
+		code, doc := call("POST", "/scim/v2/Users", tokens[domain], `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+user+`","externalId":"same-ext"}`)
+		if code != 201 || doc["externalId"] != "same-ext" {
+			t.Fatalf("%s creates %s: %d %v", domain, user, code, doc)
+		}
+		ids[domain] = doc["id"].(string)
+	}
+	for domain, want := range map[string]string{"okta": ids["okta"], "entra": ids["entra"]} {
+		_, doc := call("GET", "/scim/v2/Users?filter="+url.QueryEscape(`externalId eq "same-ext"`), tokens[domain], "")
+		res, _ := doc["Resources"].([]any)
+		if doc["totalResults"] != float64(1) || len(res) != 1 || res[0].(map[string]any)["id"] != want {
+			t.Errorf("%s's filter: %v", domain, doc)
+		}
+	}
+	// Entra also provisions ann, under its own externalId.
+	code, doc := call("PATCH", "/scim/v2/Users/"+ids["okta"], tokens["entra"], `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"replace","path":"externalId","value":"entra-ann"}]}`)
+	if code != 200 || doc["externalId"] != "entra-ann" {
+		t.Fatalf("entra sets its externalId on ann: %d %v", code, doc)
+	}
+	if _, doc := call("GET", "/scim/v2/Users/"+ids["okta"], tokens["okta"], ""); doc["externalId"] != "same-ext" {
+		t.Errorf("okta's externalId of ann after entra's PATCH: %v", doc["externalId"])
+	}
+	if _, doc := call("GET", "/scim/v2/Users/"+ids["okta"], apptest.Token, ""); doc["externalId"] != nil {
+		t.Errorf("the configured (default-domain) token sees externalId %v", doc["externalId"])
+	}
+	if _, doc := call("GET", "/admin/tokens", apptest.AdminToken, ""); !strings.Contains(fmt.Sprint(doc), "domain:entra") {
+		t.Errorf("the token list does not show domains: %v", doc)
 	}
 }

@@ -78,6 +78,13 @@ type SCIM struct {
 	// TestTokenEndpoint serves GET /scim/Token for Microsoft's Postman
 	// collection. Never enable it in production.
 	TestTokenEndpoint bool `yaml:"test_token_endpoint"`
+	// Compat is "entra" (a PATCH replace whose filter matches nothing adds
+	// the entry) or "strict" (400 noTarget, RFC 7644 §3.5.2.3), for
+	// tokens that name no mode of their own.
+	Compat string `yaml:"compat"`
+	// AdvertisePagination adds RFC 9865's pagination object to
+	// /ServiceProviderConfig (cursors are served either way).
+	AdvertisePagination bool `yaml:"advertise_pagination"`
 }
 
 // Admin configures the operators' API under /admin.
@@ -174,7 +181,7 @@ func Default() *Config {
 		Log:          Log{Level: "info", Format: "text"},
 		MaxBodyBytes: 1 << 20,
 		SCIM: SCIM{
-			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "auto",
+			DefaultPageSize: 100, MaxPageSize: 1000, PatchResponse: "auto", Compat: "entra",
 			BulkMaxOperations: 1000, BulkMaxPayloadBytes: 1 << 20,
 		},
 		RateLimit:   RateLimit{LoginPerMinute: 10, LoginBurst: 10},
@@ -275,6 +282,11 @@ func (c *Config) Validate() error {
 	case "auto", "resource", "no-content":
 	default:
 		bad("scim.patch_response", "%q is not one of auto, resource, no-content", c.SCIM.PatchResponse)
+	}
+	switch c.SCIM.Compat {
+	case "entra", "strict":
+	default:
+		bad("scim.compat", "%q is not one of entra, strict", c.SCIM.Compat)
 	}
 	if c.SCIM.BulkMaxOperations < 1 {
 		bad("scim.bulk_max_operations", "must be at least 1")

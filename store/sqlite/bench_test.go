@@ -45,7 +45,7 @@ func BenchmarkReads(b *testing.B) {
 	})
 	b.Run("getUserRowOnly", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			rows, done, err := db.query(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE u.id = ?`, ids[i%len(ids)])
+			rows, done, err := db.query(ctx, `SELECT `+userColsWithGroups+userFrom+` WHERE u.id = ?`, store.DefaultDomain, ids[i%len(ids)])
 			if err != nil {
 				b.Fatal(err)
 			}

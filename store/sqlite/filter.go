@@ -39,13 +39,20 @@ type table struct {
 	resourceType string
 	columns      map[string]column // canonical attribute name → column
 	hasDoc       bool
+	// from names the table; externalExpr selects a row's externalId in
+	// one domain, a bound parameter (externalid.go).
+	from         string
+	externalExpr string
+	// externalCode is the table's resource_type in external_ids.
+	externalCode int
 }
 
 var userTable = &table{
 	name: "users", alias: "u", catalog: store.UserAttrs, resourceType: "User", hasDoc: true,
+	from: userFrom, externalExpr: userExternalID, externalCode: externalUser,
 	columns: map[string]column{
 		"id":                {"u.id", colText},
-		"externalId":        {"u.external_id", colText},
+		"externalId":        {externalIDAlias, colText},
 		"userName":          {"u.user_name", colTextNoCase},
 		"displayName":       {"u.display_name", colTextNoCase},
 		"active":            {"u.active", colBool},
@@ -58,9 +65,10 @@ var userTable = &table{
 
 var groupTable = &table{
 	name: "groups", alias: "g", catalog: store.GroupAttrs, resourceType: "Group",
+	from: groupFrom, externalExpr: groupExternalID, externalCode: externalGroup,
 	columns: map[string]column{
 		"id":                {"g.id", colText},
-		"externalId":        {"g.external_id", colText},
+		"externalId":        {externalIDAlias, colText},
 		"displayName":       {"g.display_name", colTextNoCase},
 		"meta.created":      {"g.created", colTime},
 		"meta.lastModified": {"g.last_modified", colTime},
@@ -80,10 +88,11 @@ func invalidFilter(format string, args ...any) error {
 	return store.FieldErrorf(store.KindInvalid, "filter", format, args...)
 }
 
-// buildSelect turns q into a page query and a count query.
-func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
+// buildSelect turns q into a page query and a count query; externalIds
+// are those of domain.
+func buildSelect(t *table, cols string, q store.Query, domain string) (*selectSQL, error) {
 	var where builder
-	where.t = t
+	where.t, where.domain = t, domain
 	if q.Filter != nil {
 		if err := where.expr(q.Filter, t.scope()); err != nil {
 			return nil, err
@@ -116,7 +125,7 @@ func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
 	}
 	key := t.alias + ".key"
 	if q.UseCursor && q.Cursor != "" {
-		c, err := decodeCursor(t, q)
+		c, err := decodeCursor(t, q, domain)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +155,8 @@ func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
 		order = fmt.Sprintf(" ORDER BY (%s IS NULL), %s%s %s, %s %s", sortExpr, sortExpr, sortColl, dir, key, dir)
 	}
 	from := fmt.Sprintf(" FROM %s %s", t.name, t.alias)
-	s := &selectSQL{sql: "SELECT " + cols + from + whereSQL + order}
+	s := &selectSQL{sql: "SELECT " + cols + t.from + whereSQL + order}
+	s.args = append(s.args, domain)
 	s.args = append(s.args, args...)
 	// SQLite runs a statement with a bound LIMIT markedly slower (about
 	// 3× for an indexed lookup) than one with a literal limit, so the limit
@@ -251,9 +261,11 @@ func (t *table) scope() scope {
 }
 
 type builder struct {
-	t    *table
-	sb   strings.Builder
-	args []any
+	t *table
+	// domain is the provisioning domain whose externalIds filters see.
+	domain string
+	sb     strings.Builder
+	args   []any
 }
 
 func (b *builder) expr(e store.Expr, sc scope) error {
@@ -295,6 +307,9 @@ func (b *builder) compare(c store.Compare, sc scope) error {
 	if err != nil {
 		return err
 	}
+	if def.Name == "externalId" && expr == b.t.columns["externalId"].expr {
+		return b.externalID(def, c)
+	}
 	if expr == "" && def.MultiValued {
 		// "emails.value eq x" means some email's value is x; "emails pr"
 		// means there is an email.
@@ -320,6 +335,27 @@ func (b *builder) compare(c store.Compare, sc scope) error {
 		return nil
 	}
 	return b.comparison(expr, def, c.Op, c.Value)
+}
+
+// externalID renders a comparison of externalId in the builder's domain
+// as a lookup in external_ids, on its (resource_type, domain, external_id)
+// index. ne matches resources without a value too, as for any attribute.
+func (b *builder) externalID(def store.AttrDef, c store.Compare) error {
+	op, negate := c.Op, false
+	if op == store.OpNe {
+		op, negate = store.OpEq, true
+	}
+	if negate {
+		b.sb.WriteString("NOT ")
+	}
+	fmt.Fprintf(&b.sb, "%s.key IN (SELECT x.resource_key FROM external_ids x WHERE x.resource_type = %d AND x.domain = ? AND ",
+		b.t.alias, b.t.externalCode)
+	b.args = append(b.args, b.domain)
+	if err := b.comparison("x.external_id", def, op, c.Value); err != nil {
+		return err
+	}
+	b.sb.WriteString(")")
+	return nil
 }
 
 // present renders "attr pr" for a multi-valued attribute.
@@ -575,24 +611,24 @@ type cursor struct {
 	Sig   string `json:"s"`
 }
 
-func querySig(t *table, q store.Query) string {
-	return fmt.Sprintf("%s|%s|%t|%v", t.name, strings.ToLower(q.SortBy), q.Descending, q.Filter)
+func querySig(t *table, q store.Query, domain string) string {
+	return fmt.Sprintf("%s|%s|%s|%t|%v", t.name, domain, strings.ToLower(q.SortBy), q.Descending, q.Filter)
 }
 
-func encodeCursor(t *table, q store.Query, key int64, v any) string {
-	c := cursor{Key: key, Value: v, Null: v == nil, Sig: shortHash(querySig(t, q))}
+func encodeCursor(t *table, q store.Query, domain string, key int64, v any) string {
+	c := cursor{Key: key, Value: v, Null: v == nil, Sig: shortHash(querySig(t, q, domain))}
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(t *table, q store.Query) (*cursor, error) {
+func decodeCursor(t *table, q store.Query, domain string) (*cursor, error) {
 	bad := store.FieldErrorf(store.KindInvalid, "cursor", "cursor is invalid or belongs to another query")
 	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 	if err != nil {
 		return nil, bad
 	}
 	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.Sig != shortHash(querySig(t, q)) {
+	if err := json.Unmarshal(raw, &c); err != nil || c.Sig != shortHash(querySig(t, q, domain)) {
 		return nil, bad
 	}
 	return &c, nil
@@ -617,8 +653,13 @@ func (r *reader) sortValue(ctx context.Context, t *table, q store.Query, key int
 	if err != nil {
 		return nil, err
 	}
+	args := []any{key}
+	if expr == externalIDAlias {
+		// The alias exists in the page query only.
+		expr, args = t.externalExpr, []any{store.DomainOf(ctx), key}
+	}
 	var v any
-	err = r.queryRow(ctx, []any{&v}, fmt.Sprintf("SELECT %s FROM %s %s WHERE %s.key = ?", expr, t.name, t.alias, t.alias), key)
+	err = r.queryRow(ctx, []any{&v}, fmt.Sprintf("SELECT %s%s WHERE %s.key = ?", expr, t.from, t.alias), args...)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-const groupCols = `g.key, g.id, g.display_name, g.external_id, g.created, g.last_modified, g.version,
+const groupCols = `g.key, g.id, g.display_name, ` + groupExternalID + ` AS ` + externalIDAlias + `, g.created, g.last_modified, g.version,
  g.source, g.source_id, g.source_dn`
 
 func scanGroup(s scanner) (*store.Group, error) {
@@ -28,7 +28,7 @@ func scanGroup(s scanner) (*store.Group, error) {
 }
 
 func (r *reader) getGroup(ctx context.Context, withMembers bool, where string, args ...any) (*store.Group, error) {
-	rows, done, err := r.query(ctx, `SELECT `+groupCols+` FROM groups g WHERE `+where, args...)
+	rows, done, err := r.query(ctx, `SELECT `+groupCols+groupFrom+` WHERE `+where, withDomain(ctx, args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func memberTypeCode(t store.MemberType) int {
 
 // ListGroups runs a query over groups.
 func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPage, error) {
-	sel, err := buildSelect(groupTable, groupCols, q)
+	sel, err := buildSelect(groupTable, groupCols, q, store.DomainOf(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -153,12 +153,15 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 		g.ID = newID()
 	}
 	g.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
-	err := t.queryRow(ctx, []any{&g.Key}, `INSERT INTO groups (id, display_name, external_id, created, last_modified, version,
- source, source_id, source_dn) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING key`,
-		g.ID, g.DisplayName, nullStr(g.ExternalID), micros(t.now), micros(t.now),
+	err := t.queryRow(ctx, []any{&g.Key}, `INSERT INTO groups (id, display_name, created, last_modified, version,
+ source, source_id, source_dn) VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING key`,
+		g.ID, g.DisplayName, micros(t.now), micros(t.now),
 		nullStr(g.Source.Name), nullStr(g.Source.ID), nullStr(g.Source.DN))
 	if err != nil {
 		return mapErr(err)
+	}
+	if err := t.setExternalID(ctx, externalGroup, g.Key, g.ExternalID); err != nil {
+		return err
 	}
 	if err := t.record(ctx, "group.create", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName); err != nil {
 		return err
@@ -200,12 +203,17 @@ func (t *txn) UpdateGroup(ctx context.Context, id string, fn func(g *store.Group
 	}
 	g.Meta.Version++
 	g.Meta.LastModified = t.now
-	_, err = t.exec(ctx, `UPDATE groups SET display_name = ?, external_id = ?, last_modified = ?, version = ?,
+	_, err = t.exec(ctx, `UPDATE groups SET display_name = ?, last_modified = ?, version = ?,
  source = ?, source_id = ?, source_dn = ? WHERE key = ?`,
-		g.DisplayName, nullStr(g.ExternalID), micros(t.now), g.Meta.Version,
+		g.DisplayName, micros(t.now), g.Meta.Version,
 		nullStr(g.Source.Name), nullStr(g.Source.ID), nullStr(g.Source.DN), g.Key)
 	if err != nil {
 		return nil, mapErr(err)
+	}
+	if g.ExternalID != old.ExternalID {
+		if err := t.setExternalID(ctx, externalGroup, g.Key, g.ExternalID); err != nil {
+			return nil, err
+		}
 	}
 	detail := "displayName=" + g.DisplayName
 	if g.DisplayName != old.DisplayName {
@@ -252,15 +260,20 @@ func (t *txn) resolveMembers(ctx context.Context, g *store.Group, refs []store.M
 			continue
 		}
 		seen[ref.ID] = true
-		var key int64
-		var err error = sql.ErrNoRows
-		typ := 0
-		if ref.Type != store.MemberGroup {
-			err = t.queryRow(ctx, []any{&key}, `SELECT key FROM users WHERE id = ?`, ref.ID)
+		// The type is a hint: it picks which table to look in first, and a
+		// hint the id contradicts is corrected, not an error.
+		lookups := [2]int{0, 1}
+		if ref.Type == store.MemberGroup {
+			lookups = [2]int{1, 0}
 		}
-		if errors.Is(err, sql.ErrNoRows) && ref.Type != store.MemberUser {
-			typ = 1
-			err = t.queryRow(ctx, []any{&key}, `SELECT key FROM groups WHERE id = ?`, ref.ID)
+		var key int64
+		var err error
+		typ := 0
+		for _, typ = range lookups {
+			err = t.queryRow(ctx, []any{&key}, [2]string{`SELECT key FROM users WHERE id = ?`, `SELECT key FROM groups WHERE id = ?`}[typ], ref.ID)
+			if !errors.Is(err, sql.ErrNoRows) {
+				break
+			}
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, store.FieldErrorf(store.KindInvalid, "members", "member %q does not exist", ref.ID)

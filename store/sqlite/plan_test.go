@@ -32,7 +32,7 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 		{"members.value", groupTable, groupCols, eq("members.value")},
 	}
 	for _, tc := range cases {
-		sel, err := buildSelect(tc.t, tc.cols, tc.query)
+		sel, err := buildSelect(tc.t, tc.cols, tc.query, store.DefaultDomain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,11 +69,11 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 func TestUserNameLookupUsesItsIndex(t *testing.T) {
 	db := openTemp(t)
 	for _, q := range []string{
-		`SELECT ` + userColsWithGroups + ` FROM users u WHERE u.user_name_key = ?`,
-		`SELECT ` + userColsWithGroups + ` FROM users u WHERE u.user_name_key > ? AND u.user_name_key < ? AND u.user_name = ? COLLATE BINARY`,
+		`SELECT ` + userColsWithGroups + userFrom + ` WHERE u.user_name_key = ?`,
+		`SELECT ` + userColsWithGroups + userFrom + ` WHERE u.user_name_key > ? AND u.user_name_key < ? AND u.user_name = ? COLLATE BINARY`,
 		`SELECT EXISTS (SELECT 1 FROM user_emails WHERE value = ? AND user_key <> ?)`,
 	} {
-		args := []any{"x", "y", "z"}[:strings.Count(q, "?")]
+		args := []any{"d", "x", "y", "z"}[:strings.Count(q, "?")]
 		rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
 			t.Fatal(err)

@@ -486,8 +486,6 @@ func mapErr(err error) error {
 		switch {
 		case strings.Contains(msg, "users.user_name"):
 			return store.FieldErrorf(store.KindConflict, "userName", "userName is already taken")
-		case strings.Contains(msg, "users.external_id"), strings.Contains(msg, "groups.external_id"):
-			return store.FieldErrorf(store.KindConflict, "externalId", "externalId is already taken")
 		case strings.Contains(msg, "groups.display_name"):
 			return store.FieldErrorf(store.KindConflict, "displayName", "a group with this displayName exists")
 		case strings.Contains(msg, "users.source"), strings.Contains(msg, "groups.source"):

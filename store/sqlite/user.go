@@ -14,7 +14,7 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-const userCols = `u.key, u.id, u.user_name, u.external_id, u.display_name, u.active, u.created,
+const userCols = `u.key, u.id, u.user_name, ` + userExternalID + ` AS ` + externalIDAlias + `, u.display_name, u.active, u.created,
  u.last_modified, u.version, u.password_hash, u.source, u.source_id, u.source_dn, u.doc`
 
 // userGroupsCol reads a user's direct groups in the same statement as the
@@ -67,7 +67,7 @@ func scanUser(s scanner, withGroups bool) (*store.User, error) {
 }
 
 func (r *reader) getUser(ctx context.Context, where string, arg ...any) (*store.User, error) {
-	rows, done, err := r.query(ctx, `SELECT `+userColsWithGroups+` FROM users u WHERE `+where, arg...)
+	rows, done, err := r.query(ctx, `SELECT `+userColsWithGroups+userFrom+` WHERE `+where, withDomain(ctx, arg)...)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage,
 	if q.Related {
 		cols = userColsWithGroups
 	}
-	sel, err := buildSelect(userTable, cols, q)
+	sel, err := buildSelect(userTable, cols, q, store.DomainOf(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func scanPage[T any](ctx context.Context, r *reader, t *table, q store.Query, se
 	if err != nil {
 		return nil, "", err
 	}
-	return out, encodeCursor(t, q, last, v), nil
+	return out, encodeCursor(t, q, store.DomainOf(ctx), last, v), nil
 }
 
 // total counts the query's matches, avoiding the count where the page
@@ -329,15 +329,18 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	var key int64
-	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, user_name_key, external_id, display_name, active,
+	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, user_name_key, display_name, active,
  created, last_modified, version, password_hash, source, source_id, source_dn, doc)
- VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
-		u.ID, u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
+ VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
+		u.ID, u.UserName, nameKey, nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc)
 	if err != nil {
 		return mapErr(err)
 	}
 	u.Key = key
+	if err := t.setExternalID(ctx, externalUser, key, u.ExternalID); err != nil {
+		return err
+	}
 	if err := t.writeEmails(ctx, u, false); err != nil {
 		return err
 	}
@@ -367,7 +370,7 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if err != nil {
 		return nil, err
 	}
-	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source {
+	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source && u.ExternalID == old.ExternalID {
 		return old, nil
 	}
 	// The key column changes only with the name's key: a user parked by
@@ -381,17 +384,25 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
-	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = coalesce(?, user_name_key), external_id = ?, display_name = ?, active = ?,
+	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = coalesce(?, user_name_key), display_name = ?, active = ?,
  last_modified = ?, version = ?, password_hash = ?, source = ?, source_id = ?, source_dn = ?, doc = ? WHERE key = ?`,
-		u.UserName, nameKey, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
+		u.UserName, nameKey, nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc, u.Key)
 	if err != nil {
 		return nil, mapErr(err)
+	}
+	if u.ExternalID != old.ExternalID {
+		if err := t.setExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.writeEmails(ctx, u, true); err != nil {
 		return nil, err
 	}
 	changed := changedFields(oldDoc, doc)
+	if u.ExternalID != old.ExternalID {
+		changed = append(changed, "externalId")
+	}
 	if u.PasswordHash != old.PasswordHash {
 		changed = append(changed, "password")
 	}

@@ -43,6 +43,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ActivityAfterDelete", testActivityAfterDelete},
 		{"UserNamePRECIS", testUserNamePRECIS},
 		{"EmailsUnique", testEmailsUnique},
+		{"ExternalIDNotUnique", testExternalIDNotUnique},
+		{"ExternalIDDomains", testExternalIDDomains},
+		{"GroupExternalIDDomains", testGroupExternalIDDomains},
+		{"ExternalIDSortAndCursor", testExternalIDSortAndCursor},
+		{"MemberTypeHint", testMemberTypeHint},
+		{"PrimaryFlags", testPrimaryFlags},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -118,20 +124,16 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 
 func testUserUniqueness(t *testing.T, s store.Store) {
 	CreateUser(t, s, &store.User{UserName: "Alice", ExternalID: "A1"})
-	for _, u := range []*store.User{
-		{UserName: "alice"},                   // userName is case-insensitive
-		{UserName: "other", ExternalID: "A1"}, // externalId unique too
-	} {
-		err := s.Write(ctx(), actor, func(tx store.Tx) error { return tx.CreateUser(ctx(), u) })
-		wantKind(t, err, store.KindConflict)
-	}
-	// externalId is case-exact: a different case is another id.
+	// userName is case-insensitive. (externalId is not unique: see
+	// testExternalIDNotUnique.)
+	err := s.Write(ctx(), actor, func(tx store.Tx) error { return tx.CreateUser(ctx(), &store.User{UserName: "alice"}) })
+	wantKind(t, err, store.KindConflict)
 	CreateUser(t, s, &store.User{UserName: "other", ExternalID: "a1"})
 	CreateUser(t, s, &store.User{UserName: "no-external-1"})
 	CreateUser(t, s, &store.User{UserName: "no-external-2"})
 
 	createGroup(t, s, &store.Group{DisplayName: "Admins"})
-	err := s.Write(ctx(), actor, func(tx store.Tx) error { return tx.CreateGroup(ctx(), &store.Group{DisplayName: "admins"}) })
+	err = s.Write(ctx(), actor, func(tx store.Tx) error { return tx.CreateGroup(ctx(), &store.Group{DisplayName: "admins"}) })
 	wantKind(t, err, store.KindConflict)
 }
 
