@@ -246,7 +246,9 @@ func (s *server) validate(ctx context.Context, rd store.Reader, in input, self *
 	if err := v.email(); err != nil {
 		return fields{}, nil, err
 	}
-	v.externalID()
+	if err := v.externalID(); err != nil {
+		return fields{}, nil, err
+	}
 	v.username()
 	v.password()
 	v.rootAdmin()
@@ -281,31 +283,37 @@ func (v *validator) email() error {
 	return nil
 }
 
-// externalID: sometimes|nullable|string|max:191|unique (the store's).
-func (v *validator) externalID() {
+// externalID: sometimes|nullable|string|max:191|unique. The store keeps
+// externalId per provisioning domain and not unique (RFC 7643 §3.1); the
+// panel keeps external_id unique, so this rule is the dialect's, checked
+// in the default domain that the panel reads and writes.
+func (v *validator) externalID() error {
 	val, ok := v.in["external_id"]
 	if !ok {
-		return
+		return nil
 	}
 	v.f.hasExternalID = true
 	if val == nil {
-		return
+		return nil
 	}
 	ext, isStr := v.isString("external_id")
 	v.max("external_id")
 	if !isStr {
-		return
+		return nil
 	}
-	selfKey := v.selfKey
-	v.unique("external_id", func(ctx context.Context, rd store.Reader) (bool, error) {
-		page, err := rd.ListUsers(ctx, store.Query{
-			Filter: store.Compare{Attr: "externalId", Op: store.OpEq, Value: ext}, Limit: 1})
-		if err != nil {
-			return false, err
+	page, err := v.rd.ListUsers(v.ctx, store.Query{
+		Filter: store.Compare{Attr: "externalId", Op: store.OpEq, Value: ext}, Limit: 2})
+	if err != nil {
+		return err
+	}
+	for _, u := range page.Users {
+		if u.Key != v.selfKey {
+			v.taken("external_id")
+			break
 		}
-		return len(page.Users) > 0 && page.Users[0].Key != selfKey, nil
-	})
+	}
 	v.f.externalID = ext
+	return nil
 }
 
 // username: required|between:1,191|unique (the store's)|p_username, stored

@@ -51,7 +51,10 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 	case store.KindNotFound:
 		fail(w, http.StatusNotFound, msgNotFound)
 	case store.KindConflict:
-		// userName is the only unique field a create through XP-Dev sets.
+		if store.FieldOf(err) == "emails" {
+			fail(w, http.StatusConflict, msgEmailExists)
+			return
+		}
 		fail(w, http.StatusConflict, msgUserExists)
 	case store.KindInvalid:
 		fail(w, http.StatusBadRequest, err.Error())

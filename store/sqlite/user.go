@@ -316,9 +316,6 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	nameKey := store.UserNameKey(u.UserName)
-	if err := t.checkEmails(ctx, 0, t.policy.EmailsToCheck(nil, u)); err != nil {
-		return err
-	}
 	if u.ID == "" {
 		u.ID = newID()
 	}
@@ -338,6 +335,11 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return mapErr(err)
 	}
 	u.Key = key
+	// After the insert, so that a taken userName is the conflict reported
+	// when both are taken (the write rolls back either way).
+	if err := t.checkEmails(ctx, key, t.policy.EmailsToCheck(nil, u)); err != nil {
+		return err
+	}
 	if err := t.setExternalID(ctx, externalUser, key, u.ExternalID); err != nil {
 		return err
 	}
@@ -379,9 +381,6 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if k := store.UserNameKey(u.UserName); k != store.UserNameKey(old.UserName) {
 		nameKey = k
 	}
-	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(old, u)); err != nil {
-		return nil, err
-	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
 	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = coalesce(?, user_name_key), display_name = ?, active = ?,
@@ -390,6 +389,9 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc, u.Key)
 	if err != nil {
 		return nil, mapErr(err)
+	}
+	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(old, u)); err != nil {
+		return nil, err
 	}
 	if u.ExternalID != old.ExternalID {
 		if err := t.setExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
