@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scimbridge/scimbridge/internal/app/apptest"
+	"github.com/scimbridge/scimbridge/scim/scimtest"
 )
 
 // TestTooManyFilterTermsIsInvalidFilter: over HTTP, a filter of 910 `or`
 // terms is a 400 invalidFilter (before: 200, run against the store).
 func TestTooManyFilterTermsIsInvalidFilter(t *testing.T) {
-	s := apptest.Start(t)
+	s := scimtest.Start(t)
 	terms := make([]string, 910)
 	for i := range terms {
 		terms[i] = `id pr`
