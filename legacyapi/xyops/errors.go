@@ -64,6 +64,9 @@ func (s *server) failed(c *call, err error) {
 		c.send(fail("storage", "Insufficient storage."))
 	case kind == store.KindInvalid:
 		c.send(fail("api", "Invalid parameter: "+err.Error()))
+	case kind == store.KindForbidden:
+		// The privilege rules every door shares (store.CheckChange).
+		c.send(fail("access", "Access denied: "+err.Error()))
 	case c.adminCall && kind == store.KindConflict:
 		c.send(fail("user_exists", "User already exists: "+c.strOr("username")))
 	case c.adminCall && kind == store.KindNotFound:
