@@ -38,7 +38,9 @@ type TokenHolder struct {
 	// the configured token, "<prefix><credential name>" for stored ones.
 	Name       string
 	Credential *store.Credential // nil for the configured token
-	User       *store.User       // the user a stored token is bound to, or nil
+	// User is the (active) user a stored token is bound to, read on this
+	// request, or nil.
+	User *store.User
 }
 
 // NewTokens checks tokens of kind against st; static (may be empty) is a
@@ -52,7 +54,8 @@ func NewTokens(st store.Reader, kind, static, staticName string) *Tokens {
 }
 
 // Check returns the holder of token, or nil for an unknown (or empty)
-// token. An error means the store could not be asked.
+// token, and for a token whose user is deactivated or deleted. An error
+// means the store could not be asked.
 func (t *Tokens) Check(ctx context.Context, token, namePrefix string) (*TokenHolder, error) {
 	if token == "" {
 		return nil, nil
@@ -67,6 +70,9 @@ func (t *Tokens) Check(ctx context.Context, token, namePrefix string) (*TokenHol
 	if err != nil {
 		return nil, err
 	}
+	if cred.UserKey != 0 && (user == nil || !user.Active) {
+		return nil, nil // bound to a user who may no longer act
+	}
 	return &TokenHolder{Name: namePrefix + cred.Name, Credential: cred, User: user}, nil
 }
 
@@ -74,19 +80,26 @@ func (t *Tokens) Check(ctx context.Context, token, namePrefix string) (*TokenHol
 func (t *Tokens) Forget() { t.cache.Forget() }
 
 // IssueSCIMToken stores a new SCIM token and returns it; only its hash is
-// kept. userKey binds it to a user for /Me (0: unbound).
+// kept. userKey binds it to a user: a token for /Me only (ScopeSCIMMe);
+// 0 makes a provisioning token (ScopeSCIMProvisioning).
 func IssueSCIMToken(ctx context.Context, st store.Store, actor store.Actor, name string, userKey int64) (string, *store.Credential, error) {
-	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, userKey)
+	scope := ScopeSCIMProvisioning
+	if userKey != 0 {
+		scope = ScopeSCIMMe
+	}
+	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, userKey, scope)
 }
 
-// IssueAdminToken stores a new admin token (for /admin) and returns it.
+// IssueAdminToken stores a new admin token (for /admin, ScopeAdmin) and
+// returns it.
 func IssueAdminToken(ctx context.Context, st store.Store, actor store.Actor, name string, _ int64) (string, *store.Credential, error) {
-	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0)
+	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0, ScopeAdmin)
 }
 
-func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64) (string, *store.Credential, error) {
+func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64, scope string) (string, *store.Credential, error) {
 	token := NewToken(prefix)
-	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: HashToken(token)}
+	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: HashToken(token),
+		Scopes: []string{scope}}
 	err := st.Write(ctx, actor, func(tx store.Tx) error {
 		if err := tx.CreateCredential(ctx, c); err != nil {
 			return err
