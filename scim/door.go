@@ -64,13 +64,15 @@ func (s *Server) testToken(w http.ResponseWriter, r *http.Request) {
 // kind auth.SCIMTokenKind).
 type Tokens struct{ *auth.Tokens }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Authenticator. A token bound to a user is a /Me
+// token; it stops working once its user is deactivated or deleted
+// (auth.Tokens.Check reads the user on every request).
 func (t Tokens) Authenticate(r *http.Request) (*Principal, error) {
 	h, err := t.Check(r.Context(), httpjson.BearerToken(r), "token:")
 	if h == nil || err != nil {
 		return nil, err
 	}
-	p := &Principal{Name: h.Name}
+	p := &Principal{Name: h.Name, Scope: auth.SCIMScope(h.Credential)}
 	if h.Credential != nil {
 		p.UserKey = h.Credential.UserKey
 	}
