@@ -161,3 +161,28 @@ func TestTokenScopes(t *testing.T) {
 		t.Fatalf("deactivated: %+v %v", h, err)
 	}
 }
+
+// BenchmarkCredentialCacheLookup is a cached key's lookup, as every
+// Pterodactyl request makes it: the credential from the cache, its user
+// read again.
+func BenchmarkCredentialCacheLookup(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "k.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	u := storetest.CreateUser(b, st, &store.User{UserName: "owner", Active: true})
+	token := "ptla_" + RandomString(43)
+	if _, err := IssueKey(ctx, st, store.Actor{Door: "test"}, "pterodactyl", token, 16, u.Key, "k", []string{"read"}); err != nil {
+		b.Fatal(err)
+	}
+	cache := NewCredentialCache(time.Hour)
+	now := time.Now()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := cache.Lookup(ctx, st, KeyKind("pterodactyl"), token, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

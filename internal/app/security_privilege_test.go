@@ -308,6 +308,18 @@ func TestSecurityPrivilegeTable(t *testing.T) {
 	t.Run("SCIM typed role admin is an admin in every door", func(t *testing.T) {
 		u := s.scimUser("typed-admin", pw, `[{"type":"scimbridge","value":"admin"}]`)
 		wantView(t, u.UserName, s.view(u, pw), true, "admin", "Administrator", true, allXStudioRights)
+		// The Users API's role filter reads the privilege as roleOf does.
+		for role, want := range map[string]string{"admin": "[typed-admin]", "user": "[]", "moderator": "[]"} {
+			_, d := s.usersAPIAs(s.users, "GET", "?search=typed-admin&role="+role, "")
+			var names []string
+			users, _ := d["users"].([]any)
+			for _, u := range users {
+				names = append(names, fmt.Sprint(u.(map[string]any)["username"]))
+			}
+			if got := fmt.Sprint(names); got != want {
+				t.Errorf("Users API ?role=%s: %v, want %s", role, got, want)
+			}
+		}
 	})
 	t.Run("SCIM moderator is a read-only administrator in every door", func(t *testing.T) {
 		u := s.scimUser("typed-moderator", pw, `[{"type":"scimbridge","value":"moderator"}]`)
