@@ -46,10 +46,8 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodPatch:
 		return s.patchUser(w, r)
 	}
-	if p.MeOnly() {
-		return errorf(http.StatusForbidden, "", "a /Me token cannot delete its user")
-	}
-	return s.deleteUser(w, r)
+	// DELETE: deleting itself would end what its provisioner decides.
+	return errorf(http.StatusForbidden, "", "a /Me token cannot delete its user")
 }
 
 // keepSelfServiceAttributes is checkSelfService for a PUT: a body that
