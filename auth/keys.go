@@ -76,13 +76,15 @@ func HasScope(c *store.Credential, scope string) bool {
 }
 
 // CredentialCache remembers recent successful credential lookups for a
-// short time, so that a busy client's requests need no database read to
-// authenticate. It serves every door's bearer credentials: SCIM and admin
-// tokens and the dialects' API keys. Revoking a credential, or
-// deactivating, demoting or deleting its user, takes effect within the TTL
-// (at once in this process after Forget). Unknown secrets are never
-// cached. The cached credential and user are shared between requests and
-// must not be modified.
+// short time, so that a busy client's requests need no lookup of the
+// secret's hash to authenticate. It serves every door's bearer
+// credentials: SCIM and admin tokens and the dialects' API keys. The user
+// a credential is bound to is read again on every use (one read by
+// primary key), never cached: deactivating, demoting or deleting the user
+// takes effect on the next request, on every node. Revoking a credential
+// takes effect within the TTL (at once in this process after Forget).
+// Unknown secrets are never cached. The cached credential is shared
+// between requests and must not be modified.
 type CredentialCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -91,7 +93,6 @@ type CredentialCache struct {
 
 type cachedCredential struct {
 	cred    *store.Credential
-	user    *store.User
 	expires time.Time
 }
 
@@ -117,7 +118,17 @@ func (c *CredentialCache) Lookup(ctx context.Context, st store.Reader, kind, tok
 	hit, ok := c.m[h]
 	c.mu.Unlock()
 	if ok && now.Before(hit.expires) {
-		return hit.cred, hit.user, nil
+		if hit.cred.UserKey == 0 {
+			return hit.cred, nil, nil
+		}
+		user, err := st.GetUserByKey(ctx, hit.cred.UserKey)
+		if store.IsNotFound(err) {
+			c.drop(h) // the user, and so its credentials, are gone
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return hit.cred, user, nil
 	}
 	cred, user, err := LookupCredential(ctx, st, kind, token)
 	if err != nil {
@@ -127,9 +138,15 @@ func (c *CredentialCache) Lookup(ctx context.Context, st store.Reader, kind, tok
 	if len(c.m) >= credentialCacheSize {
 		clear(c.m)
 	}
-	c.m[h] = cachedCredential{cred: cred, user: user, expires: now.Add(c.ttl)}
+	c.m[h] = cachedCredential{cred: cred, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return cred, user, nil
+}
+
+func (c *CredentialCache) drop(h string) {
+	c.mu.Lock()
+	delete(c.m, h)
+	c.mu.Unlock()
 }
 
 // Forget drops every cached lookup, so that a revocation made through this

@@ -39,7 +39,9 @@ type TokenHolder struct {
 	// the configured token, "<prefix><credential name>" for stored ones.
 	Name       string
 	Credential *store.Credential // nil for the configured token
-	User       *store.User       // the user a stored token is bound to, or nil
+	// User is the (active) user a stored token is bound to, read on this
+	// request, or nil.
+	User *store.User
 }
 
 // NewTokens checks tokens of kind against st; static (may be empty) is a
@@ -53,7 +55,8 @@ func NewTokens(st store.Reader, kind, static, staticName string) *Tokens {
 }
 
 // Check returns the holder of token, or nil for an unknown (or empty)
-// token. An error means the store could not be asked.
+// token, and for a token whose user is deactivated or deleted. An error
+// means the store could not be asked.
 func (t *Tokens) Check(ctx context.Context, token, namePrefix string) (*TokenHolder, error) {
 	if token == "" {
 		return nil, nil
@@ -68,6 +71,9 @@ func (t *Tokens) Check(ctx context.Context, token, namePrefix string) (*TokenHol
 	if err != nil {
 		return nil, err
 	}
+	if cred.UserKey != 0 && (user == nil || !user.Active) {
+		return nil, nil // bound to a user who may no longer act
+	}
 	return &TokenHolder{Name: namePrefix + cred.Name, Credential: cred, User: user}, nil
 }
 
@@ -76,7 +82,8 @@ func (t *Tokens) Forget() { t.cache.Forget() }
 
 // IssueSCIMToken stores a new SCIM token of the default provisioning
 // domain and returns it; only its hash is kept. userKey binds it to a user
-// for /Me (0: unbound).
+// for /Me: a token for /Me only (ScopeSCIMMe); 0 makes a provisioning token
+// (ScopeSCIMProvisioning).
 func IssueSCIMToken(ctx context.Context, st store.Store, actor store.Actor, name string, userKey int64) (string, *store.Credential, error) {
 	return IssueSCIMTokenWith(ctx, st, actor, name, SCIMTokenSettings{UserKey: userKey})
 }
@@ -127,7 +134,12 @@ func IssueSCIMTokenWith(ctx context.Context, st store.Store, actor store.Actor, 
 		}
 		data = string(b)
 	}
-	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, s.UserKey, data)
+	// A token bound to a user reaches /Me only; an unbound one provisions.
+	scope := ScopeSCIMProvisioning
+	if s.UserKey != 0 {
+		scope = ScopeSCIMMe
+	}
+	return issueToken(ctx, st, actor, SCIMTokenKind, "scim_", name, s.UserKey, data, scope)
 }
 
 // SCIMTokenSettingsOf reads a stored SCIM token's settings; the domain of a
@@ -146,14 +158,16 @@ func SCIMTokenSettingsOf(c *store.Credential) SCIMTokenSettings {
 	return s
 }
 
-// IssueAdminToken stores a new admin token (for /admin) and returns it.
+// IssueAdminToken stores a new admin token (for /admin, ScopeAdmin) and
+// returns it.
 func IssueAdminToken(ctx context.Context, st store.Store, actor store.Actor, name string, _ int64) (string, *store.Credential, error) {
-	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0, "")
+	return issueToken(ctx, st, actor, AdminTokenKind, "sbadm_", name, 0, "", ScopeAdmin)
 }
 
-func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64, data string) (string, *store.Credential, error) {
+func issueToken(ctx context.Context, st store.Store, actor store.Actor, kind, prefix, name string, userKey int64, data, scope string) (string, *store.Credential, error) {
 	token := NewToken(prefix)
-	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: HashToken(token), Data: data}
+	c := &store.Credential{Kind: kind, Name: name, UserKey: userKey, Identifier: token[:len(prefix)+4], SecretHash: HashToken(token),
+		Data: data, Scopes: []string{scope}}
 	err := st.Write(ctx, actor, func(tx store.Tx) error {
 		if err := tx.CreateCredential(ctx, c); err != nil {
 			return err

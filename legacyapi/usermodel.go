@@ -1,7 +1,9 @@
 package legacyapi
 
 // The user-model views the dialects share (README.md, "The user model"):
-// roles, names, e-mail, last login and the directory-managed password.
+// names, e-mail, last login and the directory-managed password; the
+// privilege each dialect's role field maps onto is store.PrivilegeOf, and
+// CheckedUpdate applies the privilege rules to a dialect's change.
 // Each vendor field is a view of a SCIM attribute, so that a user written
 // through one door reads naturally through every other.
 
@@ -16,47 +18,21 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// The role values the dialects map their privilege fields onto. They are
-// stored as SCIM roles ({"value":"admin"}) and matched case-insensitively,
-// whatever their type, so a SCIM client that sets roles[value eq "admin"]
-// makes a Pterodactyl root admin, a Users API admin and an XP-Dev
-// Administrator.
-const (
-	RoleOwner     = "owner"     // XP-Dev Owner; an admin everywhere else
-	RoleAdmin     = "admin"     // Pterodactyl root_admin, Users API admin, XP-Dev Administrator
-	RoleModerator = "moderator" // Users API (real product) read-only administrator
-)
-
-// HasRole reports whether u has the role value (case-insensitive).
-func HasRole(u *store.User, role string) bool {
-	for _, r := range u.Roles {
-		if strings.EqualFold(strings.TrimSpace(r.Value), role) {
-			return true
+// CheckedUpdate wraps an update (the fn of store.Tx.UpdateUser) made on
+// behalf of a caller holding privilege by: the change fn makes is refused
+// (a store.KindForbidden error) when it breaks the privilege rules every
+// door shares (store.CheckChange), e.g. a lesser admin demoting the owner
+// or setting its password.
+func CheckedUpdate(by store.Privilege, fn func(u *store.User) error) func(u *store.User) error {
+	return func(u *store.User) error {
+		old := *u
+		old.Roles = slices.Clone(u.Roles) // fn may change the roles in place
+		if err := fn(u); err != nil {
+			return err
 		}
+		return store.CheckChange(by, &old, u)
 	}
-	return false
 }
-
-// SetRole adds or removes a role value, keeping the user's other roles.
-func SetRole(u *store.User, role string, on bool) {
-	if on == HasRole(u, role) {
-		return
-	}
-	if on {
-		u.Roles = append(u.Roles, store.Value{Value: role})
-		return
-	}
-	kept := u.Roles[:0:0]
-	for _, r := range u.Roles {
-		if !strings.EqualFold(strings.TrimSpace(r.Value), role) {
-			kept = append(kept, r)
-		}
-	}
-	u.Roles = kept
-}
-
-// IsAdmin reports whether u administers the account: an admin or the owner.
-func IsAdmin(u *store.User) bool { return HasRole(u, RoleAdmin) || HasRole(u, RoleOwner) }
 
 // SetPrimaryEmail makes email the user's primary address (SetPrimary on
 // emails, type "work" when it is the first).

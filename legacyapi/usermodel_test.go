@@ -13,22 +13,6 @@ import (
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
-func TestRoles(t *testing.T) {
-	u := &store.User{Roles: []store.Value{{Value: " Admin ", Type: "scim"}, {Value: "billing"}}}
-	if !HasRole(u, RoleAdmin) || !IsAdmin(u) || HasRole(u, RoleOwner) {
-		t.Fatalf("roles %+v", u.Roles)
-	}
-	SetRole(u, RoleAdmin, false)
-	if IsAdmin(u) || len(u.Roles) != 1 || u.Roles[0].Value != "billing" {
-		t.Fatalf("after removing admin: %+v", u.Roles)
-	}
-	SetRole(u, RoleOwner, true)
-	SetRole(u, RoleOwner, true)
-	if !IsAdmin(u) || len(u.Roles) != 2 {
-		t.Fatalf("after adding owner twice: %+v", u.Roles)
-	}
-}
-
 func TestEmailsAndNames(t *testing.T) {
 	u := &store.User{UserName: "jdoe"}
 	SetPrimaryEmail(u, "a@example.com")

@@ -64,13 +64,15 @@ func (s *Server) testToken(w http.ResponseWriter, r *http.Request) {
 // kind auth.SCIMTokenKind).
 type Tokens struct{ *auth.Tokens }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Authenticator. A token bound to a user is a /Me
+// token; it stops working once its user is deactivated or deleted
+// (auth.Tokens.Check reads the user on every request).
 func (t Tokens) Authenticate(r *http.Request) (*Principal, error) {
 	h, err := t.Check(r.Context(), httpjson.BearerToken(r), "token:")
 	if h == nil || err != nil {
 		return nil, err
 	}
-	p := &Principal{Name: h.Name, Domain: store.DefaultDomain}
+	p := &Principal{Name: h.Name, Domain: store.DefaultDomain, Scope: auth.SCIMScope(h.Credential)}
 	if h.Credential != nil {
 		set := auth.SCIMTokenSettingsOf(h.Credential)
 		p.UserKey, p.Domain, p.Compat = set.UserKey, set.Domain, set.Compat

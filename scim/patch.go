@@ -743,6 +743,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := checkSelfService(r, cur, next); err != nil {
+			return err
+		}
 		out, err = tx.UpdateUser(r.Context(), id, func(u *store.User) error {
 			replaceUser(u, next)
 			return nil

@@ -3,10 +3,6 @@ package scim
 import (
 	"net/http"
 	"strings"
-
-	"github.com/gorilla/mux"
-
-	"github.com/scimbridge/scimbridge/store"
 )
 
 const searchRequestSchema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -181,32 +177,4 @@ func (s *Server) searchAcross(w http.ResponseWriter, r *http.Request, raw *rawPa
 		out = append(out, lr.Resources...)
 	}
 	return writeJSON(w, http.StatusOK, p.response(nUsers+nGroups, out, ""))
-}
-
-// me serves /Me for a token bound to a user (RFC 7644 §3.11).
-func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
-	p := principalFrom(r.Context())
-	if p == nil || p.UserKey == 0 {
-		return errorf(http.StatusNotImplemented, "", "/Me needs a token bound to a user (scimbridge token create --user NAME)")
-	}
-	if r.Method == http.MethodPost {
-		return errorf(http.StatusNotImplemented, "", "POST /Me is not supported")
-	}
-	u, err := s.st.GetUserByKey(r.Context(), p.UserKey)
-	if err != nil {
-		if store.IsNotFound(err) {
-			return errorf(http.StatusNotFound, "", "the user this token is bound to no longer exists")
-		}
-		return err
-	}
-	r = mux.SetURLVars(r, map[string]string{"id": u.ID})
-	switch r.Method {
-	case http.MethodGet:
-		return s.getUser(w, r)
-	case http.MethodPut:
-		return s.replaceUser(w, r)
-	case http.MethodPatch:
-		return s.patchUser(w, r)
-	}
-	return s.deleteUser(w, r)
 }

@@ -35,7 +35,14 @@ type Principal struct {
 	Domain string
 	// Compat overrides Options.Compat for this client ("" keeps it).
 	Compat string
+	// Scope is what the credential may reach: auth.ScopeSCIMProvisioning
+	// (every endpoint; also when empty) or auth.ScopeSCIMMe (/Me only).
+	Scope string
 }
+
+// MeOnly reports whether the principal may reach /Me only: a /Me-scoped
+// credential, and any credential bound to a user.
+func (p *Principal) MeOnly() bool { return p.Scope == auth.ScopeSCIMMe || p.UserKey != 0 }
 
 // The compatibility modes (Options.Compat, Principal.Compat): where Entra
 // and RFC 7644 disagree, which one a client gets.
@@ -138,7 +145,7 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 		sub.Handle(path, s.handle(prefix, h)).Methods(methods...)
 	}
 	authed := func(path string, h func(w http.ResponseWriter, r *http.Request) error, methods ...string) {
-		sub.Handle(path, s.authenticate(s.handle(prefix, h))).Methods(methods...)
+		sub.Handle(path, s.authenticate(false, s.handle(prefix, h))).Methods(methods...)
 	}
 	// Discovery needs no credentials: it describes the server, nothing else.
 	open("/ServiceProviderConfig", s.serviceProviderConfig, http.MethodGet)
@@ -169,7 +176,8 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	authed("/", s.listRoot, http.MethodGet)
 	authed("", s.listRoot, http.MethodGet)
 	authed("/Bulk", s.bulk, http.MethodPost)
-	authed("/Me", s.me, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost)
+	sub.Handle("/Me", s.authenticate(true, s.handle(prefix, s.me))).
+		Methods(http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost)
 
 	sub.NotFoundHandler = s.handle(prefix, func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "", "no SCIM endpoint at %s", r.URL.Path)
@@ -218,7 +226,9 @@ func canonicalPath(prefix string, r *http.Request) {
 
 type principalKey struct{}
 
-func (s *Server) authenticate(next http.Handler) http.Handler {
+// authenticate lets authenticated principals through to next; me says
+// whether next is /Me, the only endpoint a /Me-scoped principal reaches.
+func (s *Server) authenticate(me bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Auth == nil {
 			next.ServeHTTP(w, r)
@@ -232,6 +242,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge"`)
 			WriteError(w, errorf(http.StatusUnauthorized, "", "missing or invalid bearer token"))
+			return
+		}
+		if p.MeOnly() && !me {
+			WriteError(w, errorf(http.StatusForbidden, "", "this token is bound to a user: it may use /Me only"))
 			return
 		}
 		// The client's provisioning domain scopes every externalId the

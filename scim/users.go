@@ -96,6 +96,9 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 			if err := checkIfMatch(r, u.Meta.Version); err != nil {
 				return err
 			}
+			if err := keepSelfServiceAttributes(r, u, next); err != nil {
+				return err
+			}
 			replaceUser(u, next)
 			return nil
 		})

@@ -88,6 +88,9 @@ func normaliseUser(old, u *User) error {
 	} else {
 		u.UserName = oldName
 	}
+	if err := checkReservedName(old, u); err != nil {
+		return err
+	}
 	for i := range u.Emails {
 		u.Emails[i].Value = strings.TrimSpace(u.Emails[i].Value)
 	}

@@ -4,6 +4,7 @@
 //	scimbridge sync [--source NAME] [--full] [--dry-run] [--force]
 //	scimbridge token create|list|revoke …
 //	scimbridge apikey create|list|revoke …
+//	scimbridge user create|set-role …
 //	scimbridge backup --out FILE
 //	scimbridge check-config --config FILE
 //	scimbridge version
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tokenCmd(ctx, args, stdout, stderr)
 	case "apikey":
 		return apikeyCmd(ctx, args, stdout, stderr)
+	case "user":
+		return userCmd(ctx, args, stdout, stderr)
 	case "backup":
 		return backupCmd(ctx, args, stdout, stderr)
 	case "check-config":
@@ -78,6 +81,8 @@ const usage = `usage:
   scimbridge sync [--config FILE] [--source NAME] [--full] [--dry-run] [--force]
   scimbridge token create --name NAME [--user USERNAME] | list | revoke ID
   scimbridge apikey create --api DIALECT --user USERNAME [--read-only] | list [--api DIALECT] | revoke ID
+  scimbridge user create --name NAME [--password-file FILE] [--role owner|admin|moderator|user] [--email ADDR]
+  scimbridge user set-role --name NAME --role owner|admin|moderator|user
   scimbridge backup --out FILE
   scimbridge check-config --config FILE
   scimbridge version

@@ -17,7 +17,6 @@ import (
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/pterodactyl"
 	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
 	"github.com/scimbridge/scimbridge/legacyapi/xpdev"
@@ -264,7 +263,7 @@ func BenchmarkPterodactylVsSCIM(b *testing.B) {
 	}
 	if err := s.Store.Write(context.Background(), store.Actor{Door: "bench"}, func(tx store.Tx) error {
 		_, err := tx.UpdateUser(context.Background(), admin.ID, func(u *store.User) error {
-			legacyapi.SetRole(u, legacyapi.RoleAdmin, true)
+			store.SetPrivilege(u, store.PrivilegeAdmin)
 			return nil
 		})
 		return err

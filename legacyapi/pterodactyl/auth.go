@@ -121,7 +121,7 @@ func (s *server) route(o routeOpts, h func(w http.ResponseWriter, r *http.Reques
 			s.failed(w, r, err)
 			return
 		}
-		if !legacyapi.IsAdmin(owner) {
+		if !store.IsAdmin(owner) {
 			forbidden(w, detailNotAdmin)
 			return
 		}

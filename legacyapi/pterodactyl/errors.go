@@ -112,6 +112,9 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "DisplayException", disp.msg)
 	case store.KindOf(err) == store.KindNotFound:
 		notFound(w)
+	case store.KindOf(err) == store.KindForbidden:
+		// The privilege rules every door shares (store.CheckChange).
+		forbidden(w, err.Error())
 	case store.KindOf(err) == store.KindConflict:
 		validationFailed(w, []fieldError{uniqueError(panelField(err))})
 	case store.KindOf(err) == store.KindInvalid:

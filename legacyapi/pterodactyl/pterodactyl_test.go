@@ -175,7 +175,7 @@ func TestCreateFull(t *testing.T) {
 		t.Fatalf("by external id: %s", got.body)
 	}
 	u, _ := e.st.GetUserByUserName(context.Background(), "ext.user-1")
-	if ok, _ := auth.CheckPassword(u.PasswordHash, "s3cret pw"); !ok || !legacyapi.HasRole(u, "admin") || u.PreferredLanguage != "de" {
+	if ok, _ := auth.CheckPassword(u.PasswordHash, "s3cret pw"); !ok || !store.IsAdmin(u) || u.PreferredLanguage != "de" {
 		t.Fatalf("stored %+v", u)
 	}
 	// Form bodies work as in Laravel.
@@ -314,7 +314,7 @@ func TestUpdate(t *testing.T) {
 		t.Fatalf("patched %s", up.body)
 	}
 	u2, _ := e.st.GetUserByKey(context.Background(), id)
-	if u2.PasswordHash != u.PasswordHash || legacyapi.IsAdmin(u2) {
+	if u2.PasswordHash != u.PasswordHash || store.IsAdmin(u2) {
 		t.Fatalf("password or role changed: %+v", u2)
 	}
 	// Another user's e-mail or name is taken.
@@ -517,7 +517,7 @@ func TestKeyCache(t *testing.T) {
 	// a key not looked up yet is refused at once.
 	if err := e.st.Write(context.Background(), store.Actor{Door: "test"}, func(tx store.Tx) error {
 		_, err := tx.UpdateUser(context.Background(), e.admin.ID, func(u *store.User) error {
-			legacyapi.SetRole(u, legacyapi.RoleAdmin, false)
+			store.SetPrivilegeFlag(u, store.PrivilegeAdmin, false)
 			return nil
 		})
 		return err

@@ -70,7 +70,7 @@ func render(u *store.User, withServers bool) item {
 	a := attributes{
 		ID: u.Key, UUID: u.ID, Username: strings.ToLower(u.UserName), Email: u.PrimaryEmail(),
 		FirstName: u.Name.GivenName, LastName: u.Name.FamilyName, Language: u.PreferredLanguage,
-		RootAdmin: legacyapi.IsAdmin(u), CreatedAt: timestamp(u.Meta.Created), UpdatedAt: timestamp(u.Meta.LastModified),
+		RootAdmin: store.IsAdmin(u), CreatedAt: timestamp(u.Meta.Created), UpdatedAt: timestamp(u.Meta.LastModified),
 	}
 	if u.ExternalID != "" {
 		ext := u.ExternalID
@@ -140,9 +140,12 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 		u.ExternalID = f.externalID
 		legacyapi.SetPrimaryEmail(u, f.email)
 		legacyapi.SetGivenFamily(u, f.firstName, f.lastName)
-		legacyapi.SetRole(u, legacyapi.RoleAdmin, f.rootAdmin)
+		store.SetPrivilegeFlag(u, store.PrivilegeAdmin, f.rootAdmin)
 		if f.hasLanguage {
 			u.PreferredLanguage = f.language
+		}
+		if err := store.CheckChange(store.PrivilegeOf(c.owner), nil, u); err != nil {
+			return err
 		}
 		return refused(tx.CreateUser(ctx, u), errs)
 	})
@@ -179,7 +182,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 			return &display{"This account's password is managed by its directory (" + self.Source.Name +
 				") and cannot be changed here."}
 		}
-		updated, err = tx.UpdateUser(ctx, self.ID, func(u *store.User) error {
+		updated, err = tx.UpdateUser(ctx, self.ID, legacyapi.CheckedUpdate(store.PrivilegeOf(c.owner), func(u *store.User) error {
 			u.UserName = f.username
 			if u.PrimaryEmail() != f.email {
 				legacyapi.SetPrimaryEmail(u, f.email)
@@ -191,10 +194,9 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 				u.ExternalID = f.externalID
 			}
 			if f.hasRootAdmin {
-				legacyapi.SetRole(u, legacyapi.RoleAdmin, f.rootAdmin)
-				if !f.rootAdmin {
-					legacyapi.SetRole(u, legacyapi.RoleOwner, false)
-				}
+				// root_admin means "an admin or the owner": true keeps
+				// an owner an owner, false takes either to a plain user.
+				store.SetPrivilegeFlag(u, store.PrivilegeAdmin, f.rootAdmin)
 			}
 			if f.hasLanguage {
 				u.PreferredLanguage = f.language
@@ -203,7 +205,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 				u.PasswordHash = hash
 			}
 			return nil
-		})
+		}))
 		return refused(err, errs)
 	})
 	if err != nil {
@@ -215,6 +217,13 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request, c *call) {
 	err := s.deps.Store.Write(r.Context(), s.actor(r, c), func(tx store.Tx) error {
+		target, err := tx.GetUser(r.Context(), c.target.ID)
+		if err != nil {
+			return err
+		}
+		if err := store.CheckDelete(store.PrivilegeOf(c.owner), target); err != nil {
+			return err
+		}
 		return tx.DeleteUser(r.Context(), c.target.ID)
 	})
 	if err != nil {

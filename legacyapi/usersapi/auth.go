@@ -26,13 +26,14 @@ type caller struct {
 	target *store.User
 }
 
-func (c *caller) admin() bool { return legacyapi.IsAdmin(c.user) }
+func (c *caller) admin() bool { return store.IsAdmin(c.user) }
+
+// privilege is what the caller holds in the privilege model.
+func (c *caller) privilege() store.Privilege { return store.PrivilegeOf(c.user) }
 
 // readsAll: admins and moderators (the real product's read-only admins)
 // may read every user; others only themselves.
-func (c *caller) readsAll() bool {
-	return c.admin() || legacyapi.HasRole(c.user, legacyapi.RoleModerator)
-}
+func (c *caller) readsAll() bool { return c.privilege() >= store.PrivilegeModerator }
 
 func (c *caller) self() bool { return c.target != nil && c.target.Key == c.user.Key }
 

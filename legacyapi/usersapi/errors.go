@@ -102,6 +102,9 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 		fail(w, ref.status, ref.msg)
 	case store.KindOf(err) == store.KindNotFound:
 		fail(w, http.StatusNotFound, msgNotFound)
+	case store.KindOf(err) == store.KindForbidden:
+		// The privilege rules every door shares (store.CheckChange).
+		fail(w, http.StatusForbidden, msgForbidden)
 	case store.KindOf(err) == store.KindConflict:
 		msg := msgUserExists
 		if store.FieldOf(err) == "emails" {

@@ -43,7 +43,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	Mount(r, Config{LockoutFailures: -1}, legacyapi.Deps{Store: st, MaxBody: 64 << 10, Passwords: &auth.Verifier{},
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
 	e.h = r
-	admin := storetest.CreateUser(f, st, &store.User{UserName: "admin", Active: true, Roles: []store.Value{{Value: "admin"}},
+	admin := storetest.CreateUser(f, st, &store.User{UserName: "ada", Active: true, Roles: []store.Value{{Value: "admin"}},
 		Emails: []store.Value{{Value: "admin@example.com", Primary: true}}})
 	storetest.CreateUser(f, st, &store.User{UserName: "user", Active: true, Emails: []store.Value{{Value: "user@example.com"}}})
 	token, n := NewKey()

@@ -34,16 +34,15 @@ func (s *server) pageParams(r *http.Request) (page, limit int) {
 
 func pages(total, limit int) int { return (total + limit - 1) / limit }
 
+// roleFilter selects the users roleOf shows with role.
 func roleFilter(role string) store.Expr {
-	has := func(v string) store.Expr { return store.Compare{Attr: "roles.value", Op: store.OpEq, Value: v} }
-	admin := store.Or{Left: has(legacyapi.RoleAdmin), Right: has(legacyapi.RoleOwner)}
 	switch role {
 	case "admin":
-		return admin
+		return store.HoldsPrivilege(store.PrivilegeAdmin)
 	case "moderator":
-		return store.And{Left: has(legacyapi.RoleModerator), Right: store.Not{X: admin}}
+		return store.And{Left: store.HoldsPrivilege(store.PrivilegeModerator), Right: store.Not{X: store.HoldsPrivilege(store.PrivilegeAdmin)}}
 	case "user", "viewer":
-		return store.Not{X: store.Or{Left: admin, Right: has(legacyapi.RoleModerator)}}
+		return store.Not{X: store.HoldsPrivilege(store.PrivilegeModerator)}
 	}
 	return nil
 }
@@ -239,6 +238,10 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 		u.Active = *in.active
 	}
 	ctx := r.Context()
+	if err := store.CheckChange(c.privilege(), nil, u); err != nil {
+		s.failed(w, r, err)
+		return
+	}
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 		if err := emailUnique(ctx, tx, *in.email, 0); err != nil {
 			return err
@@ -285,13 +288,13 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *caller) {
 			return err
 		}
 		var err error
-		updated, err = tx.UpdateUser(ctx, c.target.ID, func(u *store.User) error {
+		updated, err = tx.UpdateUser(ctx, c.target.ID, legacyapi.CheckedUpdate(c.privilege(), func(u *store.User) error {
 			in.applyProfile(u)
 			if c.admin() {
 				in.applyAdmin(u)
 			}
 			return nil
-		})
+		}))
 		return asEmailConflict(err, deref(in.username), deref(in.email))
 	})
 	if err != nil {
@@ -315,6 +318,13 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	err := s.deps.Store.Write(r.Context(), legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
+		target, err := tx.GetUser(r.Context(), c.target.ID)
+		if err != nil {
+			return err
+		}
+		if err := store.CheckDelete(c.privilege(), target); err != nil {
+			return err
+		}
 		return tx.DeleteUser(r.Context(), c.target.ID)
 	})
 	if err != nil {
@@ -350,10 +360,10 @@ func (s *server) setStatus(w http.ResponseWriter, r *http.Request, c *caller) {
 	var updated *store.User
 	err := s.deps.Store.Write(r.Context(), legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 		var err error
-		updated, err = tx.UpdateUser(r.Context(), c.target.ID, func(u *store.User) error {
+		updated, err = tx.UpdateUser(r.Context(), c.target.ID, legacyapi.CheckedUpdate(c.privilege(), func(u *store.User) error {
 			u.Active = status == "active"
 			return nil
-		})
+		}))
 		return err
 	})
 	if err != nil {

@@ -75,7 +75,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		return h
 	}
 	e.st, e.srv, e.dir = st, srv, dir
-	e.admin = storetest.CreateUser(t, st, &store.User{UserName: "admin", Active: true, DisplayName: "Ada Admin",
+	e.admin = storetest.CreateUser(t, st, &store.User{UserName: "ada", Active: true, DisplayName: "Ada Admin",
 		Roles: []store.Value{{Value: "admin"}}, PasswordHash: hash(adminPW),
 		Emails: []store.Value{{Value: "admin@example.com", Primary: true}}})
 	e.user = storetest.CreateUser(t, st, &store.User{UserName: "user", Active: true, PasswordHash: hash(userPW),

@@ -63,23 +63,26 @@ func firstValue(vs []store.Value) string {
 // roleOf maps roles to the documented vocabulary (admin|user), plus the
 // real product's moderator.
 func roleOf(u *store.User) string {
-	switch {
-	case legacyapi.IsAdmin(u):
+	switch store.PrivilegeOf(u) {
+	case store.PrivilegeOwner, store.PrivilegeAdmin:
 		return "admin"
-	case legacyapi.HasRole(u, legacyapi.RoleModerator):
+	case store.PrivilegeModerator:
 		return "moderator"
 	}
 	return "user"
 }
 
 // setRole stores a role; viewer is the real product's name for user.
+// "admin" means an admin or the owner, so it keeps an owner an owner.
 func setRole(u *store.User, role string) {
-	admin, moderator := role == "admin", role == "moderator"
-	if !admin || !legacyapi.HasRole(u, legacyapi.RoleOwner) {
-		legacyapi.SetRole(u, legacyapi.RoleOwner, false)
+	switch role {
+	case "admin":
+		store.SetPrivilegeFlag(u, store.PrivilegeAdmin, true)
+	case "moderator":
+		store.SetPrivilege(u, store.PrivilegeModerator)
+	default:
+		store.SetPrivilege(u, store.PrivilegeUser)
 	}
-	legacyapi.SetRole(u, legacyapi.RoleAdmin, admin)
-	legacyapi.SetRole(u, legacyapi.RoleModerator, moderator)
 }
 
 func validRole(role string) bool {

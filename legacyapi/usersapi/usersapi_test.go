@@ -42,7 +42,7 @@ func TestAuth(t *testing.T) {
 	// Login: validation, wrong password, success, by e-mail too.
 	e.do("POST", "/api/auth/login", "", `{}`).expect(t, 422,
 		`{"success":false,"error":"Validation failed","message":"Validation failed","details":{"password":"Password is required","username":"Username is required"},"errors":["Password is required","Username is required"]}`)
-	e.do("POST", "/api/auth/login", "", `{"username":"admin","password":"nope"}`).expect(t, 401,
+	e.do("POST", "/api/auth/login", "", `{"username":"ada","password":"nope"}`).expect(t, 401,
 		`{"success":false,"error":"Invalid credentials","message":"Invalid credentials"}`)
 	e.do("POST", "/api/auth/login", "", `{"username":"ghost","password":"nope"}`).expect(t, 401, "")
 	e.do("POST", "/api/auth/login", "", `{"username":`).expect(t, 400,
@@ -87,7 +87,7 @@ func TestAuth(t *testing.T) {
 
 func TestTokenExpiry(t *testing.T) {
 	e := newEnv(t, Config{TokenTTL: time.Minute})
-	tok := e.login("admin", adminPW)
+	tok := e.login("ada", adminPW)
 	e.do("GET", "/api/users", tok, "").expect(t, 200, "")
 	e.advance(61 * time.Second)
 	e.do("GET", "/api/users", tok, "").expect(t, 401, body401bad)
@@ -95,7 +95,7 @@ func TestTokenExpiry(t *testing.T) {
 	if creds, _ := e.st.ListCredentials(context.Background(), SessionKind); len(creds) != 1 {
 		t.Fatalf("%d sessions before the next login", len(creds))
 	}
-	e.login("admin", adminPW)
+	e.login("ada", adminPW)
 	creds, _ := e.st.ListCredentials(context.Background(), SessionKind)
 	if len(creds) != 1 || !creds[0].Expires.After(time.Now().Add(61*time.Second)) {
 		t.Fatalf("sessions after the next login: %+v", creds)
@@ -251,8 +251,8 @@ func TestList(t *testing.T) {
 	for q, want := range map[string]string{
 		"search=NR%203":                "[member3]",
 		"search=ursula":                "[user]",
-		"search=admin@EXAMPLE":         "[admin]",
-		"role=admin":                   "[admin]",
+		"search=admin@EXAMPLE":         "[ada]",
+		"role=admin":                   "[ada]",
 		"role=moderator":               "[mod]",
 		"role=user&status=inactive":    "[member1 member3]",
 		"role=viewer&search=member4":   "[member4]",
@@ -270,7 +270,7 @@ func TestList(t *testing.T) {
 	// The moderator reads the list, and the stats.
 	modKey := e.key(e.mod, "read")
 	e.do("GET", "/api/users", modKey, "").expect(t, 200, "")
-	e.login("admin", adminPW)
+	e.login("ada", adminPW)
 	st := e.do("GET", "/api/users/stats", modKey, "").expect(t, 200, "").data(t)
 	if fmt.Sprint(st) != "map[active:6 byRole:map[admin:1 moderator:1 viewer:6] inactive:2 recentLogins:1 suspended:0 total:8]" {
 		t.Fatalf("stats %v", st)
@@ -287,7 +287,7 @@ func TestUpdateDeleteStatus(t *testing.T) {
 		t.Fatalf("update %s", res.body)
 	}
 	u, _ := e.st.GetUserByKey(context.Background(), e.user.Key)
-	if !legacyapi.IsAdmin(u) || u.Name.FamilyName != "Smith" || u.PrimaryEmail() != "u.smith@example.com" {
+	if !store.IsAdmin(u) || u.Name.FamilyName != "Smith" || u.PrimaryEmail() != "u.smith@example.com" {
 		t.Fatalf("stored %+v", u)
 	}
 	e.do("PUT", path, e.adminKey, `{"role":"user"}`).expect(t, 200, "")
@@ -412,7 +412,7 @@ func TestActivity(t *testing.T) {
 func TestPrefixAndDisabled(t *testing.T) {
 	e := newEnv(t, Config{DialectConfig: legacyapi.DialectConfig{Prefix: "/waf"}})
 	e.do("GET", "/waf/api/users", e.adminKey, "").expect(t, 200, "")
-	e.do("POST", "/waf/api/auth/login", "", `{"username":"admin","password":"`+adminPW+`"}`).expect(t, 200, "")
+	e.do("POST", "/waf/api/auth/login", "", `{"username":"ada","password":"`+adminPW+`"}`).expect(t, 200, "")
 	e.do("GET", "/api/users", e.adminKey, "").expect(t, 404, "404 page not found")
 }
 
@@ -425,7 +425,7 @@ func TestLoginLockout(t *testing.T) {
 	e.do("POST", "/api/auth/login", "", `{"username":"user","password":"`+userPW+`"}`).expect(t, 429,
 		`{"success":false,"error":"Too many failed login attempts; try again later","message":"Too many failed login attempts; try again later"}`)
 	// Another account is not affected; an administrator's reset lifts the lock.
-	e.login("admin", adminPW)
+	e.login("ada", adminPW)
 	temp := e.do("POST", fmt.Sprintf("/api/users/%d/reset-password", e.user.Key), e.adminKey, `{}`).
 		expect(t, 200, "").data(t)["temporaryPassword"].(string)
 	e.login("user", temp)

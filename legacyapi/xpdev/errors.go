@@ -50,6 +50,9 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 	switch store.KindOf(err) {
 	case store.KindNotFound:
 		fail(w, http.StatusNotFound, msgNotFound)
+	case store.KindForbidden:
+		// The privilege rules every door shares (store.CheckChange).
+		fail(w, http.StatusForbidden, msgDenied)
 	case store.KindConflict:
 		if store.FieldOf(err) == "emails" {
 			fail(w, http.StatusConflict, msgEmailExists)

@@ -33,7 +33,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	Mount(r, Config{}, legacyapi.Deps{Store: st, MaxBody: 64 << 10, Log: slog.New(slog.NewTextHandler(e.logs, nil))})
 	e.h = r
 	owner := storetest.CreateUser(f, st, &store.User{UserName: "owner", Active: true,
-		Roles: []store.Value{{Value: legacyapi.RoleOwner}}, Emails: []store.Value{{Value: "owner@example.com", Primary: true}}})
+		Roles: []store.Value{{Type: store.RoleType, Value: store.PrivilegeOwner.String()}}, Emails: []store.Value{{Value: "owner@example.com", Primary: true}}})
 	storetest.CreateUser(f, st, &store.User{UserName: "dev", Active: true, Emails: []store.Value{{Value: "dev@example.com"}}})
 	token, n := NewKey()
 	legacytest.IssueKey(f, st, Dialect, token, n, owner.Key, "fuzz", "read", "write")

@@ -100,11 +100,13 @@ type user struct {
 	UserRole string `json:"userRole"`
 }
 
+// roleOf maps the privilege onto userRole; a moderator (read-only) is a
+// User here, as XP-Dev has no read-only administrator.
 func roleOf(u *store.User) string {
-	switch {
-	case legacyapi.HasRole(u, legacyapi.RoleOwner):
+	switch store.PrivilegeOf(u) {
+	case store.PrivilegeOwner:
 		return roleOwner
-	case legacyapi.HasRole(u, legacyapi.RoleAdmin):
+	case store.PrivilegeAdmin:
 		return roleAdmin
 	}
 	return roleUser
@@ -297,7 +299,12 @@ func (s *server) parseCreate(b createBody, creator *store.User) (*store.User, st
 	}
 	u := &store.User{UserName: name, Active: true, Timezone: tz}
 	legacyapi.SetPrimaryEmail(u, email)
-	legacyapi.SetRole(u, legacyapi.RoleAdmin, role == roleAdmin)
+	if role == roleAdmin {
+		store.SetPrivilege(u, store.PrivilegeAdmin)
+	}
+	if err := store.CheckChange(store.PrivilegeOf(creator), nil, u); err != nil {
+		return nil, "", err
+	}
 	return u, pw, nil
 }
 
@@ -379,6 +386,15 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	err := s.deps.Store.Write(r.Context(), s.actor(r, c), func(tx store.Tx) error {
+		target, err := tx.GetUser(r.Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		// The owner was refused above as XP-Dev does; the rule every door
+		// shares also keeps an administrator from a moderator's hands.
+		if err := store.CheckDelete(store.PrivilegeOf(c.user), target); err != nil {
+			return err
+		}
 		return tx.DeleteUser(r.Context(), u.ID)
 	})
 	if err != nil {

@@ -39,7 +39,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 	e := &env{t: t, st: st, srv: srv}
 	e.owner = storetest.CreateUser(t, st, &store.User{UserName: "owner", Active: true, Timezone: "Europe/London",
 		Roles: []store.Value{{Value: "owner"}}, Emails: []store.Value{{Value: "admin@xp-dev.com", Primary: true}}})
-	e.admin = storetest.CreateUser(t, st, &store.User{UserName: "admin", Active: true, Roles: []store.Value{{Value: "Admin", Type: "scim"}}})
+	e.admin = storetest.CreateUser(t, st, &store.User{UserName: "adam", Active: true, Roles: []store.Value{{Value: "Admin", Type: store.RoleType}}})
 	e.user = storetest.CreateUser(t, st, &store.User{UserName: "reader", Active: true, Emails: []store.Value{{Value: "reader@example.com"}}})
 	e.ownerKey = e.key(e.owner, "read", "write")
 	e.adminKey = e.key(e.admin, "read", "write")
@@ -120,7 +120,7 @@ func TestAuthAndCurrentUser(t *testing.T) {
 	e.do("GET", "/api/v1/user", e.userKey, "").expect(t, 200,
 		fmt.Sprintf(`{"id":%d,"username":"reader","timezone":"Europe/Paris","email":"reader@example.com","userRole":"User"}`, e.user.Key))
 	e.do("GET", "/api/v1/user", e.adminKey, "").expect(t, 200,
-		fmt.Sprintf(`{"id":%d,"username":"admin","timezone":"Europe/Paris","email":"","userRole":"Administrator"}`, e.admin.Key))
+		fmt.Sprintf(`{"id":%d,"username":"adam","timezone":"Europe/Paris","email":"","userRole":"Administrator"}`, e.admin.Key))
 }
 
 func TestReadAndList(t *testing.T) {
@@ -165,7 +165,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("created %s", res.body)
 	}
 	u, _ := e.st.GetUserByUserName(context.Background(), "newchilduser")
-	if ok, _ := auth.CheckPassword(u.PasswordHash, "FGdfosad"); !ok || !legacyapi.IsAdmin(u) || u.PrimaryEmail() != "example@example.com" {
+	if ok, _ := auth.CheckPassword(u.PasswordHash, "FGdfosad"); !ok || !store.IsAdmin(u) || u.PrimaryEmail() != "example@example.com" {
 		t.Fatalf("stored %+v", u)
 	}
 	// No password: a random one; the owner's timezone is inherited.
@@ -174,7 +174,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("created %s", res.body)
 	}
 	nopw, _ := e.st.GetUserByUserName(context.Background(), "nopw")
-	if nopw.PasswordHash == "" || legacyapi.IsAdmin(nopw) {
+	if nopw.PasswordHash == "" || store.IsAdmin(nopw) {
 		t.Fatalf("stored %+v", nopw)
 	}
 	e.do("POST", "/api/v1/user", e.ownerKey, `{"username":"tz","email":"tz@example.com","userRole":"User","timezone":"Asia/Tokyo"}`).expect(t, 200, "*")

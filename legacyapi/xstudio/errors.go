@@ -42,6 +42,9 @@ func (s *server) failed(w http.ResponseWriter, r *http.Request, err error) {
 	switch kind := store.KindOf(err); {
 	case errors.As(err, &f):
 		msg = f.msg
+	case kind == store.KindForbidden:
+		// The privilege rules every door shares (store.CheckChange).
+		msg = errRights.Error()
 	case kind == store.KindConflict && store.FieldOf(err) == "userName":
 		msg = "a user with this name already exists"
 	case kind == store.KindConflict && store.FieldOf(err) == "emails":

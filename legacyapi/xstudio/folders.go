@@ -144,7 +144,11 @@ func (s *server) getUsersTree(c *call) (map[string]any, error) {
 			if n == nil {
 				n = nodes[rootFolderID]
 			}
-			n.Users = append(n.Users, map[string]any{"id": u.Key, "name": u.UserName})
+			name, err := c.nameOf(st, u)
+			if err != nil {
+				return nil, err
+			}
+			n.Users = append(n.Users, map[string]any{"id": u.Key, "name": name})
 		}
 		if offset+pageSize >= page.Total || len(page.Users) == 0 {
 			break

@@ -33,7 +33,8 @@ const (
 	rightDelete = "delete"
 )
 
-// allRights is what the built-in admin holds.
+// allRights is what an admin holds: the built-in admin and every other
+// admin of the privilege model.
 var allRights = []moduleRights{
 	{Module: moduleUsers, Rights: []string{rightRead, rightCreate, rightEdit, rightDelete}},
 	{Module: moduleProfiles, Rights: []string{rightRead, rightCreate, rightEdit}},
@@ -86,8 +87,6 @@ func (c *call) requireOrSelf(userKey int64, module, right string) error {
 	}
 	return c.require(module, right)
 }
-
-func isAdmin(u *store.User) bool { return strings.EqualFold(u.UserName, adminName) }
 
 // objectName keeps objects listed in id order.
 func objectName(id int64) string { return fmt.Sprintf("%012d", id) }
@@ -163,22 +162,59 @@ func setProfile(u *store.User, p *profile) {
 	}
 }
 
+// readRights is what a moderator (a read-only administrator) holds
+// besides its profile's rights.
+var readRights = []moduleRights{
+	{Module: moduleUsers, Rights: []string{rightRead}},
+	{Module: moduleProfiles, Rights: []string{rightRead}},
+	{Module: moduleTeams, Rights: []string{rightRead}},
+}
+
+// rightsOf is what u may do: every right for an admin or the owner, the
+// read rights for a moderator, and its profile's rights. Rights follow
+// from the privilege model and the profile, never from a name.
 func (s *server) rightsOf(ctx context.Context, r store.Reader, u *store.User) (rights, error) {
-	if isAdmin(u) {
+	priv := store.PrivilegeOf(u)
+	if priv >= store.PrivilegeAdmin {
 		return rights{admin: true}, nil
+	}
+	var out rights
+	if priv == store.PrivilegeModerator {
+		out.modules = mergeRights(nil, readRights)
 	}
 	id := profileID(u)
 	if id == 0 {
-		return rights{}, nil
+		return out, nil
 	}
 	p, err := loadProfile(ctx, r, id)
 	if _, gone := err.(*failure); gone { // a dangling reference grants nothing
-		return rights{}, nil
+		return out, nil
 	}
 	if err != nil {
 		return rights{}, err
 	}
-	return rights{modules: p.Modules}, nil
+	out.modules = mergeRights(out.modules, p.Modules)
+	return out, nil
+}
+
+// mergeRights adds the rights of more to have, one entry per module.
+func mergeRights(have, more []moduleRights) []moduleRights {
+	out := slices.Clone(have)
+	for _, m := range more {
+		i := slices.IndexFunc(out, func(o moduleRights) bool { return o.Module == m.Module })
+		if i < 0 {
+			out = append(out, moduleRights{Module: m.Module, Rights: slices.Clone(m.Rights)})
+			continue
+		}
+		rs := slices.Clone(out[i].Rights)
+		for _, r := range m.Rights {
+			if !slices.Contains(rs, r) {
+				rs = append(rs, r)
+			}
+		}
+		out[i].Rights = rs
+	}
+	return out
 }
 
 func (s *server) getUserActionRights(c *call) (map[string]any, error) {

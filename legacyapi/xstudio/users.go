@@ -59,13 +59,14 @@ func (s *server) getUserForm(c *call) (map[string]any, error) {
 	return map[string]any{"form": userForm}, nil
 }
 
-// details is a user in the layout of getUserDetails / updateUserDetails.
-func details(u *store.User, folderID int64) map[string]any {
+// details is a user in the layout of getUserDetails / updateUserDetails;
+// name is the one XStudio knows it by (c.nameOf).
+func details(u *store.User, name string, folderID int64) map[string]any {
 	phone := ""
 	if len(u.PhoneNumbers) > 0 {
 		phone = u.PhoneNumbers[0].Value
 	}
-	return map[string]any{"id": u.Key, "name": u.UserName, "firstName": u.Name.GivenName,
+	return map[string]any{"id": u.Key, "name": name, "firstName": u.Name.GivenName,
 		"lastName": u.Name.FamilyName, "email": u.PrimaryEmail(), "phone": phone,
 		"parentFolderId": folderID, "profileId": profileID(u), "enabled": u.Active}
 }
@@ -79,7 +80,11 @@ func (s *server) getUserDetails(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"user": details(u, folderID)}, nil
+	name, err := c.nameOf(s.deps.Store, u)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"user": details(u, name, folderID)}, nil
 }
 
 // userFields reads the user form of createUser / updateUserDetails from a
@@ -309,13 +314,26 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 		if err != nil {
 			return err
 		}
-		if isAdmin(u) && (ch.enabled != nil && !*ch.enabled || fields["name"] != "" && !strings.EqualFold(fields["name"], adminName)) {
-			return failf("the built-in admin cannot be renamed or disabled")
+		builtin, err := c.isBuiltin(tx, u)
+		if err != nil {
+			return err
+		}
+		if builtin {
+			// XStudio knows it as "admin": that name (or its own) keeps it.
+			if name, ok := fields["name"]; ok && (store.IsReservedUserName(name) || strings.EqualFold(strings.TrimSpace(name), u.UserName)) {
+				delete(fields, "name")
+			}
+			if _, renamed := fields["name"]; renamed || ch.enabled != nil && !*ch.enabled {
+				return failf("the built-in admin cannot be renamed or disabled")
+			}
 		}
 		if err := ch.resolve(c.ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.UpdateUser(c.ctx, u.ID, ch.apply); err != nil {
+		// The privilege rules hold here too: a password, name or state
+		// of an account above the caller's is not the caller's to change,
+		// whatever its XStudio rights.
+		if _, err := tx.UpdateUser(c.ctx, u.ID, legacyapi.CheckedUpdate(store.PrivilegeOf(c.user), ch.apply)); err != nil {
 			return err
 		}
 		if ch.folderID != 0 {
@@ -369,7 +387,11 @@ func (s *server) deleteUsers(c *call) (map[string]any, error) {
 			if err != nil {
 				return err
 			}
-			if isAdmin(u) || u.Key == c.user.Key {
+			builtin, err := c.isBuiltin(tx, u)
+			if err != nil {
+				return err
+			}
+			if builtin || u.Key == c.user.Key || store.CheckDelete(store.PrivilegeOf(c.user), u) != nil {
 				return failf("this user cannot be deleted")
 			}
 			if err := tx.DeleteUser(c.ctx, u.ID); err != nil {
@@ -409,7 +431,7 @@ func (s *server) resetUserPassword(c *call) (map[string]any, error) {
 	if name == "" {
 		return nil, failf("missing parameter: username")
 	}
-	u, err := s.deps.Store.GetUserByUserName(c.ctx, name)
+	u, err := c.userByName(s.deps.Store, name)
 	if store.IsNotFound(err) {
 		if err := c.require(moduleUsers, rightEdit); err != nil {
 			return nil, err

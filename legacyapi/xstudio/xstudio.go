@@ -48,8 +48,8 @@ const Dialect = "xstudio"
 //	    lockout_window: 1h
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
-	// AdminPassword, when set, creates the built-in user "admin" on first
-	// start if no user of that name exists. An existing admin is left alone.
+	// AdminPassword, when set, creates the built-in user "admin" as the
+	// owner on first start if there is no owner yet (see EnsureAdmin).
 	AdminPassword string `yaml:"admin_password"`
 	// AdminPasswordFile reads that password from a file instead (first
 	// line), to keep it out of the configuration.
@@ -68,9 +68,6 @@ type Config struct {
 // NewKey returns a new API key and its public identifier length. XStudio
 // authenticates by session only; keys exist for the shared CLI contract.
 func NewKey() (token string, identifierLen int) { return auth.NewToken("xsk_"), 8 }
-
-// adminName is the built-in user with every right.
-const adminName = "admin"
 
 const sessionCookie = "JSESSIONID"
 
@@ -96,7 +93,7 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if password != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := EnsureAdmin(ctx, deps.Store, password, cfg.AdminEmail); err != nil {
+		if err := EnsureAdmin(ctx, deps.Store, s.log, password, cfg.AdminEmail); err != nil {
 			s.log.Error("cannot create the built-in admin", "err", err)
 		}
 	}
@@ -149,29 +146,6 @@ func servletID() string {
 	return strings.ToUpper(hex.EncodeToString(b))
 }
 
-// EnsureAdmin creates the built-in admin with the password unless a user
-// named "admin" exists.
-func EnsureAdmin(ctx context.Context, st store.Store, password, email string) error {
-	if _, err := st.GetUserByUserName(ctx, adminName); err == nil || !store.IsNotFound(err) {
-		return err
-	}
-	hash, err := auth.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	u := &store.User{UserName: adminName, DisplayName: "Administrator", Active: true, PasswordHash: hash}
-	if email != "" {
-		u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
-	}
-	err = st.Write(ctx, store.Actor{Door: Dialect, Principal: "bootstrap"}, func(tx store.Tx) error {
-		return tx.CreateUser(ctx, u)
-	})
-	if store.KindOf(err) == store.KindConflict { // created meanwhile by another instance
-		return nil
-	}
-	return err
-}
-
 // call is one command: its merged parameters, its multipart form (for the
 // form commands) and, once authenticated, its session.
 type call struct {
@@ -183,6 +157,10 @@ type call struct {
 	sess   *auth.Session
 	user   *store.User
 	rights rights
+	// top is the account shown as "admin" (nil: none), read once per
+	// command by topAccount.
+	top     *store.User
+	topRead bool
 }
 
 // command is one entry of the command table.
@@ -342,8 +320,18 @@ func (s *server) authenticate(c *call) (map[string]any, error) {
 	if password == "" {
 		return nil, failf("missing parameter: password")
 	}
+	account := username
+	if store.IsReservedUserName(username) { // the built-in admin, whatever its userName
+		u, err := c.userByName(s.deps.Store, username)
+		if err != nil && !store.IsNotFound(err) {
+			return nil, err
+		}
+		if u != nil {
+			account = u.UserName
+		}
+	}
 	sess, err := s.sessions.Login(c.ctx, s.deps.Store, s.deps.Passwords, s.deps.Clock(), auth.LoginRequest{
-		UserName: username, Password: password, UserAgent: c.r.UserAgent(),
+		UserName: account, Password: password, UserAgent: c.r.UserAgent(),
 		Actor: legacyapi.Actor(c.r, Dialect, username),
 	})
 	switch {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -627,7 +628,7 @@ func TestEnsureAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second start with another password leaves the admin alone.
-	if err := EnsureAdmin(ctx, e.st, "other", ""); err != nil {
+	if err := EnsureAdmin(ctx, e.st, slog.Default(), "other", ""); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := e.st.GetUserByUserName(ctx, "admin")

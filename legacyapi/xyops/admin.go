@@ -12,8 +12,8 @@ import (
 )
 
 // The admin user-management calls of pixl-server-user (/api/user/admin_*),
-// which xyOps' own UI uses. The caller must hold the "admin" privilege: a
-// role {type: "xyops.privilege", value: "admin"}.
+// which xyOps' own UI uses. The caller must hold the "admin" privilege:
+// be an admin or the owner (store.IsAdmin), as in every door.
 
 // blockedNames may not be created (compared case-insensitively), besides
 // the JavaScript prototype names.
@@ -25,11 +25,7 @@ var blockedNames = map[string]bool{
 
 var emailPattern = regexp.MustCompile(`^\S+@\S+$`)
 
-func isXyOpsAdmin(u *store.User) bool {
-	return u != nil && slices.ContainsFunc(u.Roles, func(r store.Value) bool {
-		return r.Type == privilegeRole && r.Value == "admin"
-	})
-}
+func isXyOpsAdmin(u *store.User) bool { return u != nil && store.IsAdmin(u) }
 
 // requireAdmin authenticates an admin; writes need a session or a key
 // with the write scope.
@@ -85,12 +81,17 @@ func applyAdmin(c *call, u *store.User, hash string) (map[string]any, *apiError)
 		if !isObj {
 			return nil, fail("api", "Malformed parameter: privileges")
 		}
+		// "admin" is the privilege model's admin flag (the map replaces
+		// the privileges: without it, no admin); the other privileges are
+		// xyOps' own and mean nothing to other doors.
+		admin := truthy(privs[adminPrivilege])
 		u.Roles = slices.DeleteFunc(u.Roles, func(r store.Value) bool { return r.Type == privilegeRole })
 		for name, on := range privs {
-			if truthy(on) {
+			if name != adminPrivilege && truthy(on) {
 				u.Roles = append(u.Roles, store.Value{Value: name, Type: privilegeRole})
 			}
 		}
+		store.SetPrivilegeFlag(u, store.PrivilegeAdmin, admin)
 		slices.SortFunc(u.Roles, func(a, b store.Value) int { return strings.Compare(a.Type+a.Value, b.Type+b.Value) })
 	}
 	if v, ok := c.params["roles"]; ok {
@@ -194,6 +195,9 @@ func (s *server) adminCreate(c *call) {
 	}
 	ctx := c.r.Context()
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
+		if err := store.CheckChange(store.PrivilegeOf(p.user), nil, u); err != nil {
+			return err
+		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
@@ -250,12 +254,12 @@ func (s *server) adminUpdate(c *call) {
 	err := s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
 		var prefs map[string]any
 		var err error
-		updated, err = tx.UpdateUser(ctx, target.ID, func(u *store.User) error {
+		updated, err = tx.UpdateUser(ctx, target.ID, legacyapi.CheckedUpdate(store.PrivilegeOf(p.user), func(u *store.User) error {
 			if prefs, apiErr = applyAdmin(c, u, hash); apiErr != nil {
 				return apiErr
 			}
 			return nil
-		})
+		}))
 		if err != nil {
 			return err
 		}
@@ -285,6 +289,13 @@ func (s *server) adminDelete(c *call) {
 	}
 	ctx := c.r.Context()
 	err := s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
+		current, err := tx.GetUser(ctx, target.ID)
+		if err != nil {
+			return err
+		}
+		if err := store.CheckDelete(store.PrivilegeOf(p.user), current); err != nil {
+			return err
+		}
 		if err := tx.DeleteUser(ctx, target.ID); err != nil {
 			return err
 		}

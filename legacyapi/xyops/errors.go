@@ -64,6 +64,9 @@ func (s *server) failed(c *call, err error) {
 		c.send(fail("storage", "Insufficient storage."))
 	case kind == store.KindInvalid:
 		c.send(fail("api", "Invalid parameter: "+err.Error()))
+	case kind == store.KindForbidden:
+		// The privilege rules every door shares (store.CheckChange).
+		c.send(fail("access", "Access denied: "+err.Error()))
 	case c.adminCall && kind == store.KindConflict && store.FieldOf(err) == "emails":
 		c.send(fail("api", "Invalid parameter: the e-mail address is already used by another account: "+c.strOr("email")))
 	case c.adminCall && kind == store.KindConflict:

@@ -13,11 +13,16 @@ import (
 // that have no SCIM attribute), one object per user named by its SCIM id.
 const prefsKind = "xyops.prefs"
 
-// Role types that carry xyOps' privileges and role ids in SCIM roles.
+// Role types that carry xyOps' privileges and role ids in SCIM roles. The
+// "admin" privilege is not one of them: it is scimbridge's admin privilege
+// (store.PrivilegeOf), the same administrator every door knows.
 const (
 	privilegeRole = "xyops.privilege"
 	xyopsRole     = "xyops.role"
 )
+
+// adminPrivilege is the xyOps privilege that maps onto store.PrivilegeAdmin.
+const adminPrivilege = "admin"
 
 // loadPrefs returns the user's stored settings and their object version
 // (0 when none are stored).
@@ -75,6 +80,11 @@ func (s *server) userRecord(ctx context.Context, u *store.User, prefsObj *store.
 		case xyopsRole:
 			roles = append(roles, r.Value)
 		}
+	}
+	// An admin or the owner, however it became one, is an xyOps admin.
+	delete(privileges, adminPrivilege)
+	if store.IsAdmin(u) {
+		privileges[adminPrivilege] = 1
 	}
 	modified := u.Meta.LastModified
 	if prefsObj != nil && prefsObj.Updated.After(modified) {
