@@ -132,7 +132,12 @@ func (c *CredentialCache) Lookup(ctx context.Context, st store.Reader, kind, tok
 	if len(c.m) >= credentialCacheSize {
 		clear(c.m)
 	}
-	c.m[h] = cachedCredential{cred: cred, user: user, expires: now.Add(c.ttl)}
+	// A credential that expires within the TTL leaves the cache with it.
+	until := now.Add(c.ttl)
+	if !cred.Expires.IsZero() && cred.Expires.Before(until) {
+		until = cred.Expires
+	}
+	c.m[h] = cachedCredential{cred: cred, user: user, expires: until}
 	c.mu.Unlock()
 	return cred, user, nil
 }

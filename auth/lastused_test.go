@@ -52,3 +52,33 @@ func TestLookupRecordsLastUse(t *testing.T) {
 		t.Fatalf("last use %v after a minute", got)
 	}
 }
+
+// TestCacheKeepsNoCredentialPastItsExpiry: a credential that expires within
+// the cache's TTL stops working when it expires (before: up to the TTL
+// later).
+func TestCacheKeepsNoCredentialPastItsExpiry(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "e.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	token, c, err := IssueSCIMToken(ctx, st, store.Actor{Door: "test"}, "short", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c.Expires = now.Add(time.Second)
+	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error { return tx.UpdateCredential(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+	cache := NewCredentialCache(time.Hour)
+	if _, _, err := cache.Lookup(ctx, st, SCIMTokenKind, token, now); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	// The store's clock decides expiry; wait until it has passed.
+	time.Sleep(time.Until(c.Expires) + 10*time.Millisecond)
+	if _, _, err := cache.Lookup(ctx, st, SCIMTokenKind, token, time.Now()); !store.IsNotFound(err) {
+		t.Fatalf("after expiry, from the cache: %v", err)
+	}
+}

@@ -144,7 +144,7 @@ func copyChecked(ctx context.Context, from, to string) error {
 	var check []string
 	rows, err := conn.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
-		return fmt.Errorf("%s is not a SQLite database: %w", from, err)
+		return fmt.Errorf("%s fails SQLite's integrity check: %w", from, err)
 	}
 	for rows.Next() {
 		var s string
@@ -156,7 +156,7 @@ func copyChecked(ctx context.Context, from, to string) error {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: integrity check: %w", from, err)
+		return fmt.Errorf("%s fails SQLite's integrity check: %w", from, err)
 	}
 	if len(check) != 1 || check[0] != "ok" {
 		return fmt.Errorf("%s fails SQLite's integrity check: %s", from, strings.Join(check, "; "))

@@ -95,10 +95,7 @@ func writeCompletion(w io.Writer, shell string) {
 			paths = append(paths, strings.ReplaceAll(p, " ", "/"))
 		}
 	}
-	var files []string
-	for _, f := range sortedKeys(t.files) {
-		files = append(files, f)
-	}
+	files := sortedKeys(t.files)
 	fmt.Fprintf(w, `_scimbridge() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local path="" w i
