@@ -9,7 +9,7 @@ import (
 )
 
 func completionCommand() *command {
-	return &command{name: "completion", summary: "print a shell completion script for bash or zsh", args: "bash|zsh",
+	return &command{name: "completion", summary: "print a shell completion script for bash or zsh", args: "SHELL",
 		details: "bash: source <(scimbridge completion bash), or save it as\n" +
 			"      /etc/bash_completion.d/scimbridge.\n" +
 			"zsh:  scimbridge completion zsh > \"${fpath[1]}/_scimbridge\", then start a new shell.",

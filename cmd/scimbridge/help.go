@@ -271,10 +271,13 @@ func (fs *flagSet) parse(args []string) ([]string, error) {
 	return pos, nil
 }
 
-// synopsis is the command's usage line: required flags, then optional
-// ones in brackets, then the positional arguments.
+// synopsis is the command's usage line: the positional arguments, the
+// required flags, then the optional ones in brackets.
 func (fs *flagSet) synopsis(cmd *command) string {
 	parts := []string{strings.Join(append([]string{"scimbridge"}, fs.path...), " ")}
+	if cmd.args != "" {
+		parts = append(parts, cmd.args)
+	}
 	for _, name := range fs.order {
 		m := fs.meta[name]
 		s := "--" + name
@@ -285,9 +288,6 @@ func (fs *flagSet) synopsis(cmd *command) string {
 			s = "[" + s + "]"
 		}
 		parts = append(parts, s)
-	}
-	if cmd.args != "" {
-		parts = append(parts, cmd.args)
 	}
 	return strings.Join(parts, " ")
 }

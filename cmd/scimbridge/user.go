@@ -98,7 +98,7 @@ func userCommand() *command {
 					})
 				}
 			}},
-		{name: "deactivate", summary: "deactivate users: they can no longer log in or use their keys", args: "USERNAME...",
+		{name: "deactivate", summary: "deactivate users: their logins and keys are refused", args: "USERNAME...",
 			define: func(fs *flagSet, c *cli) runFunc {
 				com := fs.common(false)
 				return func(ctx context.Context, args []string) error {
