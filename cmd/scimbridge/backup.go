@@ -35,7 +35,13 @@ func backupCommand() *command {
 					return err
 				}
 				defer st.Close()
-				if err := st.BackupTo(ctx, *out); err != nil {
+				b, ok := st.(interface {
+					BackupTo(ctx context.Context, path string) error
+				})
+				if !ok {
+					return errors.New("this database has no consistent copy of its own: use the backend's tools")
+				}
+				if err := b.BackupTo(ctx, *out); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.stdout, "backup written to %s\n", *out)

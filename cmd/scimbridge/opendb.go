@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
@@ -67,9 +68,18 @@ const (
 	createAnew
 )
 
+// backend is a store as the commands open it.
+type backend interface {
+	store.Store
+	// Checkpoint makes the store complete on disk before the process ends.
+	Checkpoint(ctx context.Context) error
+}
+
+var _ backend = (*sqlite.DB)(nil)
+
 // openStore opens the database cfg.DB names. It is the one place that
-// knows which backend a --db value means.
-func openStore(ctx context.Context, cfg *config.Config, mode openMode, log *slog.Logger) (*sqlite.DB, error) {
+// knows which backend a --db value means (today a SQLite file).
+func openStore(ctx context.Context, cfg *config.Config, mode openMode, log *slog.Logger) (backend, error) {
 	if mode == existing {
 		if _, err := os.Stat(cfg.DB); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no database at %s: give the server's --db (or --config); only serve creates a database", cfg.DB)
@@ -84,12 +94,15 @@ func openStore(ctx context.Context, cfg *config.Config, mode openMode, log *slog
 	if errors.Is(err, sqlite.ErrVanished) {
 		return nil, fmt.Errorf("%w\nrefusing to start on a new, empty database; if that is what you want, start once with --create", err)
 	}
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // open loads the configuration and opens the existing database; the
 // store's own alarms go to cl's stderr.
-func (c *common) open(ctx context.Context, cl *cli) (*config.Config, *sqlite.DB, error) {
+func (c *common) open(ctx context.Context, cl *cli) (*config.Config, backend, error) {
 	cfg, err := c.load()
 	if err != nil {
 		return nil, nil, err
