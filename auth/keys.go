@@ -111,7 +111,11 @@ func NewCredentialCache(ttl time.Duration) *CredentialCache {
 // Lookup is LookupCredential through the cache.
 func (c *CredentialCache) Lookup(ctx context.Context, st store.Reader, kind, token string, now time.Time) (*store.Credential, *store.User, error) {
 	if c == nil || token == "" {
-		return LookupCredential(ctx, st, kind, token)
+		cred, user, err := LookupCredential(ctx, st, kind, token)
+		if err == nil {
+			recordUse(ctx, st, cred, now)
+		}
+		return cred, user, err
 	}
 	h := kind + ":" + HashToken(token)
 	c.mu.Lock()
@@ -134,11 +138,17 @@ func (c *CredentialCache) Lookup(ctx context.Context, st store.Reader, kind, tok
 	if err != nil {
 		return nil, nil, err
 	}
+	recordUse(ctx, st, cred, now)
 	c.mu.Lock()
 	if len(c.m) >= credentialCacheSize {
 		clear(c.m)
 	}
-	c.m[h] = cachedCredential{cred: cred, expires: now.Add(c.ttl)}
+	// A credential that expires within the TTL leaves the cache with it.
+	until := now.Add(c.ttl)
+	if !cred.Expires.IsZero() && cred.Expires.Before(until) {
+		until = cred.Expires
+	}
+	c.m[h] = cachedCredential{cred: cred, expires: until}
 	c.mu.Unlock()
 	return cred, user, nil
 }
@@ -158,4 +168,24 @@ func (c *CredentialCache) Forget() {
 	c.mu.Lock()
 	clear(c.m)
 	c.mu.Unlock()
+}
+
+// lastUseEvery bounds how stale a credential's recorded last use gets, and
+// so the writes that keep it: one per credential at most this often.
+const lastUseEvery = time.Minute
+
+// recordUse keeps cred's LastUsed (which `scimbridge token list` and
+// `apikey list` show) within lastUseEvery of now, when st can write (a
+// Store, not a transaction). A failed write is ignored: it must never
+// refuse a valid credential.
+func recordUse(ctx context.Context, st store.Reader, cred *store.Credential, now time.Time) {
+	w, ok := st.(store.Store)
+	if !ok || now.Sub(cred.LastUsed) < lastUseEvery {
+		return
+	}
+	used := *cred
+	used.LastUsed = now
+	_ = w.Write(ctx, store.Actor{Door: "auth", Principal: cred.Name}, func(tx store.Tx) error {
+		return tx.UpdateCredential(ctx, &used)
+	})
 }

@@ -1,30 +1,31 @@
 // Command scimbridge runs the SCIM 2.0 provisioning bridge and its tools.
 //
-//	scimbridge [serve] [--listen ADDR] [--db FILE] [--config FILE]
+//	scimbridge [serve] [--listen ADDR] [--db FILE] [--config FILE] [--create] [--shutdown-grace 30s]
+//	scimbridge check-config --config FILE
 //	scimbridge sync [--source NAME] [--full] [--dry-run] [--force]
 //	scimbridge token create|list|revoke …
 //	scimbridge apikey create|list|revoke …
-//	scimbridge user create|set-role …
+//	scimbridge user create|list|set-role|deactivate|activate …
 //	scimbridge backup --out FILE
-//	scimbridge check-config --config FILE
+//	scimbridge restore --from FILE
+//	scimbridge completion bash|zsh
+//	scimbridge help [command]
 //	scimbridge version
+//
+// `scimbridge help COMMAND` and `-h`/`--help` at every level describe each
+// command and its flags.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
-
-	"github.com/scimbridge/scimbridge/internal/config"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -38,120 +39,58 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "scimbridge:", err)
-		}
-		os.Exit(1)
+	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stdout),
+		setDefaultLogger: slog.SetDefault}
+	err := c.run(ctx, os.Args[1:])
+	if err == nil {
+		return
 	}
+	fmt.Fprintln(os.Stderr, "scimbridge:", err)
+	var usage *usageError
+	if errors.As(err, &usage) {
+		os.Exit(2) // as Go's own tools do for a command line that does not parse
+	}
+	os.Exit(1)
 }
 
+// cli is what a command runs with: its standard streams and what main
+// knows about the process.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// terminal is true when stdout is a terminal: long syncs then show a
+	// progress line.
+	terminal bool
+	// setDefaultLogger makes the server's logger the process's default, so
+	// that a library's stray log.Print lands in it too. Nil in tests, which
+	// run several servers in one process.
+	setDefaultLogger func(*slog.Logger)
+}
+
+// run runs the command line args (without the program name), as main does.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, stdout, stderr)
-	case "sync":
-		return syncCmd(ctx, args, stdout, stderr)
-	case "token":
-		return tokenCmd(ctx, args, stdout, stderr)
-	case "apikey":
-		return apikeyCmd(ctx, args, stdout, stderr)
-	case "user":
-		return userCmd(ctx, args, stdout, stderr)
-	case "backup":
-		return backupCmd(ctx, args, stdout, stderr)
-	case "check-config":
-		return checkConfig(args, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "scimbridge", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr}
+	return c.run(ctx, args)
 }
 
-const usage = `usage:
-  scimbridge [serve] [--listen ADDR] [--db FILE] [--config FILE]
-  scimbridge sync [--config FILE] [--source NAME] [--full] [--dry-run] [--force]
-  scimbridge token create --name NAME [--user USERNAME] | list | revoke ID
-  scimbridge apikey create --api DIALECT --user USERNAME [--read-only] | list [--api DIALECT] | revoke ID
-  scimbridge user create --name NAME [--password-file FILE] [--role owner|admin|moderator|user] [--email ADDR]
-  scimbridge user set-role --name NAME --role owner|admin|moderator|user
-  scimbridge backup --out FILE
-  scimbridge check-config --config FILE
-  scimbridge version
-`
-
-// common are the flags every command that opens the store takes.
-type common struct {
-	configPath, db, listen string
-}
-
-func (c *common) register(fs *flag.FlagSet, withListen bool) {
-	fs.StringVar(&c.configPath, "config", "", "YAML configuration file")
-	fs.StringVar(&c.db, "db", "", "SQLite database file (default ./scimbridge.db)")
-	if withListen {
-		fs.StringVar(&c.listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
+// commands is the command table: help, completion and the README test
+// read it, so that each command and flag is described in one place.
+func commands() []*command {
+	return []*command{
+		serveCommand(),
+		checkConfigCommand(),
+		syncCommand(),
+		tokenCommand(),
+		apikeyCommand(),
+		userCommand(),
+		backupCommand(),
+		restoreCommand(),
+		completionCommand(),
+		{name: "version", summary: "print the version", define: func(_ *flagSet, c *cli) runFunc {
+			return func(context.Context, []string) error {
+				fmt.Fprintln(c.stdout, "scimbridge", version)
+				return nil
+			}
+		}},
 	}
-}
-
-// load reads the configuration: defaults, file, environment, then flags.
-func (c *common) load() (*config.Config, error) {
-	cfg, err := config.Load(c.configPath)
-	if err != nil {
-		return nil, err
-	}
-	if c.db != "" {
-		cfg.DB = c.db
-	}
-	if c.listen != "" {
-		cfg.Listen = c.listen
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	return cfg, nil
-}
-
-func (c *common) open(ctx context.Context) (*config.Config, *sqlite.DB, error) {
-	cfg, err := c.load()
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Policy: cfg.Identity.Policy()})
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, st, nil
-}
-
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func checkConfig(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if _, err := c.load(); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "configuration is valid")
-	return nil
 }

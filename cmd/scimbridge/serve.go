@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,53 +17,82 @@ import (
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs, true)
-	create := fs.Bool("create", false, "start a new, empty database where one was in use and is now missing")
-	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests in flight before cutting them")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := c.load()
+func serveCommand() *command {
+	return &command{name: "serve", summary: "run the server (the default command)",
+		details: "Before it writes anything it checks the configuration, binds the listen address and opens the\n" +
+			"database. With no SCIM token configured or stored, the first start prints a generated one, once.\n" +
+			"SIGINT or SIGTERM finish the requests in flight (those still running after --shutdown-grace are cut,\n" +
+			"and the log says how many) and close the store. It refuses to start on a new, empty database where\n" +
+			"one was in use (the marker .NAME.marker beside it remembers) unless given --create.",
+		define: func(fs *flagSet, c *cli) runFunc {
+			create := fs.boolean("create", "start a new, empty database where one was in use and is now missing")
+			grace := fs.duration("shutdown-grace", "DURATION", 30*time.Second, "how long SIGTERM waits for requests in flight before cutting them")
+			com := fs.common(true)
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q", args[0])
+				}
+				mode := firstStart
+				if *create {
+					mode = createAnew
+				}
+				return c.serve(ctx, com, mode, *grace)
+			}
+		}}
+}
+
+func (c *cli) serve(ctx context.Context, com *common, mode openMode, grace time.Duration) error {
+	cfg, err := com.load()
 	if err != nil {
 		return err
 	}
-	logOut := newLogWriter(stderr)
+	logOut := newLogWriter(c.stderr)
 	defer logOut.Close()
 	log := newLogger(cfg, logOut)
-	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Create: *create, Log: log, WALMaxBytes: cfg.SQLite.WALMaxBytes})
-	if errors.Is(err, sqlite.ErrVanished) {
-		return fmt.Errorf("%w\nrefusing to start on a new, empty database; if that is what you want, start once with --create", err)
+	if c.setDefaultLogger != nil {
+		c.setDefaultLogger(log)
 	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
 	staticToken, err := cfg.SCIMToken()
 	if err != nil {
 		return err
 	}
-	if staticToken == "" {
-		if err := firstStartToken(ctx, st, stdout); err != nil {
-			return err
-		}
+	// Every check that can fail comes before the first write: the address
+	// is bound before the database is opened (or created) and before a
+	// first token is generated, stored and printed.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
 	}
+	defer ln.Close()
+	var pprofLn net.Listener
+	if cfg.Debug.PprofListen != "" {
+		if pprofLn, err = net.Listen("tcp", cfg.Debug.PprofListen); err != nil {
+			return fmt.Errorf("debug.pprof_listen (%s): %w", cfg.Debug.PprofListen, err)
+		}
+		defer pprofLn.Close()
+	}
+	unlock, err := lockDatabase(cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := openStore(ctx, cfg, mode, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 
 	auth.ConfigureHashing(cfg.Hashing.Slots, cfg.Hashing.Wait)
 	a, err := app.New(cfg, st, log)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
+	if staticToken == "" {
+		if err := firstStartToken(ctx, st, c.stdout); err != nil {
+			return err
+		}
 	}
 	// Requests run under reqCtx, so that at the end of the shutdown grace
 	// period the ones still running can be told to stop.
@@ -79,9 +107,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          httpErrorLog(log),
 	}
-	if cfg.Debug.PprofListen != "" {
-		startPprof(cfg.Debug.PprofListen, log)
+	if pprofLn != nil {
+		startPprof(pprofLn, log)
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -109,8 +138,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "in_flight", inFlight.Load(), "grace", grace.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), *grace)
+	log.Info("shutting down: finishing in-flight requests", "in_flight", inFlight.Load(), "grace", grace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -125,7 +154,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		unanswered := inFlight.Load()
 		_ = srv.Close()
 		log.Warn("shutdown grace period over: cut the requests still running", "cut", cut,
-			"unanswered", unanswered, "grace", grace.String())
+			"unanswered", unanswered, "grace", grace)
 		err = nil
 	}
 	stopBG()
@@ -174,16 +203,16 @@ func firstStartToken(ctx context.Context, st store.Store, stdout io.Writer) erro
 
 // startPprof serves the profiler on its own listener, never on the main
 // router, so it cannot be reached through the public address.
-func startPprof(addr string, log *slog.Logger) {
+func startPprof(ln net.Listener, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	log.Warn("pprof is ON", "addr", addr)
+	log.Warn("pprof is ON", "addr", ln.Addr().String())
 	go func() {
-		srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		if err := srv.ListenAndServe(); err != nil {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: httpErrorLog(log)}
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			log.Error("pprof listener", "err", err)
 		}
 	}()

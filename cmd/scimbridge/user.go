@@ -1,105 +1,233 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// userCmd creates the first administrator explicitly (no right follows
-// from a user name) and sets a user's privilege:
-//
-//	scimbridge user create --name NAME [--password-file FILE] [--role ROLE] [--email ADDR]
-//	scimbridge user set-role --name NAME --role ROLE
-//
-// ROLE is owner, admin, moderator or user (README, the privilege table).
-func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("user: want create or set-role")
-	}
-	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs, false)
-	name := fs.String("name", "", "the user name")
-	role := fs.String("role", "user", "owner, admin, moderator or user")
-	passwordFile := fs.String("password-file", "", "file whose first line is the password (create)")
-	email := fs.String("email", "", "the user's e-mail address (create)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	priv, ok := store.ParsePrivilege(*role)
-	if !ok {
-		return fmt.Errorf("user %s: --role %q: want owner, admin, moderator or user", args[0], *role)
-	}
-	if strings.TrimSpace(*name) == "" {
-		return fmt.Errorf("user %s: --name is required", args[0])
-	}
-	switch args[0] {
-	case "create":
-		return createUser(ctx, c, *name, *passwordFile, *email, priv, stdout)
-	case "set-role":
-		_, st, err := c.open(ctx)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		err = st.Write(ctx, cliActor, func(tx store.Tx) error {
-			u, err := tx.GetUserByUserName(ctx, *name)
-			if err != nil {
-				return err
-			}
-			_, err = tx.UpdateUser(ctx, u.ID, func(u *store.User) error {
-				store.SetPrivilege(u, priv)
-				return nil
-			})
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("user set-role: %q: %w", *name, err)
-		}
-		fmt.Fprintf(stdout, "user %s is now %s\n", *name, priv)
-		return nil
-	}
-	return fmt.Errorf("user: unknown action %q", args[0])
+// roles are the privileges set-role gives, lowest first (README, the
+// privilege table): stored as the typed role {"type":"scimbridge"} every
+// door reads. "user" takes every privilege away.
+var roles = []string{store.PrivilegeUser.String(), store.PrivilegeModerator.String(),
+	store.PrivilegeAdmin.String(), store.PrivilegeOwner.String()}
+
+func userCommand() *command {
+	return &command{name: "user", summary: "users: create, list, give a role, deactivate", subs: []*command{
+		{name: "create", summary: "create a user (active, with a password from stdin if asked)", args: "USERNAME",
+			define: func(fs *flagSet, c *cli) runFunc {
+				email, _ := fs.text("email", "ADDRESS", "the user's primary (work) e-mail address")
+				given, _ := fs.text("given-name", "NAME", "given name")
+				family, _ := fs.text("family-name", "NAME", "family name")
+				display, _ := fs.text("display-name", "NAME", "display name")
+				role, m := fs.text("role", "ROLE", "a privilege: "+strings.Join(roles, ", ")+" (default user)")
+				m.values = roles
+				passwordStdin := fs.boolean("password-stdin", "read the user's password from the first line of stdin")
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) != 1 {
+						return usagef("give one USERNAME")
+					}
+					if *role != "" && !validRole(*role) {
+						return usagef("unknown role %q (want one of %s)", *role, strings.Join(roles, ", "))
+					}
+					u := &store.User{UserName: args[0], Active: true, DisplayName: *display,
+						Name: store.Name{GivenName: *given, FamilyName: *family}}
+					if *email != "" {
+						legacyapi.SetPrimaryEmail(u, *email)
+					}
+					setRole(u, *role)
+					if *passwordStdin {
+						hash, err := passwordFrom(c.stdin)
+						if err != nil {
+							return err
+						}
+						u.PasswordHash = hash
+					}
+					_, st, err := com.open(ctx, c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.Write(ctx, cliActor(), func(tx store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
+						return fmt.Errorf("user %q: %w", args[0], err)
+					}
+					fmt.Fprintf(c.stdout, "user %s created (id %s, role %s)\n", u.UserName, u.ID, privilege(u))
+					return nil
+				}
+			}},
+		{name: "list", summary: "list the users: name, e-mail, role, active, source",
+			define: func(fs *flagSet, c *cli) runFunc {
+				asJSON := fs.boolean("json", "print a JSON array instead of a table")
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) > 0 {
+						return usagef("unexpected argument %q", args[0])
+					}
+					_, st, err := com.open(ctx, c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					return listUsers(ctx, c, st, *asJSON)
+				}
+			}},
+		{name: "set-role", summary: "give a user a privilege: " + strings.Join(roles, ", "), args: "USERNAME ROLE",
+			define: func(fs *flagSet, c *cli) runFunc {
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) != 2 {
+						return usagef("give USERNAME and ROLE")
+					}
+					if !validRole(args[1]) {
+						return usagef("unknown role %q (want one of %s)", args[1], strings.Join(roles, ", "))
+					}
+					return c.updateUsers(ctx, com, args[:1], func(u *store.User) string {
+						setRole(u, args[1])
+						return "role " + privilege(u)
+					})
+				}
+			}},
+		{name: "deactivate", summary: "deactivate users: their logins and keys are refused", args: "USERNAME...",
+			define: func(fs *flagSet, c *cli) runFunc {
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) == 0 {
+						return usagef("give the USERNAME(s) to deactivate")
+					}
+					return c.updateUsers(ctx, com, args, func(u *store.User) string { u.Active = false; return "deactivated" })
+				}
+			}},
+		{name: "activate", summary: "activate users again", args: "USERNAME...",
+			define: func(fs *flagSet, c *cli) runFunc {
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) == 0 {
+						return usagef("give the USERNAME(s) to activate")
+					}
+					return c.updateUsers(ctx, com, args, func(u *store.User) string { u.Active = true; return "activated" })
+				}
+			}},
+	}}
 }
 
-func createUser(ctx context.Context, c common, name, passwordFile, email string, priv store.Privilege, stdout io.Writer) error {
-	hash := ""
-	if passwordFile != "" {
-		b, err := os.ReadFile(passwordFile)
-		if err != nil {
-			return fmt.Errorf("user create: %w", err)
-		}
-		password, _, _ := strings.Cut(string(b), "\n")
-		password = strings.TrimRight(password, "\r")
-		if password == "" {
-			return fmt.Errorf("user create: %s: the first line is empty", passwordFile)
-		}
-		if hash, err = auth.HashPassword(password); err != nil {
-			return err
-		}
+func validRole(r string) bool {
+	_, ok := store.ParsePrivilege(r)
+	return ok
+}
+
+// setRole gives u the privilege role names; "" changes nothing.
+func setRole(u *store.User, role string) {
+	if p, ok := store.ParsePrivilege(role); ok && role != "" {
+		store.SetPrivilege(u, p)
 	}
-	_, st, err := c.open(ctx)
+}
+
+// privilege names the privilege u holds.
+func privilege(u *store.User) string { return store.PrivilegeOf(u).String() }
+
+// updateUsers changes each named user in one transaction: all of them or,
+// if one is unknown or refused, none.
+func (c *cli) updateUsers(ctx context.Context, com *common, names []string, change func(u *store.User) string) error {
+	_, st, err := com.open(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u := &store.User{UserName: name, Active: true, PasswordHash: hash}
-	store.SetPrivilege(u, priv)
-	if email != "" {
-		u.Emails = []store.Value{{Value: email, Type: "work", Primary: true}}
+	done := make([]string, len(names))
+	err = st.Write(ctx, cliActor(), func(tx store.Tx) error {
+		for i, name := range names {
+			u, err := tx.GetUserByUserName(ctx, name)
+			if err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
+			if _, err := tx.UpdateUser(ctx, u.ID, func(u *store.User) error { done[i] = change(u); return nil }); err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if err := st.Write(ctx, cliActor, func(tx store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
-		return fmt.Errorf("user create: %q: %w", name, err)
+	for i, name := range names {
+		fmt.Fprintf(c.stdout, "user %s: %s\n", name, done[i])
 	}
-	fmt.Fprintf(stdout, "user %s created (id %s, %s)\n", u.UserName, u.ID, priv)
 	return nil
+}
+
+// passwordFrom reads a password from the first line of r and hashes it.
+func passwordFrom(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("--password-stdin: stdin held no password")
+	}
+	return auth.HashPassword(password)
+}
+
+// userView is a listed user: what --json prints.
+type userView struct {
+	ID          string   `json:"id"`
+	Key         int64    `json:"key"`
+	UserName    string   `json:"userName"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Email       string   `json:"email,omitempty"`
+	Role        string   `json:"role"`
+	Roles       []string `json:"roles"`
+	Active      bool     `json:"active"`
+	// Source names the directory the user is synced from.
+	Source       string    `json:"source,omitempty"`
+	Created      time.Time `json:"created"`
+	LastModified time.Time `json:"lastModified"`
+}
+
+func listUsers(ctx context.Context, c *cli, st store.Store, asJSON bool) error {
+	views := []userView{}
+	q := store.Query{UseCursor: true, Limit: 1000}
+	for {
+		page, err := st.ListUsers(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Users {
+			v := userView{ID: u.ID, Key: u.Key, UserName: u.UserName, DisplayName: u.DisplayName, Email: u.PrimaryEmail(),
+				Role: privilege(u), Roles: []string{}, Active: u.Active, Source: u.Source.Name,
+				Created: u.Meta.Created.UTC(), LastModified: u.Meta.LastModified.UTC()}
+			if v.DisplayName == "" {
+				v.DisplayName = strings.TrimSpace(u.Name.GivenName + " " + u.Name.FamilyName)
+			}
+			for _, r := range u.Roles {
+				v.Roles = append(v.Roles, r.Value)
+			}
+			views = append(views, v)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	if asJSON {
+		return printJSON(c.stdout, views)
+	}
+	t := newColumns(c.stdout, "USERNAME", "NAME", "EMAIL", "ROLE", "ACTIVE", "SOURCE", "CREATED", "ID")
+	for _, v := range views {
+		active := "yes"
+		if !v.Active {
+			active = "no"
+		}
+		t.row(v.UserName, v.DisplayName, v.Email, v.Role, active, v.Source, when(&v.Created, ""), v.ID)
+	}
+	return t.flush()
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"os"
-	"path/filepath"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -12,59 +12,87 @@ import (
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
-// The first administrator is created explicitly, with a role, never by a
-// magic name.
-func TestUserCommand(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "u.db")
-	pwFile := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pwFile, []byte("Owner-Password-1\nignored\n"), 0o600); err != nil {
-		t.Fatal(err)
+// runWith runs a command line with stdin, as main does.
+func runWith(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &cli{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut}
+	err = c.run(context.Background(), args)
+	return out.String(), errOut.String(), err
+}
+
+// TestUserCommands: create (with a role and a password from stdin), list,
+// set-role, deactivate and activate; a change to several users is all or
+// nothing; a Pterodactyl key for a non-admin warns that it will get 403.
+func TestUserCommands(t *testing.T) {
+	db := newDB(t, "ops@example.com")
+	out, _, err := runWith(t, "s3cret-Passw0rd\n", "user", "create", "alice@example.com", "--db", db, "--email", "alice@example.com",
+		"--given-name", "Alice", "--family-name", "Liddell", "--role", "admin", "--password-stdin")
+	if err != nil || !strings.Contains(out, "user alice@example.com created") || !strings.Contains(out, "role admin") {
+		t.Fatalf("user create: %q %v", out, err)
 	}
-	if out, err := runCmd(t, "user", "create", "--db", db, "--name", "root", "--password-file", pwFile,
-		"--role", "owner", "--email", "root@example.com"); err != nil || !strings.Contains(out, "owner") {
-		t.Fatalf("create owner: %q %v", out, err)
+	if _, _, err := runWith(t, "", "user", "create", "alice@example.com", "--db", db); err == nil || !strings.Contains(err.Error(), "alice@example.com") {
+		t.Fatalf("duplicate user: %v", err)
 	}
-	// No account but an owner can take the name XStudio gives every right.
-	if _, err := runCmd(t, "user", "create", "--db", db, "--name", "Admin", "--role", "admin"); err == nil ||
-		!strings.Contains(err.Error(), "reserved") {
-		t.Fatalf("admin named admin: %v", err)
-	}
-	if _, err := runCmd(t, "user", "create", "--db", db, "--name", "kim"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runCmd(t, "user", "set-role", "--db", db, "--name", "kim", "--role", "moderator"); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range [][]string{
-		{"user"}, {"user", "create", "--db", db}, {"user", "create", "--db", db, "--name", "x", "--role", "root"},
-		{"user", "create", "--db", db, "--name", "x", "--password-file", filepath.Join(dir, "missing")},
-		{"user", "set-role", "--db", db, "--name", "ghost", "--role", "admin"}, {"user", "rename", "--db", db, "--name", "kim"},
-	} {
-		if _, err := runCmd(t, bad...); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
+	if _, _, err := runWith(t, "", "user", "create", "bob", "--db", db, "--password-stdin"); err == nil || !strings.Contains(err.Error(), "no password") {
+		t.Fatalf("empty password: %v", err)
 	}
 
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, db, sqlite.Options{})
+	st, err := sqlite.Open(context.Background(), db, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	root, err := st.GetUserByUserName(ctx, "root")
+	alice, err := st.GetUserByUserName(context.Background(), "alice@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := auth.CheckPassword(root.PasswordHash, "Owner-Password-1"); !ok || store.PrivilegeOf(root) != store.PrivilegeOwner ||
-		root.PrimaryEmail() != "root@example.com" || !root.Active {
-		t.Fatalf("owner: %+v", root)
+	if ok, _ := auth.CheckPassword(alice.PasswordHash, "s3cret-Passw0rd"); !ok || !store.IsAdmin(alice) || alice.PrimaryEmail() != "alice@example.com" {
+		t.Fatalf("stored user: %+v", alice)
 	}
-	kim, err := st.GetUserByUserName(ctx, "kim")
-	if err != nil || store.PrivilegeOf(kim) != store.PrivilegeModerator || kim.PasswordHash != "" {
-		t.Fatalf("kim: %+v %v", kim, err)
+	st.Close()
+
+	out, _, err = runWith(t, "", "user", "list", "--db", db, "--json")
+	var users []userView
+	if err != nil || json.Unmarshal([]byte(out), &users) != nil || len(users) != 2 {
+		t.Fatalf("user list --json: %q %v", out, err)
 	}
-	if top, err := store.Top(ctx, st); err != nil || top.Key != root.Key {
-		t.Fatalf("top account: %+v %v", top, err)
+	if users[1].UserName != "alice@example.com" || users[1].Role != "admin" || users[1].DisplayName != "Alice Liddell" || !users[1].Active {
+		t.Fatalf("user list --json: %s", out)
+	}
+
+	// A key for a user who is no admin gets 403 from Pterodactyl: say so.
+	_, errOut, err := runWith(t, "", "apikey", "create", "--db", db, "--api", "pterodactyl", "--user", "ops@example.com")
+	if err != nil || !strings.Contains(errOut, "not an admin") || !strings.Contains(errOut, "user set-role ops@example.com admin") {
+		t.Fatalf("pterodactyl key for a non-admin: %q %v", errOut, err)
+	}
+	if out, _, err := runWith(t, "", "user", "set-role", "ops@example.com", "owner", "--db", db); err != nil || !strings.Contains(out, "role owner") {
+		t.Fatalf("set-role: %q %v", out, err)
+	}
+	if _, errOut, _ := runWith(t, "", "apikey", "create", "--db", db, "--api", "pterodactyl", "--user", "ops@example.com"); errOut != "" {
+		t.Fatalf("warned for an owner: %q", errOut)
+	}
+	if out, _, err := runWith(t, "", "user", "set-role", "alice@example.com", "user", "--db", db); err != nil || !strings.Contains(out, "role user") {
+		t.Fatalf("set-role user: %q %v", out, err)
+	}
+
+	// Unknown user among several: nobody is deactivated.
+	if _, _, err := runWith(t, "", "user", "deactivate", "ops@example.com", "ghost", "--db", db); err == nil || !strings.Contains(err.Error(), `"ghost"`) {
+		t.Fatalf("deactivate with an unknown user: %v", err)
+	}
+	out, _, _ = runWith(t, "", "user", "list", "--db", db)
+	if strings.Contains(out, " no ") {
+		t.Fatalf("a failed deactivate changed a user:\n%s", out)
+	}
+	if out, _, err := runWith(t, "", "user", "deactivate", "ops@example.com", "alice@example.com", "--db", db); err != nil || strings.Count(out, "deactivated") != 2 {
+		t.Fatalf("deactivate: %q %v", out, err)
+	}
+	out, _, _ = runWith(t, "", "user", "list", "--db", db)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "USERNAME") || strings.Count(out, " no ") != 2 || !strings.Contains(lines[1], "owner") {
+		t.Fatalf("user list after deactivate:\n%s", out)
+	}
+	assertAligned(t, lines, "ACTIVE")
+	if out, _, err := runWith(t, "", "user", "activate", "alice@example.com", "--db", db); err != nil || !strings.Contains(out, "activated") {
+		t.Fatalf("activate: %q %v", out, err)
 	}
 }

@@ -5,11 +5,15 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +56,10 @@ type Config struct {
 	Identity Identity        `yaml:"identity"`
 	LDAP     ldapsync.Config `yaml:"ldap"`
 	Legacy   Legacy          `yaml:"legacy"`
+
+	// origin says where each key that was set came from ("line 3",
+	// "SCIMBRIDGE_DB", "--db"), so that Validate can point at it.
+	origin map[string]string
 }
 
 // Log configures logging.
@@ -190,7 +198,8 @@ func Default() *Config {
 }
 
 // Load reads the file at path (if not empty) over the defaults, then the
-// environment, and validates the result.
+// environment. Every problem in the file is named by its key path and line,
+// each on a line of its own that begins with the file's name.
 func Load(path string) (*Config, error) {
 	c := Default()
 	if path != "" {
@@ -199,7 +208,7 @@ func Load(path string) (*Config, error) {
 			return nil, err
 		}
 		if err := Parse(data, c); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, &fileError{path: path, err: err}
 		}
 	}
 	if err := c.ApplyEnv(os.LookupEnv); err != nil {
@@ -208,14 +217,74 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse decodes YAML into c strictly: an unknown key is an error.
+// fileError prefixes every line of err with the file's name.
+type fileError struct {
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string {
+	lines := strings.Split(e.err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = e.path + ": " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+// Parse decodes YAML into c strictly. An unknown key is an error naming
+// its full path and line, with the key probably meant; a value of the
+// wrong type names its key, line and the type wanted. All of them are
+// reported at once, in the order of the file.
 func Parse(data []byte, c *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 { // an empty file is fine
+		return nil
+	}
+	t := reflect.TypeFor[Config]()
+	k := newKeyChecker(t)
+	k.check(doc.Content[0], t, "")
+	if len(k.problems) > 0 {
+		sort.SliceStable(k.problems, func(i, j int) bool { return k.problems[i].line < k.problems[j].line })
+		errs := make([]error, len(k.problems))
+		for i, p := range k.problems {
+			errs[i] = p
+		}
+		return errors.Join(errs...)
+	}
+	// The walk found nothing; the decoder, strict too, has the last word.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
-		return err
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	for key, line := range k.lines {
+		c.setOrigin(key, "line "+strconv.Itoa(line))
 	}
 	return nil
+}
+
+func (c *Config) setOrigin(key, origin string) {
+	if c.origin == nil {
+		c.origin = map[string]string{}
+	}
+	c.origin[key] = origin
+}
+
+// SetByFlag records that a command-line flag set key (a YAML key path), so
+// that a bad value is reported as the flag's and not as the file's.
+func (c *Config) SetByFlag(key, flag string) { c.setOrigin(key, flag) }
+
+// where is " (line 3)", " (SCIMBRIDGE_DB)" or "": where key was set.
+func (c *Config) where(key string) string {
+	if o := c.origin[key]; o != "" {
+		return " (" + o + ")"
+	}
+	return ""
 }
 
 // ApplyEnv overrides settings from SCIMBRIDGE_* variables.
@@ -235,26 +304,42 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	for name, dst := range str {
 		if v, ok := lookup(name); ok {
 			*dst = v
+			c.setOrigin(envKeys[name], name)
 		}
 	}
 	if v, ok := lookup("SCIMBRIDGE_MAX_BODY_BYTES"); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return fmt.Errorf("SCIMBRIDGE_MAX_BODY_BYTES: %q is not a number", v)
+			return fmt.Errorf("SCIMBRIDGE_MAX_BODY_BYTES: want an integer, got %q", v)
 		}
 		c.MaxBodyBytes = n
+		c.setOrigin("max_body_bytes", "SCIMBRIDGE_MAX_BODY_BYTES")
 	}
 	return nil
 }
 
-// Validate checks every setting and names each bad one.
+// envKeys are the YAML keys the environment variables set.
+var envKeys = map[string]string{
+	"SCIMBRIDGE_LISTEN": "listen", "SCIMBRIDGE_DB": "db", "SCIMBRIDGE_SCIM_TOKEN": "scim.token",
+	"SCIMBRIDGE_ADMIN_TOKEN": "admin.token", "SCIMBRIDGE_METRICS_TOKEN": "metrics.token",
+	"SCIMBRIDGE_SCIM_BASE_URL": "scim.base_url", "SCIMBRIDGE_LOG_LEVEL": "log.level",
+	"SCIMBRIDGE_LOG_FORMAT": "log.format", "SCIMBRIDGE_XSTUDIO_ADMIN_PASSWORD": "legacy.xstudio.admin_password",
+}
+
+// Validate checks every setting that serve would refuse, and names each
+// bad one by its key and where it was set: "log.level (line 3): …".
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s%s: %s", key, c.where(key), fmt.Sprintf(format, args...)))
 	}
-	if c.Listen == "" {
-		bad("listen", "must not be empty")
+	if err := checkAddress(c.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if c.Debug.PprofListen != "" {
+		if err := checkAddress(c.Debug.PprofListen); err != nil {
+			bad("debug.pprof_listen", "%v", err)
+		}
 	}
 	if c.DB == "" {
 		bad("db", "must not be empty")
@@ -303,14 +388,30 @@ func (c *Config) Validate() error {
 	if c.Admin.Token != "" && len(c.Admin.Token) < 16 {
 		bad("admin.token", "must be at least 16 characters")
 	}
+	if c.SCIM.TokenFile != "" {
+		if tok, err := c.SCIMToken(); err != nil {
+			bad("scim.token_file", "%v", errors.Unwrap(err))
+		} else if len(tok) < 16 {
+			bad("scim.token_file", "the token in %s must be at least 16 characters", c.SCIM.TokenFile)
+		}
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")
 	}
+	tlsFilesThere := true
 	for _, f := range []struct{ key, path string }{{"tls.cert_file", c.TLS.CertFile}, {"tls.key_file", c.TLS.KeyFile}} {
 		if f.path != "" {
 			if _, err := os.Stat(f.path); err != nil {
 				bad(f.key, "%v", err)
+				tlsFilesThere = false
 			}
+		}
+	}
+	if c.TLS.CertFile != "" && c.TLS.KeyFile != "" && tlsFilesThere {
+		// serve loads them at start; a file that is there but is no
+		// certificate, or a key that does not match, is refused now.
+		if _, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile); err != nil {
+			bad("tls.cert_file", "%v", err)
 		}
 	}
 	for _, b := range []struct {
@@ -340,9 +441,35 @@ func (c *Config) Validate() error {
 		bad("trusted_proxies", "%v", err)
 	}
 	if err := c.LDAP.Validate(); err != nil {
-		errs = append(errs, err)
+		// ldapsync names its keys (ldap.sources[0].url: …); add where
+		// each was set.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if key, rest, ok := strings.Cut(line, ": "); ok && c.where(key) != "" {
+				line = key + c.where(key) + ": " + rest
+			}
+			errs = append(errs, errors.New(line))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAddress checks a listen address as net.Listen will take it:
+// host:port, the host optional, the port a number or a service name.
+func checkAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port (like 127.0.0.1:8080, or :8080 for every address), got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d is not between 0 and 65535", n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is neither a number nor a known service name", port)
+	}
+	return nil
 }
 
 // TrustedProxyPrefixes parses TrustedProxies: each an address or a CIDR

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
+)
+
+// TestSyncFailureIsOneLine: a sync against a directory that is down says
+// so in one line, without a dump of the report's structs, and exits 1
+// (before: the error three times, once with "{Created:0 Updated:0 …}").
+func TestSyncFailureIsOneLine(t *testing.T) {
+	dir := t.TempDir()
+	db := newDB(t)
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("ldap:\n  sources:\n    - name: corp\n      url: ldap://127.0.0.1:1\n      bind_dn: cn=sync,dc=example,dc=com\n"+
+		"      bind_password: x\n      users: {base_dn: 'ou=people,dc=example,dc=com'}\n"), 0o600)
+	r := exe(t, dir, "", "sync", "--config", cfg, "--db", db)
+	if r.code != 1 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	all := r.stdout + r.stderr
+	if n := strings.Count(all, "connection refused"); n != 1 || strings.Contains(all, "{Created:") || r.stdout != "" {
+		t.Fatalf("want the failure once, on stderr:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "scimbridge: sync corp: ") {
+		t.Fatalf("the failure does not name the source:\n%s", r.stderr)
+	}
+}
+
+// TestSyncPrintsChanges: a real sync prints each change and a summary,
+// and --source picks one source.
+func TestSyncPrintsChanges(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: "dn: uid=alice," + ldaptest.PeopleDN + "\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice A\nsn: A\ngivenName: Alice\nmail: alice@example.com\n\n"})
+	dir := t.TempDir()
+	db := newDB(t)
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("ldap:\n  sources:\n    - name: corp\n      url: "+srv.URL+"\n      bind_dn: "+ldaptest.SyncDN+"\n"+
+		"      bind_password: "+ldaptest.SyncPassword+"\n      users: {base_dn: '"+ldaptest.PeopleDN+"'}\n      groups: {base_dn: '"+ldaptest.GroupsDN+"'}\n"), 0o600)
+	out, err := runCmd(t, "sync", "--config", cfg, "--db", db, "--dry-run")
+	if err != nil || !strings.Contains(out, "corp: would create User alice") || !strings.Contains(out, "dry run (nothing written)") {
+		t.Fatalf("dry run: %q %v", out, err)
+	}
+	out, err = runCmd(t, "sync", "--config", cfg, "--db", db, "--source", "corp")
+	if err != nil || !strings.Contains(out, "corp: create User alice") || !strings.Contains(out, "corp full sync") ||
+		strings.Contains(out, "ldapsync: sync done") {
+		t.Fatalf("sync: %q %v", out, err)
+	}
+	if _, err := runCmd(t, "sync", "--config", cfg, "--db", db, "--source", "nope"); err == nil || !strings.Contains(err.Error(), `unknown source "nope"`) {
+		t.Fatalf("unknown source: %v", err)
+	}
+}
+
+// TestSyncProgressLine: on a terminal, the syncer's progress records are
+// one line rewritten in place and cleared before any other output; off a
+// terminal they stay log lines.
+func TestSyncProgressLine(t *testing.T) {
+	var term bytes.Buffer
+	status := &statusLine{w: &term}
+	cfg := config.Default()
+	log := slog.New(&syncLog{Handler: newLogger(cfg, status.before(&term)).Handler(), status: status})
+	out := status.before(&term)
+	log.Info(msgProgress, "source", "corp", "phase", "read", "entries", 5000)
+	log.Info(msgProgress, "source", "corp", "phase", "read", "entries", 10000)
+	out.Write([]byte("corp: create User alice\n"))
+	log.Info(msgDone, "source", "corp") // the command prints the run itself
+	got := term.String()
+	want := "\r\x1b[Kcorp: read: 5000 entries…\r\x1b[Kcorp: read: 10000 entries…\r\x1b[Kcorp: create User alice\n"
+	if got != want {
+		t.Fatalf("terminal got %q\nwant %q", got, want)
+	}
+
+	var plain bytes.Buffer
+	log = slog.New(&syncLog{Handler: newLogger(cfg, &plain).Handler()})
+	log.Info(msgProgress, "source", "corp", "phase", "read", "entries", 5000)
+	log.Error(msgFailed+"; the store is unchanged by the failed part", "source", "corp")
+	if s := plain.String(); !strings.Contains(s, `msg="ldapsync: progress" source=corp phase=read entries=5000`) || strings.Count(s, "\n") != 1 {
+		t.Fatalf("off a terminal: %q", s)
+	}
+	if isTerminal(mustPipe(t)) {
+		t.Fatal("a pipe taken for a terminal")
+	}
+}
+
+func mustPipe(t *testing.T) *os.File {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return w
+}
