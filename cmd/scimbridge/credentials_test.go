@@ -31,9 +31,10 @@ func newDB(t *testing.T, users ...string) string {
 	return db
 }
 
-func scimGet(t *testing.T, base, token string) int {
+// scimGet GETs path below the SCIM root with token.
+func scimGet(t *testing.T, base, path, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/scim/v2/Users", nil)
+	req, _ := http.NewRequest("GET", base+"/scim/v2"+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -60,8 +61,9 @@ func TestListsNameUsersAndLastUse(t *testing.T) {
 		t.Fatalf("%q %v", out, err)
 	}
 	p := startServe(t, db)
-	if s := scimGet(t, p.base, token); s != http.StatusOK {
-		t.Fatalf("GET with the new token: %d", s)
+	// A token bound to a user reaches that user's /Me only.
+	if s := scimGet(t, p.base, "/Me", token); s != http.StatusOK {
+		t.Fatalf("GET /Me with the new token: %d", s)
 	}
 
 	out, err = runCmd(t, "token", "list", "--db", db, "--json")
@@ -128,11 +130,11 @@ func TestTokenExpires(t *testing.T) {
 		t.Fatalf("%q %v", out, err)
 	}
 	p := startServe(t, db)
-	if s := scimGet(t, p.base, token); s != http.StatusOK {
+	if s := scimGet(t, p.base, "/Users", token); s != http.StatusOK {
 		t.Fatalf("before expiry: %d", s)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	if s := scimGet(t, p.base, token); s != http.StatusUnauthorized {
+	if s := scimGet(t, p.base, "/Users", token); s != http.StatusUnauthorized {
 		t.Fatalf("after expiry: %d, want 401", s)
 	}
 	if out, _ := runCmd(t, "token", "list", "--db", db); !strings.Contains(out, "expired ") {

@@ -205,7 +205,7 @@ func TestServeHTTPSAndGracefulShutdown(t *testing.T) {
 // token create --domain/--compat stores the token's provisioning domain
 // and compatibility mode; bad ones are refused.
 func TestTokenCreateDomain(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cli.db")
+	db := newDB(t)
 	if out, err := runCmd(t, "token", "create", "--db", db, "--name", "entra", "--domain", "entra-prod", "--compat", "strict"); err != nil || tokenRE.FindString(out) == "" {
 		t.Fatalf("token create --domain: %q %v", out, err)
 	}
