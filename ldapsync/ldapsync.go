@@ -43,6 +43,14 @@ const bindTimeout = 15 * time.Second
 // errDryRun rolls a dry run's transaction back.
 var errDryRun = errors.New("ldapsync: dry run")
 
+// RunLocker is implemented by stores that several scimbridge nodes share
+// (store/postgres): TryLock takes a lock held across all of them, so that
+// each source is synced by one node at a time. The lock goes with the node:
+// when it dies, another takes over on its next scheduled try.
+type RunLocker interface {
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}
+
 // Syncer runs the configured sources.
 type Syncer struct {
 	st      store.Store
@@ -178,6 +186,16 @@ func (s *Syncer) SyncOnce(ctx context.Context, name string, opts RunOptions) (*R
 		return nil, ErrRunning
 	}
 	defer src.running.Unlock()
+	if l, ok := s.st.(RunLocker); ok {
+		unlock, got, err := l.TryLock(ctx, "ldapsync:"+name)
+		if err != nil {
+			return nil, fmt.Errorf("ldapsync: take the run lock: %w", err)
+		}
+		if !got {
+			return nil, ErrRunning // on another node
+		}
+		defer unlock()
+	}
 	src.setRunning(true)
 	defer src.setRunning(false)
 

@@ -17,7 +17,21 @@ func (m *Metrics) Store(st store.Store) store.Store {
 		"ListGroups", "GroupMembers", "ListActivity", "FindCredential", "Write"} {
 		t.obs[op] = m.storeOps.WithLabelValues(op)
 	}
+	if l, ok := st.(locker); ok {
+		// A store shared by several nodes keeps its cluster-wide lock
+		// (ldapsync.RunLocker) through the wrapper.
+		return &lockingStore{timedStore: t, locker: l}
+	}
 	return t
+}
+
+type locker interface {
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}
+
+type lockingStore struct {
+	*timedStore
+	locker
 }
 
 type timedStore struct {

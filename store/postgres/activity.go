@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// activityRow is an entry waiting in its transaction for flushActivity.
+type activityRow struct {
+	action, resourceType, resourceID string
+	resourceKey, userKey             int64
+	detail                           string
+}
+
+// record appends an activity entry to the transaction's pending ones; they
+// are inserted together, in order, before the commit: a write of 10,000
+// members costs one insert, not 10,000 round trips.
+func (t *txn) record(action, resourceType, resourceID string, resourceKey, userKey int64, detail string) {
+	t.pending = append(t.pending, activityRow{action, resourceType, resourceID, resourceKey, userKey, detail})
+}
+
+// copyThreshold is the number of entries past which flushActivity uses COPY.
+const copyThreshold = 32
+
+// flushActivity inserts the pending entries.
+func (t *txn) flushActivity(ctx context.Context) error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	n := len(t.pending)
+	if n > copyThreshold {
+		// COPY streams rows without a statement per row; identities are
+		// assigned in stream order.
+		_, err := t.pg.CopyFrom(ctx, pgx.Identifier{"activity"},
+			[]string{"at", "door", "principal", "address", "action", "resource_type", "resource_id", "resource_key", "user_key", "detail"},
+			pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+				a := t.pending[i]
+				return []any{t.now, t.actor.Door, t.actor.Principal, t.actor.Address, a.action, a.resourceType, a.resourceID,
+					a.resourceKey, a.userKey, a.detail}, nil
+			}))
+		if err != nil {
+			return mapErr(err)
+		}
+		t.pending = t.pending[:0]
+		return nil
+	}
+	actions, types, ids, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	resKeys, userKeys := make([]int64, n), make([]int64, n)
+	for i, a := range t.pending {
+		actions[i], types[i], ids[i], details[i] = a.action, a.resourceType, a.resourceID, a.detail
+		resKeys[i], userKeys[i] = a.resourceKey, a.userKey
+	}
+	_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
+ resource_key, user_key, detail)
+ SELECT $1, $2, $3, $4, a, rt, ri, rk, uk, d
+ FROM unnest($5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[]) WITH ORDINALITY AS x(a, rt, ri, rk, uk, d, n)
+ ORDER BY n`,
+		t.now, t.actor.Door, t.actor.Principal, t.actor.Address, actions, types, ids, resKeys, userKeys, details)
+	if err != nil {
+		return err
+	}
+	t.pending = t.pending[:0]
+	return nil
+}
+
+// Record appends an activity entry that is not a resource change.
+func (t *txn) Record(ctx context.Context, a store.Activity) error {
+	if a.Action == "" {
+		return store.Errorf(store.KindInvalid, "activity needs an action")
+	}
+	t.record(a.Action, a.ResourceType, a.ResourceID, a.ResourceKey, a.UserKey, a.Detail)
+	return nil
+}
+
+// ListActivity returns matching entries (newest first unless Ascending) and
+// how many match in all.
+func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]store.Activity, int, error) {
+	if r.tx != nil {
+		// The transaction's own entries count too.
+		if err := r.tx.flushActivity(ctx); err != nil {
+			return nil, 0, err
+		}
+	}
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+itoa(len(args))))
+	}
+	if q.UserKey != 0 {
+		add("user_key = ?", q.UserKey)
+	}
+	for _, f := range []struct{ col, v string }{{"resource_id", q.ResourceID}, {"door", q.Door}, {"action", q.Action}} {
+		if f.v == "" {
+			continue
+		}
+		if !storable(f.v) {
+			return nil, 0, nil
+		}
+		add(f.col+" = ?", f.v)
+	}
+	if !q.Since.IsZero() {
+		add("at >= ?", q.Since)
+	}
+	if !q.Until.IsZero() {
+		add("at < ?", q.Until)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	var total int
+	if err := r.queryRow(ctx, []any{&total}, "SELECT count(*) FROM activity"+where, args...); err != nil {
+		return nil, 0, err
+	}
+	order := " ORDER BY seq DESC"
+	if q.Ascending {
+		order = " ORDER BY seq ASC"
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	n := len(args)
+	rows, err := r.query(ctx, `SELECT seq, at, door, principal, address, action, resource_type, resource_id,
+ resource_key, user_key, detail FROM activity`+where+order+" LIMIT $"+itoa(n+1)+" OFFSET $"+itoa(n+2),
+		append(args, limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []store.Activity
+	for rows.Next() {
+		var a store.Activity
+		var at time.Time
+		if err := rows.Scan(&a.Seq, &at, &a.Actor.Door, &a.Actor.Principal, &a.Actor.Address, &a.Action,
+			&a.ResourceType, &a.ResourceID, &a.ResourceKey, &a.UserKey, &a.Detail); err != nil {
+			return nil, 0, err
+		}
+		a.At = at.UTC()
+		out = append(out, a)
+	}
+	return out, total, mapErr(rows.Err())
+}

@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/postgres/pgtest"
+)
+
+// seedSQL fills a store quickly, bypassing Write, for tests that need
+// volume rather than history: n users with e-mails, external ids and
+// display names, a group for every 10 users, every user in a group.
+func seedSQL(t testing.TB, db *DB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO users (id, user_name, external_id, display_name, active, created, last_modified, version, doc)
+ SELECT 'id-' || i, 'user' || i, 'ext-' || i, 'User ' || i, i % 2 = 0, now(), now(), 1,
+  jsonb_build_object('userName', 'user' || i, 'active', i % 2 = 0, 'title', 'T' || (i % 7),
+   'emails', jsonb_build_array(jsonb_build_object('value', 'user' || i || '@example.com', 'type', 'work')))
+ FROM generate_series(1, $1) AS i`,
+		`INSERT INTO user_emails (user_key, pos, value, type, is_primary)
+ SELECT key, 0, user_name || '@example.com', 'work', false FROM users`,
+		`INSERT INTO groups (id, display_name, external_id, created, last_modified, version)
+ SELECT 'gid-' || i, 'Group ' || i, 'gext-' || i, now(), now(), 1 FROM generate_series(1, $1 / 10) AS i`,
+		`INSERT INTO memberships (group_key, member_type, member_key)
+ SELECT g.key, 0, u.key FROM users u JOIN groups g ON g.key = 1 + u.key % ($1 / 10)`,
+	} {
+		arg := []any{n}
+		if !strings.Contains(q, "$1") {
+			arg = nil
+		}
+		if _, err := db.pool.Exec(ctx, q, arg...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := db.pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHotLookupsUseIndexes guards the lookups identity providers make on
+// every sync against plans that scan the users, groups or memberships
+// table, as store/sqlite's test of the same name does.
+func TestHotLookupsUseIndexes(t *testing.T) {
+	c := pgtest.Start(t)
+	db := openFresh(t, c)
+	seedSQL(t, db, 20000)
+	eq := func(attr string) store.Query {
+		return store.Query{Filter: store.Compare{Attr: attr, Op: store.OpEq, Value: "x"}, Limit: 100, Related: true}
+	}
+	cases := []struct {
+		name  string
+		t     *table
+		cols  string
+		query store.Query
+	}{
+		{"userName", userTable, userColsWithGroups, eq("userName")},
+		{"externalId", userTable, userColsWithGroups, eq("externalId")},
+		{"emails.value", userTable, userColsWithGroups, eq("emails.value")},
+		{"entra emails value path", userTable, userColsWithGroups, store.Query{Limit: 100, Filter: store.ValueFilter{Attr: "emails",
+			Filter: store.And{Left: store.Compare{Attr: "type", Op: store.OpEq, Value: "work"}, Right: store.Compare{Attr: "value", Op: store.OpEq, Value: "x"}}}}},
+		{"user displayName", userTable, userColsWithGroups, eq("displayName")},
+		{"group displayName", groupTable, groupCols, eq("displayName")},
+		{"group externalId", groupTable, groupCols, eq("externalId")},
+		{"members.value", groupTable, groupCols, eq("members.value")},
+		{"id and members (AWS, Entra)", groupTable, groupCols, store.Query{Limit: 100, Filter: store.And{
+			Left: store.Compare{Attr: "id", Op: store.OpEq, Value: "gid-1"}, Right: store.Compare{Attr: "members", Op: store.OpEq, Value: "id-1"}}}},
+	}
+	ctx := context.Background()
+	for _, tc := range cases {
+		sel, err := buildSelect(tc.t, tc.cols, tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{{sel.sql, sel.args}, {sel.countSQL, sel.countArgs}} {
+			rows, err := db.pool.Query(ctx, "EXPLAIN "+q.sql, q.args...)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			var plan []string
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, strings.TrimSpace(line))
+			}
+			rows.Close()
+			joined := strings.Join(plan, "\n")
+			for i, line := range plan {
+				// A sequential scan, or an index walked whole (no Index
+				// Cond under it), reads every row.
+				full := strings.Contains(line, "Seq Scan on") ||
+					strings.Contains(line, "Index Scan using") && (i+1 == len(plan) || !strings.HasPrefix(plan[i+1], "Index Cond:"))
+				if full {
+					t.Errorf("%s reads a whole table (%s):\n%s", tc.name, line, joined)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+const userCols = `u.key, u.id, u.user_name, u.external_id, u.display_name, u.active, u.created,
+ u.last_modified, u.version, u.password_hash, u.source, u.source_id, u.source_dn, u.doc`
+
+// userGroupsCol reads a user's direct groups in the same statement as the
+// user, as a JSON array of [id, key, displayName]: one query per read.
+const userGroupsCol = `(SELECT coalesce(json_agg(json_build_array(g.id, g.key, g.display_name)), '[]')
+ FROM memberships m JOIN groups g ON g.key = m.group_key WHERE m.member_type = 0 AND m.member_key = u.key)`
+
+// userColsWithGroups selects a user and its direct groups.
+const userColsWithGroups = userCols + `, ` + userGroupsCol
+
+// scanUser reads a row of userCols, or of userColsWithGroups when
+// withGroups is set.
+func scanUser(row pgx.Row, withGroups bool) (*store.User, error) {
+	var (
+		u                                   store.User
+		ext, display, pw, src, srcID, srcDN *string
+		created, modified                   time.Time
+		doc, groups                         []byte
+	)
+	dest := []any{&u.Key, &u.ID, &u.UserName, &ext, &display, &u.Active, &created, &modified,
+		&u.Meta.Version, &pw, &src, &srcID, &srcDN, &doc}
+	if withGroups {
+		dest = append(dest, &groups)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if len(groups) > 2 { // "[]" when none
+		var rows [][3]any
+		if err := json.Unmarshal(groups, &rows); err != nil {
+			return nil, err
+		}
+		for _, g := range rows {
+			id, _ := g[0].(string)
+			key, _ := g[1].(float64)
+			display, _ := g[2].(string)
+			u.Groups = append(u.Groups, store.GroupRef{ID: id, Key: int64(key), Display: display, Direct: true})
+		}
+	}
+	if err := json.Unmarshal(doc, &u); err != nil {
+		return nil, err
+	}
+	// Columns are authoritative over the document copy.
+	u.ExternalID, u.DisplayName, u.PasswordHash = str(ext), str(display), str(pw)
+	u.Source = store.Source{Name: str(src), ID: str(srcID), DN: str(srcDN)}
+	u.Meta.Created, u.Meta.LastModified = created.UTC(), modified.UTC()
+	return &u, nil
+}
+
+func (r *reader) getUser(ctx context.Context, where string, arg ...any) (*store.User, error) {
+	sql := `SELECT ` + userColsWithGroups + ` FROM users u WHERE ` + where
+	if r.tx != nil {
+		sql += ` FOR NO KEY UPDATE OF u`
+	}
+	u, err := scanUser(r.q.QueryRow(ctx, sql, arg...), true)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.Errorf(store.KindNotFound, "user not found")
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if err := r.addIndirect(ctx, []*store.User{u}); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func notFoundUser() error { return store.Errorf(store.KindNotFound, "user not found") }
+
+// GetUser returns the user with the given SCIM id.
+func (r *reader) GetUser(ctx context.Context, id string) (*store.User, error) {
+	if !storable(id) {
+		return nil, notFoundUser()
+	}
+	return r.getUser(ctx, `u.id = $1`, id)
+}
+
+// GetUserByKey returns the user with the given integer key.
+func (r *reader) GetUserByKey(ctx context.Context, key int64) (*store.User, error) {
+	return r.getUser(ctx, `u.key = $1`, key)
+}
+
+// GetUserByUserName matches userName case-insensitively.
+func (r *reader) GetUserByUserName(ctx context.Context, userName string) (*store.User, error) {
+	if !storable(userName) {
+		return nil, notFoundUser()
+	}
+	return r.getUser(ctx, `lower(u.user_name) = $1`, fold(userName))
+}
+
+// GetUserBySource returns the user synced from source with that identity.
+func (r *reader) GetUserBySource(ctx context.Context, source, sourceID string) (*store.User, error) {
+	if !storable(source) || !storable(sourceID) {
+		return nil, notFoundUser()
+	}
+	return r.getUser(ctx, `u.source = $1 AND u.source_id = $2`, source, sourceID)
+}
+
+const parentGroups = `SELECT m.member_key, g.id, g.key, g.display_name FROM memberships m
+ JOIN groups g ON g.key = m.group_key
+ WHERE m.member_type = 1 AND m.member_key = ANY($1)`
+
+// addIndirect adds, to users whose direct groups are loaded, the groups
+// above those groups, when nested groups exist at all.
+func (r *reader) addIndirect(ctx context.Context, users []*store.User) error {
+	grouped := false
+	for _, u := range users {
+		grouped = grouped || len(u.Groups) > 0
+	}
+	if !grouped {
+		return nil
+	}
+	var nested bool
+	if err := r.queryRow(ctx, []any{&nested}, `SELECT EXISTS (SELECT 1 FROM memberships WHERE member_type = 1)`); err != nil {
+		return err
+	}
+	if !nested {
+		return nil
+	}
+	return r.fillIndirect(ctx, users)
+}
+
+// fillIndirect adds the groups that contain the users' groups, transitively,
+// walked breadth-first (cycles stop the walk).
+func (r *reader) fillIndirect(ctx context.Context, users []*store.User) error {
+	parents := map[int64][]store.GroupRef{} // group key → groups directly containing it
+	var frontier []int64
+	seen := map[int64]bool{}
+	for _, u := range users {
+		for _, g := range u.Groups {
+			if !seen[g.Key] {
+				seen[g.Key] = true
+				frontier = append(frontier, g.Key)
+			}
+		}
+	}
+	for len(frontier) > 0 {
+		rows, err := r.query(ctx, parentGroups, frontier)
+		if err != nil {
+			return err
+		}
+		var next []int64
+		for rows.Next() {
+			var child int64
+			var g store.GroupRef
+			if err := rows.Scan(&child, &g.ID, &g.Key, &g.Display); err != nil {
+				rows.Close()
+				return err
+			}
+			parents[child] = append(parents[child], g)
+			if !seen[g.Key] {
+				seen[g.Key] = true
+				next = append(next, g.Key)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return mapErr(err)
+		}
+		frontier = next
+	}
+	for _, u := range users {
+		have := map[int64]bool{}
+		queue := make([]int64, 0, len(u.Groups))
+		for _, g := range u.Groups {
+			have[g.Key] = true
+			queue = append(queue, g.Key)
+		}
+		for len(queue) > 0 {
+			k := queue[0]
+			queue = queue[1:]
+			for _, p := range parents[k] {
+				if !have[p.Key] {
+					have[p.Key] = true
+					u.Groups = append(u.Groups, p)
+					queue = append(queue, p.Key)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ListUsers runs a query over users.
+func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage, error) {
+	cols := userCols
+	if q.Related {
+		cols = userColsWithGroups
+	}
+	sel, err := buildSelect(userTable, cols, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &store.UserPage{}
+	if q.Limit > 0 {
+		page.Users, page.NextCursor, err = scanPage(ctx, r, userTable, q, sel,
+			func(row pgx.Row) (*store.User, error) { return scanUser(row, q.Related) },
+			func(u *store.User) int64 { return u.Key })
+		if err != nil {
+			return nil, err
+		}
+		if q.Related {
+			if err := r.addIndirect(ctx, page.Users); err != nil {
+				return nil, err
+			}
+		}
+	}
+	page.Total, err = r.total(ctx, q, sel, len(page.Users))
+	return page, err
+}
+
+// scanPage runs a page query and, for cursor queries, cuts the extra row
+// that tells whether more follow and encodes the next cursor.
+func scanPage[T any](ctx context.Context, r *reader, t *table, q store.Query, sel *selectSQL,
+	scan func(pgx.Row) (T, error), keyOf func(T) int64) ([]T, string, error) {
+	rows, err := r.query(ctx, sel.sql, sel.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapErr(err)
+	}
+	rows.Close()
+	if !q.UseCursor || len(out) <= q.Limit {
+		return out, "", nil
+	}
+	out = out[:q.Limit]
+	last := keyOf(out[len(out)-1])
+	v, err := r.sortValue(ctx, t, q, last)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, encodeCursor(t, q, last, v), nil
+}
+
+// total counts the query's matches, avoiding the count where the page
+// already tells it.
+func (r *reader) total(ctx context.Context, q store.Query, sel *selectSQL, got int) (int, error) {
+	if !q.UseCursor && q.Limit > 0 && q.Offset == 0 && got < q.Limit {
+		return got, nil
+	}
+	var n int
+	if q.Filter == nil {
+		err := r.queryRow(ctx, []any{&n}, `SELECT sum(n) FROM counts WHERE name = $1`, sel.table)
+		return n, err
+	}
+	err := r.queryRow(ctx, []any{&n}, sel.countSQL, sel.countArgs...)
+	return n, err
+}
+
+// emailRows renders a user's e-mails as the arrays insertEmails unnests.
+func emailRows(u *store.User) (pos []int32, values []string, types []*string, primary []bool) {
+	for i, e := range u.Emails {
+		if e.Value == "" {
+			continue
+		}
+		pos = append(pos, int32(i))
+		values = append(values, e.Value)
+		types = append(types, nullStr(e.Type))
+		primary = append(primary, e.Primary)
+	}
+	return
+}
+
+const insertEmails = `INSERT INTO user_emails (user_key, pos, value, type, is_primary)
+ SELECT k, p, v, t, pr FROM u, unnest($2::int[], $3::text[], $4::text[], $5::bool[]) AS e(p, v, t, pr)`
+
+// CreateUser stores a new user.
+func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
+	if err := store.NormaliseUser(u); err != nil {
+		return err
+	}
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	u.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
+	u.Groups = nil
+	doc, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	pos, values, types, primary := emailRows(u)
+	// The user and its e-mails in one statement (one round trip).
+	err = t.guarded(ctx, []any{&u.Key}, `WITH u AS (
+ INSERT INTO users (id, user_name, external_id, display_name, active, created, last_modified, version,
+  password_hash, source, source_id, source_dn, doc)
+ VALUES ($1, $6, $7, $8, $9, $10, $10, 1, $11, $12, $13, $14, $15) RETURNING key AS k),
+ e AS (`+insertEmails+`)
+SELECT k FROM u`,
+		u.ID, pos, values, types, primary,
+		u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, t.now,
+		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), string(doc))
+	if err != nil {
+		return err
+	}
+	t.record("user.create", "User", u.ID, u.Key, u.Key, "userName="+u.UserName)
+	return nil
+}
+
+// UpdateUser applies fn to the stored user, locked until the commit. A
+// change that alters nothing stores nothing: no new version, no activity
+// entry.
+func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) error) (*store.User, error) {
+	old, err := t.GetUser(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u := cloneUser(old)
+	if err := fn(u); err != nil {
+		return nil, err
+	}
+	u.Key, u.ID, u.Meta, u.Groups = old.Key, old.ID, old.Meta, old.Groups
+	if err := store.NormaliseUserUpdate(old, u); err != nil {
+		return nil, err
+	}
+	oldDoc, err := json.Marshal(old)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := json.Marshal(u)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source {
+		return old, nil
+	}
+	u.Meta.Version = old.Meta.Version + 1
+	u.Meta.LastModified = t.now
+	sql := `UPDATE users SET user_name = $2, external_id = $3, display_name = $4, active = $5, last_modified = $6,
+ version = $7, password_hash = $8, source = $9, source_id = $10, source_dn = $11, doc = $12 WHERE key = $1`
+	args := []any{u.Key, u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, t.now, u.Meta.Version,
+		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), string(doc)}
+	if u.UserName != old.UserName || u.ExternalID != old.ExternalID || u.Source != old.Source {
+		// Only these can break a uniqueness rule.
+		err = t.guarded(ctx, nil, sql, args...)
+	} else {
+		_, err = t.exec(ctx, sql, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !equalValues(old.Emails, u.Emails) {
+		pos, values, types, primary := emailRows(u)
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM user_emails WHERE user_key = $1`, u.Key)
+		b.Queue(`INSERT INTO user_emails (user_key, pos, value, type, is_primary)
+ SELECT $1, p, v, t, pr FROM unnest($2::int[], $3::text[], $4::text[], $5::bool[]) AS e(p, v, t, pr)`,
+			u.Key, pos, values, types, primary)
+		if err := t.pg.SendBatch(ctx, b).Close(); err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	changed := changedFields(oldDoc, doc)
+	if u.PasswordHash != old.PasswordHash {
+		changed = append(changed, "password")
+	}
+	action := "user.update"
+	if old.Active != u.Active {
+		action = map[bool]string{true: "user.activate", false: "user.deactivate"}[u.Active]
+	}
+	t.record(action, "User", u.ID, u.Key, u.Key, "changed: "+strings.Join(changed, ", "))
+	if u.PasswordHash != old.PasswordHash {
+		t.record(store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, t.actor.Door)
+	}
+	return u, nil
+}
+
+func equalValues(a, b []store.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DeleteUser removes a user, its memberships and its credentials.
+func (t *txn) DeleteUser(ctx context.Context, id string) error {
+	if !storable(id) {
+		return notFoundUser()
+	}
+	var key int64
+	var userName string
+	if err := t.queryRow(ctx, []any{&key, &userName}, `SELECT key, user_name FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFoundUser()
+		}
+		return err
+	}
+	// The groups that lose a member change too.
+	if _, err := t.exec(ctx, `WITH g AS (
+ UPDATE groups SET version = version + 1, last_modified = $2
+ WHERE key IN (SELECT group_key FROM memberships WHERE member_type = 0 AND member_key = $1)),
+ m AS (DELETE FROM memberships WHERE member_type = 0 AND member_key = $1),
+ c AS (DELETE FROM credentials WHERE user_key = $1)
+DELETE FROM users WHERE key = $1`, key, t.now); err != nil {
+		return err
+	}
+	t.record("user.delete", "User", id, key, key, "userName="+userName)
+	return nil
+}
+
+func cloneUser(u *store.User) *store.User {
+	c := *u
+	c.Emails = append([]store.Value(nil), u.Emails...)
+	c.PhoneNumbers = append([]store.Value(nil), u.PhoneNumbers...)
+	c.IMs = append([]store.Value(nil), u.IMs...)
+	c.Photos = append([]store.Value(nil), u.Photos...)
+	c.Addresses = append([]store.Address(nil), u.Addresses...)
+	c.Entitlements = append([]store.Value(nil), u.Entitlements...)
+	c.Roles = append([]store.Value(nil), u.Roles...)
+	c.X509Certificates = append([]store.Value(nil), u.X509Certificates...)
+	c.Groups = append([]store.GroupRef(nil), u.Groups...)
+	if u.Enterprise != nil {
+		e := *u.Enterprise
+		if e.Manager != nil {
+			m := *e.Manager
+			e.Manager = &m
+		}
+		c.Enterprise = &e
+	}
+	return &c
+}
+
+// changedFields names the top-level attributes that differ between two
+// documents, for the activity log.
+func changedFields(oldDoc, newDoc []byte) []string {
+	var a, b map[string]json.RawMessage
+	if json.Unmarshal(oldDoc, &a) != nil || json.Unmarshal(newDoc, &b) != nil {
+		return nil
+	}
+	var out []string
+	for k, v := range b {
+		if !bytes.Equal(a[k], v) {
+			out = append(out, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
