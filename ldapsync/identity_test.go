@@ -23,7 +23,12 @@ func TestDuplicateEmailIsSkippedAndReported(t *testing.T) {
 		t.Fatalf("first run: %s %+v", rep.Summary(), rep.Errors)
 	}
 	srv.Modify(t, "dn: "+userDN("bob")+"\nchangetype: modify\nreplace: mail\nmail: ALICE@example.com\n-\nreplace: sn\nsn: Changed\n")
-	rep := syncOnce(t, s, RunOptions{})
+	// The run's only entry failed, so the run is a failed run (issue 15):
+	// it says so, and its report still names the entry and why.
+	rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "every entry failed") || rep == nil {
+		t.Fatalf("a run whose every entry failed: %v", err)
+	}
 	if rep.Failed != 1 || len(rep.Errors) != 1 || rep.Errors[0].DN != userDN("bob") ||
 		!strings.Contains(rep.Errors[0].Error, "belongs to another user") {
 		t.Fatalf("run into a duplicate e-mail: %s %+v", rep.Summary(), rep.Errors)
