@@ -13,11 +13,7 @@ import (
 
 func TestKeys(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	u := storetest.CreateUser(t, st, &store.User{UserName: "owner"})
 	token := "ptla_" + RandomString(43)
 	c, err := IssueKey(ctx, st, store.Actor{Door: "cli"}, "pterodactyl", token, 16, u.Key, "ci", []string{"users:read"})
@@ -41,11 +37,7 @@ func TestKeys(t *testing.T) {
 
 func TestCredentialCache(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	u := storetest.CreateUser(t, st, &store.User{UserName: "owner", Active: true})
 	token := "ptla_" + RandomString(43)
 	c, err := IssueKey(ctx, st, store.Actor{Door: "test"}, "pterodactyl", token, 16, u.Key, "k", []string{"read"})
@@ -84,11 +76,7 @@ func TestCredentialCache(t *testing.T) {
 // deactivation or deletion takes effect on the next lookup, within the TTL.
 func TestCredentialCacheRereadsTheUser(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	u := storetest.CreateUser(t, st, &store.User{UserName: "bob", Active: true})
 	token := "ptla_" + RandomString(43)
 	if _, err := IssueKey(ctx, st, store.Actor{Door: "test"}, "pterodactyl", token, 16, u.Key, "k", []string{"read"}); err != nil {
@@ -120,11 +108,7 @@ func TestCredentialCacheRereadsTheUser(t *testing.T) {
 
 func TestTokenScopes(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	u := storetest.CreateUser(t, st, &store.User{UserName: "bob", Active: true})
 	_, prov, err := IssueSCIMToken(ctx, st, store.Actor{Door: "test"}, "okta", 0)
 	if err != nil {
@@ -185,4 +169,15 @@ func BenchmarkCredentialCacheLookup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// openStore opens a store on a new SQLite file, closed when the test ends.
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

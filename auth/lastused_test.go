@@ -2,23 +2,17 @@ package auth
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
-	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
 // TestLookupRecordsLastUse: a credential's use is recorded, at most once
 // per lastUseEvery (before: LastUsed stayed zero for tokens and keys).
 func TestLookupRecordsLastUse(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "u.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	token, c, err := IssueSCIMToken(ctx, st, store.Actor{Door: "test"}, "okta", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +52,7 @@ func TestLookupRecordsLastUse(t *testing.T) {
 // later).
 func TestCacheKeepsNoCredentialPastItsExpiry(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "e.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	token, c, err := IssueSCIMToken(ctx, st, store.Actor{Door: "test"}, "short", 0)
 	if err != nil {
 		t.Fatal(err)
