@@ -54,6 +54,10 @@ type applier struct {
 	// pendingManagers maps a user's identity to its manager's DN when the
 	// manager was not synced yet.
 	pendingManagers map[string]string
+	// creds holds the credentials bound to each user key as credTx read
+	// them (see credentialsOf in linking.go).
+	credTx store.Tx
+	creds  map[int64][]store.Credential
 }
 
 // newApplier prepares the writes of a run that read f.

@@ -69,6 +69,11 @@ type SourceConfig struct {
 	// LinkBy lists how a directory entry finds an existing unsynced user:
 	// "userName" and/or "emails" (default both, in that order).
 	LinkBy []string `yaml:"link_by"`
+	// LinkCredentials is what linking does with a local account that holds
+	// credentials (a password, API keys, tokens, sessions): "refuse"
+	// (default: the entry is skipped and reported as a credential
+	// conflict) or "revoke" (they are revoked and the account linked).
+	LinkCredentials string `yaml:"link_credentials"`
 
 	// OnDelete is what a sync does to users that vanished from the
 	// directory: "deactivate" (default) or "delete".
@@ -220,6 +225,7 @@ func (c *SourceConfig) presetDefaults() {
 	def(&c.Users.Scope, "sub", "sub")
 	def(&c.Groups.Scope, "sub", "sub")
 	def(&c.OnDelete, "deactivate", "deactivate")
+	def(&c.LinkCredentials, LinkCredentialsRefuse, LinkCredentialsRefuse)
 	def(&c.FindDeletions, FindDeletionsEveryRun, FindDeletionsEveryRun)
 	if c.Groups.MemberAttributes == nil && c.Groups.MemberOf == "" {
 		c.Groups.MemberAttributes = []string{"member", "uniqueMember", "memberUid"}
@@ -272,6 +278,7 @@ var sourceRules = []func(*sourceCheck){
 	(*sourceCheck).attributes,
 	(*sourceCheck).storeOwned,
 	(*sourceCheck).linkBy,
+	(*sourceCheck).linkCredentials,
 	(*sourceCheck).onDelete,
 	(*sourceCheck).findDeletions,
 	(*sourceCheck).changeDetection,
@@ -433,6 +440,10 @@ func (v *sourceCheck) linkBy() {
 }
 
 func (v *sourceCheck) onDelete() { v.oneOf("on_delete", v.s.OnDelete, "deactivate", "delete") }
+
+func (v *sourceCheck) linkCredentials() {
+	v.oneOf("link_credentials", v.s.LinkCredentials, LinkCredentialsRefuse, LinkCredentialsRevoke)
+}
 
 func (v *sourceCheck) findDeletions() {
 	v.oneOf("find_deletions", v.s.FindDeletions, FindDeletionsEveryRun, FindDeletionsFullRuns)

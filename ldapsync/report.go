@@ -87,6 +87,9 @@ type Report struct {
 	// DuplicateEmails counts the failed entries whose e-mail address
 	// another user holds (the store's e-mail uniqueness, or linking).
 	DuplicateEmails int `json:"duplicateEmails,omitempty"`
+	// CredentialConflicts counts the failed entries that were not linked
+	// to a local account because it holds credentials (linking.go).
+	CredentialConflicts int `json:"credentialConflicts,omitempty"`
 	// Error is why the run failed as a whole (the store is then untouched).
 	Error     string `json:"error,omitempty"`
 	Watermark string `json:"watermark,omitempty"`
@@ -112,8 +115,11 @@ func (r *Report) onlyFailures() error {
 func (r *Report) fail(dn string, err error) {
 	r.Failed++
 	msg := entryReason(err)
-	if strings.HasPrefix(msg, duplicateEmail) {
+	switch {
+	case strings.HasPrefix(msg, duplicateEmail):
 		r.DuplicateEmails++
+	case strings.HasPrefix(msg, credentialConflict):
+		r.CredentialConflicts++
 	}
 	if len(r.Errors) < maxReportedErrors {
 		r.Errors = append(r.Errors, EntryError{DN: dn, Error: msg})
@@ -175,8 +181,15 @@ func (r *Report) Summary() string {
 		prefix, r.Source, r.Mode, r.Duration.Seconds(), r.ReadSeconds, r.WriteSeconds, r.ReadUsers, r.ReadGroups,
 		r.Users.Created, r.Users.Updated, r.Users.Linked, r.Users.Deactivated, r.Users.Deleted, r.Users.Unchanged,
 		r.Groups.Created, r.Groups.Updated, r.Groups.Linked, r.Groups.Deleted, r.MembershipChanges, r.Failed)
+	var why []string
 	if r.DuplicateEmails > 0 {
-		s += fmt.Sprintf(" (%d duplicate e-mail)", r.DuplicateEmails)
+		why = append(why, fmt.Sprintf("%d duplicate e-mail", r.DuplicateEmails))
+	}
+	if r.CredentialConflicts > 0 {
+		why = append(why, fmt.Sprintf("%d credential conflict", r.CredentialConflicts))
+	}
+	if len(why) > 0 {
+		s += " (" + strings.Join(why, ", ") + ")"
 	}
 	if r.Unresolved > 0 {
 		s += fmt.Sprintf(", %d unresolved member references", r.Unresolved)

@@ -62,12 +62,12 @@ func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *sto
 		return a.updateUser(ctx, tx, r, view, ref.id, "update", c)
 	}
 	if a.mayLink {
-		existing, err := a.findUserToLink(ctx, tx, view)
+		existing, revoked, err := a.findUserToLink(ctx, tx, view)
 		if err != nil {
 			return nil, err
 		}
 		if existing != nil {
-			c.Detail = "existing user " + existing.UserName
+			c.Detail = "existing user " + existing.UserName + revoked
 			return a.updateUser(ctx, tx, r, view, existing.ID, "link", c)
 		}
 	}
@@ -198,19 +198,23 @@ func (a *applier) applyManagers(ctx context.Context) error {
 // with the same userName or e-mail that no directory owns, or, in a run
 // that knows every identity in scope, one of this source whose entry
 // vanished (deleted and recreated in the directory with a new identity).
-func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.User) (*store.User, error) {
+// An unsynced user that holds credentials is linked only as adopt allows;
+// revoked says what adopt revoked.
+func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.User) (u *store.User, revoked string, err error) {
 	cfg := a.src.cfg
 	var candidates []*store.User
-	// why names what the candidate shares with the entry, for the report.
-	why := ""
+	// why names what the candidate shares with the entry, for the report;
+	// matched says it for a credential conflict.
+	why, matched := "", ""
 	for _, by := range cfg.LinkBy {
 		switch by {
 		case "userName":
 			u, err := tx.GetUserByUserName(ctx, view.UserName)
 			if err == nil {
 				candidates, why = append(candidates, u), "user "+u.UserName+" already exists"
+				matched = fmt.Sprintf("userName %q", view.UserName)
 			} else if !store.IsNotFound(err) {
-				return nil, err
+				return nil, "", err
 			}
 		case "emails":
 			for _, e := range view.Emails {
@@ -218,13 +222,14 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 					Filter: store.Compare{Attr: "emails.value", Op: store.OpEq, Value: e.Value}, Limit: 2,
 				})
 				if err != nil {
-					return nil, err
+					return nil, "", err
 				}
 				if len(page.Users) > 1 {
-					return nil, &entryError{fmt.Errorf("duplicate e-mail: %s belongs to several users; not linking", e.Value)}
+					return nil, "", &entryError{fmt.Errorf("duplicate e-mail: %s belongs to several users; not linking", e.Value)}
 				}
 				if len(page.Users) == 1 && len(candidates) == 0 {
 					why = "duplicate e-mail: " + e.Value + " belongs to user " + page.Users[0].UserName
+					matched = fmt.Sprintf("e-mail %q", e.Value)
 				}
 				candidates = append(candidates, page.Users...)
 			}
@@ -234,17 +239,20 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 		}
 	}
 	if len(candidates) == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
-	u := candidates[0]
+	u = candidates[0]
 	switch {
 	case u.Source.Name == "":
-		return u, nil
+		if revoked, err = a.adopt(ctx, tx, u, matched); err != nil {
+			return nil, "", err
+		}
+		return u, revoked, nil
 	case u.Source.Name != cfg.Name:
-		return nil, &entryError{fmt.Errorf("%s, synced from source %s", why, u.Source.Name)}
+		return nil, "", &entryError{fmt.Errorf("%s, synced from source %s", why, u.Source.Name)}
 	}
 	if _, alive := a.seenUsers[u.Source.ID]; a.seenUsers != nil && !alive {
-		return u, nil
+		return u, "", nil
 	}
-	return nil, &entryError{fmt.Errorf("%s, synced from entry %s", why, u.Source.DN)}
+	return nil, "", &entryError{fmt.Errorf("%s, synced from entry %s", why, u.Source.DN)}
 }

@@ -49,14 +49,14 @@ const xstudioAdminPassword = "Xs-Builtin-Admin-pw"
 
 // startSec starts a server; withXStudioAdmin configures XStudio's
 // built-in admin (admin_password).
-func startSec(t *testing.T, withXStudioAdmin bool) *sec {
+func startSec(t *testing.T, withXStudioAdmin bool, configure ...func(*config.Config)) *sec {
 	t.Helper()
-	srv := apptest.Start(t, func(c *config.Config) {
+	srv := apptest.Start(t, append([]func(*config.Config){func(c *config.Config) {
 		if withXStudioAdmin {
 			c.Legacy.XStudio.AdminPassword = xstudioAdminPassword
 			c.Legacy.XStudio.AdminEmail = "xsadmin@example.com"
 		}
-	})
+	}}, configure...)...)
 	s := &sec{t: t, srv: srv}
 	// An administrator everywhere, in the forms every version reads: the
 	// untyped role and xyOps' admin privilege.
