@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/scimbridge/scimbridge/ldapsync"
+	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/legacyapi/pterodactyl"
 	"github.com/scimbridge/scimbridge/legacyapi/usersapi"
 	"github.com/scimbridge/scimbridge/legacyapi/xpdev"
@@ -436,6 +437,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Hashing.Wait < 0 {
 		bad("hashing.wait", "cannot be negative")
+	}
+	for _, o := range []struct {
+		key     string
+		origins []string
+	}{{"legacy.xstudio.allowed_origins", c.Legacy.XStudio.AllowedOrigins}, {"legacy.xyops.allowed_origins", c.Legacy.XyOps.AllowedOrigins}} {
+		if _, err := legacyapi.NewOriginCheck(o.origins); err != nil {
+			bad(o.key, "%v", err)
+		}
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		bad("trusted_proxies", "%v", err)

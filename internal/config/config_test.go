@@ -172,3 +172,17 @@ func TestIdentitySharedEmails(t *testing.T) {
 		t.Fatalf("a misspelt key: %v", err)
 	}
 }
+
+// TestAllowedOriginsAreOrigins: a cookie door's allowed origin that is no
+// origin (a path, no scheme) is refused at start, naming the key.
+func TestAllowedOriginsAreOrigins(t *testing.T) {
+	c := Default()
+	if err := Parse([]byte("legacy:\n  xstudio:\n    allowed_origins: [\"https://ui.example.com/app\"]\n  xyops:\n    allowed_origins: [\"https://ui.example.com\"]\n"), c); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `legacy.xstudio.allowed_origins (line 3): "https://ui.example.com/app": want scheme://host[:port]`) ||
+		strings.Contains(err.Error(), "legacy.xyops") {
+		t.Fatalf("Validate: %v", err)
+	}
+}

@@ -46,6 +46,7 @@ const Dialect = "xstudio"
 //	    session_ttl: 30m             # idle timeout, like a servlet session
 //	    lockout_failures: 5
 //	    lockout_window: 1h
+//	    allowed_origins: []         # browser origins besides the server's own
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
 	// AdminPassword, when set, creates the built-in user "admin" as the
@@ -63,6 +64,11 @@ type Config struct {
 	// within LockoutWindow (default 5; negative disables).
 	LockoutFailures int           `yaml:"lockout_failures"`
 	LockoutWindow   time.Duration `yaml:"lockout_window"`
+	// AllowedOrigins are the origins (https://ui.example.com) whose pages
+	// may send commands besides the server's own: a browser sends the
+	// JSESSIONID cookie with any page's request, so a POST a browser says
+	// comes from another origin is refused (legacyapi.OriginCheck).
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // NewKey returns a new API key and its public identifier length. XStudio
@@ -77,6 +83,7 @@ type server struct {
 	log        *slog.Logger
 	sessions   *auth.Sessions
 	cookiePath string
+	origins    *legacyapi.OriginCheck
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below
@@ -124,8 +131,16 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect),
+	s := &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect),
 		cookiePath: strings.TrimSuffix(cfg.Prefix, "/") + "/xqual", sessions: cfg.sessions()}
+	var err error
+	if s.origins, err = legacyapi.NewOriginCheck(cfg.AllowedOrigins); err != nil {
+		// config.Validate refuses this before serve starts; a caller that
+		// skipped it still gets the same-origin rule.
+		s.log.Error("legacy.xstudio.allowed_origins", "err", err)
+		s.origins, _ = legacyapi.NewOriginCheck(nil)
+	}
+	return s
 }
 
 // sessions are servlet-style sessions: a 30-minute idle timeout that use
@@ -234,6 +249,11 @@ func (s *server) dispatch(c *call) (map[string]any, error) {
 	}
 	switch c.r.Method {
 	case http.MethodPost:
+		// Every setter, and authenticate (which sets the cookie): a page
+		// of another site must not act with the browser's session.
+		if s.origins.Check(c.r) != nil {
+			return nil, failf("cross-origin request refused")
+		}
 	case http.MethodGet, http.MethodHead:
 		if cmd.post {
 			return nil, failf("this command requires POST")

@@ -77,6 +77,11 @@ func (s *server) authenticate(c *call) (*principal, *apiError, error) {
 // sessionPrincipal loads a session, checking its CSRF token on anything
 // but GET and HEAD when csrf is set.
 func (s *server) sessionPrincipal(c *call, id string, csrf bool) (*principal, *apiError, error) {
+	// A browser sends the cookie with any page's request: a session that
+	// is the cookie's acts only for this origin's pages (and the allowed).
+	if ck, err := c.r.Cookie(sessionCookie); err == nil && ck.Value == id && s.origins.Check(c.r) != nil {
+		return nil, fail("session", "Invalid session: cross-origin request refused"), nil
+	}
 	sess, err := s.sessions.Find(c.r.Context(), s.deps.Store, id, s.deps.Clock())
 	if store.IsNotFound(err) {
 		return nil, fail("session", "Session has expired or is invalid."), nil
@@ -127,6 +132,9 @@ func (s *server) login(c *call) {
 	username, _ := c.str("username")
 	password, _ := c.str("password")
 	switch {
+	case s.origins.Check(c.r) != nil: // the session cookie it sets would act for that page
+		c.send(fail("login", "Cross-origin login refused."))
+		return
 	case username == "":
 		c.send(fail("api", "Missing parameter: username"))
 		return

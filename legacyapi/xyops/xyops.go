@@ -40,6 +40,7 @@ const Dialect = "xyops"
 //	    lockout_failures: 5   # lock after more than 5 failed logins …
 //	    lockout_window: 1h    # … within this window; -1 disables
 //	    api_key_max_per_sec: 0  # per-key rate limit; 0: none
+//	    allowed_origins: []   # browser origins besides the server's own
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
 	// SessionTTL is a login session's lifetime (default 365 days).
@@ -52,6 +53,12 @@ type Config struct {
 	// APIKeyMaxPerSec limits each API key's requests per second (0: no
 	// limit); over it, calls fail with code "rate" (HTTP 429 on /v1).
 	APIKeyMaxPerSec int `yaml:"api_key_max_per_sec"`
+	// AllowedOrigins are the origins (https://ui.example.com) whose pages
+	// may use the session_id cookie besides the server's own: a
+	// state-changing request a browser says comes from another origin is
+	// refused when its session is the cookie's, and so is a login
+	// (legacyapi.OriginCheck). The CSRF token is checked besides.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // NewKey returns a new API key in xyOps' format (24 case-sensitive
@@ -67,6 +74,7 @@ type server struct {
 	rate     *ratelimit.Windows
 	// cookiePath is where the session cookie applies.
 	cookiePath string
+	origins    *legacyapi.OriginCheck
 }
 
 // Mount adds the dialect's routes to r (at the vendor's paths, below
@@ -92,10 +100,18 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 		log = slog.Default()
 	}
 	path := strings.TrimSuffix(cfg.Prefix, "/") + "/"
-	return &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
+	s := &server{cfg: cfg, deps: deps, log: log.With("dialect", Dialect), cookiePath: path,
 		rate: ratelimit.NewWindows(cfg.APIKeyMaxPerSec, time.Second, true),
 		// The session lifetime and lockout, with the dialect's defaults.
 		sessions: cfg.sessions()}
+	var err error
+	if s.origins, err = legacyapi.NewOriginCheck(cfg.AllowedOrigins); err != nil {
+		// config.Validate refuses this before serve starts; a caller that
+		// skipped it still gets the same-origin rule.
+		s.log.Error("legacy.xyops.allowed_origins", "err", err)
+		s.origins, _ = legacyapi.NewOriginCheck(nil)
+	}
+	return s
 }
 
 // sessions are the login sessions: 365 days (xyOps' session_expire_days),
