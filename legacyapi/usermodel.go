@@ -8,9 +8,13 @@ package legacyapi
 // through one door reads naturally through every other.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/mail"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,6 +107,76 @@ func SetGivenFamily(u *store.User, given, family string) {
 	if u.DisplayName == "" || u.DisplayName == old {
 		u.DisplayName = joined
 	}
+}
+
+// GivenFamily is the user's first and last name for a door that shows
+// them apart (Pterodactyl, XStudio): name.givenName and name.familyName,
+// or, for a user named as one string through a door that has only that
+// (xyOps full_name, a SCIM displayName), its first word and the rest of
+// displayName (else name.formatted). The stored user is not changed: the
+// parts are a view, and writing them back unchanged stores nothing.
+func GivenFamily(u *store.User) (given, family string) {
+	if u.Name.GivenName != "" || u.Name.FamilyName != "" {
+		return u.Name.GivenName, u.Name.FamilyName
+	}
+	full := u.DisplayName
+	if full == "" {
+		full = u.Name.Formatted
+	}
+	given, family, _ = strings.Cut(strings.TrimSpace(full), " ")
+	return given, strings.TrimSpace(family)
+}
+
+// SameAsShown reports whether a value a client sent back is the one the
+// door showed for that field (equal as JSON; "" and null are the same, as
+// are a number and its string). A door leaves such a field alone, so that
+// every view can be written back unchanged: a value stored through another
+// door that breaks this door's rule (an address that is no address, a
+// time zone it does not know) is not refused, and one the view shows
+// derived or as the vendor's default (first and last name from
+// displayName, Pterodactyl's "en" for a language it lacks) does not
+// overwrite the stored value.
+func SameAsShown(shown, sent any) bool {
+	return reflect.DeepEqual(plainJSON(shown), plainJSON(sent))
+}
+
+// plainJSON is v as encoding/json decodes it into any, with "" as nil and
+// numbers as their text, for SameAsShown.
+func plainJSON(v any) any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out any
+	if dec.Decode(&out) != nil {
+		return v
+	}
+	switch x := out.(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+		if _, err := strconv.ParseFloat(x, 64); err == nil {
+			return json.Number(x)
+		}
+	}
+	return out
+}
+
+// ShownFields is a rendered view (a struct the door writes as JSON) as
+// field → value, for comparing a body with SameAsShown.
+func ShownFields(view any) map[string]any {
+	raw, err := json.Marshal(view)
+	if err != nil {
+		return nil
+	}
+	out := map[string]any{}
+	if json.Unmarshal(raw, &out) != nil {
+		return nil
+	}
+	return out
 }
 
 func joinName(given, family string) string {

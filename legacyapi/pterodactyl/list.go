@@ -155,7 +155,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, c *call) {
 	withServers := includesServers(r)
 	out := list{Object: "list", Data: make([]item, 0, len(res.Users))}
 	for _, u := range res.Users {
-		out.Data = append(out.Data, render(u, withServers))
+		out.Data = append(out.Data, s.render(u, withServers))
 	}
 	totalPages := max((res.Total+perPage-1)/perPage, 1)
 	links := map[string]string{}

@@ -65,24 +65,37 @@ type pagination struct {
 // timestamp is PHP's toAtomString() in UTC: second precision, "+00:00".
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05+00:00") }
 
-// render maps a stored user onto the panel's user object (README mapping table).
-func render(u *store.User, withServers bool) item {
+// render maps a stored user onto the panel's user object (README mapping
+// table). first_name and last_name come from displayName when the user has
+// no name parts (legacyapi.GivenFamily). Whatever it shows, an update
+// takes back unchanged (validator.asShown).
+func (s *server) render(u *store.User, withServers bool) item {
+	given, family := legacyapi.GivenFamily(u)
 	a := attributes{
 		ID: u.Key, UUID: u.ID, Username: strings.ToLower(u.UserName), Email: u.PrimaryEmail(),
-		FirstName: u.Name.GivenName, LastName: u.Name.FamilyName, Language: u.PreferredLanguage,
+		FirstName: given, LastName: family, Language: s.language(u.PreferredLanguage),
 		RootAdmin: store.IsAdmin(u), CreatedAt: timestamp(u.Meta.Created), UpdatedAt: timestamp(u.Meta.LastModified),
 	}
 	if u.ExternalID != "" {
 		ext := u.ExternalID
 		a.ExternalID = &ext
 	}
-	if a.Language == "" {
-		a.Language = "en"
-	}
 	if withServers {
 		a.Relationships = &relationships{Servers: list{Object: "list", Data: []item{}}}
 	}
 	return item{Object: "user", Attributes: a}
+}
+
+// language is how the panel shows a preferred language: as stored, "en"
+// (the panel's default) when there is none. A language the panel does not
+// have (one set through another door) is shown as it is, not as "en": the
+// validator takes it back unchanged (asShown), so the view writes back
+// without the `in` rule failing and without "en" overwriting it.
+func (s *server) language(pref string) string {
+	if pref == "" {
+		return "en"
+	}
+	return pref
 }
 
 // includesServers reports whether include (comma list or include[]) names servers.
@@ -99,7 +112,7 @@ func includesServers(r *http.Request) bool {
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request, c *call) {
-	httpjson.Write(w, http.StatusOK, render(c.target, includesServers(r)))
+	httpjson.Write(w, http.StatusOK, s.render(c.target, includesServers(r)))
 }
 
 func (s *server) actor(r *http.Request, c *call) store.Actor {
@@ -153,7 +166,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 		s.failed(w, r, err)
 		return
 	}
-	out := render(u, false)
+	out := s.render(u, false)
 	out.Meta = &itemMeta{Resource: legacyapi.BaseURL(r, s.cfg.BaseURL) + r.URL.Path + "/" + strconv.FormatInt(u.Key, 10)}
 	httpjson.Write(w, http.StatusCreated, out)
 }
@@ -187,7 +200,9 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 			if u.PrimaryEmail() != f.email {
 				legacyapi.SetPrimaryEmail(u, f.email)
 			}
-			if u.Name.GivenName != f.firstName || u.Name.FamilyName != f.lastName {
+			// Compared with what the panel showed: parts derived from
+			// displayName, sent back as they were, store nothing.
+			if given, family := legacyapi.GivenFamily(u); given != f.firstName || family != f.lastName {
 				legacyapi.SetGivenFamily(u, f.firstName, f.lastName)
 			}
 			if f.hasExternalID {
@@ -212,7 +227,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 		s.failed(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, render(updated, includesServers(r)))
+	httpjson.Write(w, http.StatusOK, s.render(updated, includesServers(r)))
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request, c *call) {

@@ -135,14 +135,24 @@ func attr(field string) string {
 // validator checks one create (self == nil) or update body against the
 // panel's rules (spec §4), one method per field, in the panel's order.
 type validator struct {
-	ctx       context.Context
-	rd        store.Reader // the write transaction, so the e-mail check holds at commit
-	in        input
-	self      *store.User // the user being updated; nil on create
-	selfKey   int64
+	ctx     context.Context
+	rd      store.Reader // the write transaction, so the e-mail check holds at commit
+	in      input
+	self    *store.User // the user being updated; nil on create
+	selfKey int64
+	// shown is how the panel shows self (nil on create): a field sent back
+	// as shown passes unchanged, whatever the rules say of the stored
+	// value (legacyapi.SameAsShown).
+	shown     map[string]any
 	languages map[string]bool
 	f         fields
 	errs      []fieldError
+}
+
+// asShown reports whether an update sends field back as the panel shows it.
+func (v *validator) asShown(field string) bool {
+	sent, ok := v.in[field]
+	return ok && v.shown != nil && legacyapi.SameAsShown(v.shown[field], sent)
 }
 
 func (v *validator) fail(field, rule, detail string) {
@@ -242,6 +252,7 @@ func (s *server) validate(ctx context.Context, rd store.Reader, in input, self *
 	v := &validator{ctx: ctx, rd: rd, in: in, self: self, languages: s.languages}
 	if self != nil {
 		v.selfKey = self.Key
+		v.shown = legacyapi.ShownFields(s.render(self, false).Attributes)
 	}
 	if err := v.email(); err != nil {
 		return fields{}, nil, err
@@ -261,6 +272,10 @@ func (s *server) validate(ctx context.Context, rd store.Reader, in input, self *
 // email: required|email|between:1,191|unique. The store does not keep
 // e-mail addresses unique; the panel does, so this rule is the dialect's.
 func (v *validator) email() error {
+	if v.asShown("email") {
+		v.f.email = v.self.PrimaryEmail()
+		return nil
+	}
 	if !v.required("email") {
 		return nil
 	}
@@ -289,7 +304,7 @@ func (v *validator) email() error {
 // in the default domain that the panel reads and writes.
 func (v *validator) externalID() error {
 	val, ok := v.in["external_id"]
-	if !ok {
+	if !ok || v.asShown("external_id") {
 		return nil
 	}
 	v.f.hasExternalID = true
@@ -359,7 +374,7 @@ func (v *validator) password() {
 // rootAdmin: boolean.
 func (v *validator) rootAdmin() {
 	val, ok := v.in["root_admin"]
-	if !ok {
+	if !ok || v.asShown("root_admin") {
 		return
 	}
 	b, isBool := boolean(val)
@@ -372,7 +387,7 @@ func (v *validator) rootAdmin() {
 // language: string|in:<installed languages>.
 func (v *validator) language() {
 	val, ok := v.in["language"]
-	if !ok {
+	if !ok || v.asShown("language") {
 		return
 	}
 	lang, isStr := v.isString("language")
@@ -386,6 +401,10 @@ func (v *validator) language() {
 
 // name: first_name and last_name, required|string|between:1,191.
 func (v *validator) name(field string, to *string) {
+	if v.asShown(field) {
+		*to, _ = v.shown[field].(string)
+		return
+	}
 	if !v.required(field) {
 		return
 	}

@@ -266,6 +266,19 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !ok {
 		return
 	}
+	// A field sent back as shown is left alone (legacyapi.SameAsShown): a
+	// view read here writes back unchanged, whatever another door stored.
+	shown, err := s.render(r.Context(), c.target)
+	if err != nil {
+		s.failed(w, r, err)
+		return
+	}
+	fields := legacyapi.ShownFields(shown)
+	for k, v := range b {
+		if shownV, ok := fields[k]; ok && legacyapi.SameAsShown(shownV, v) {
+			delete(b, k)
+		}
+	}
 	in, bad := parseUser(b, false)
 	if !c.admin() {
 		in = userIn{name: in.name, timezone: in.timezone, language: in.language, phone: in.phone, avatar: in.avatar}
@@ -283,7 +296,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	ctx := r.Context()
 	var updated *store.User
-	err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
+	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 		if err := emailUnique(ctx, tx, deref(in.email), c.target.Key); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package xstudio
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -62,12 +63,20 @@ func (s *server) getUserForm(c *call) (map[string]any, error) {
 // details is a user in the layout of getUserDetails / updateUserDetails;
 // name is the one XStudio knows it by (c.nameOf).
 func details(u *store.User, name string, folderID int64) map[string]any {
+	// The number a write changes (legacyapi.SetPrimary): the primary, else
+	// the first.
 	phone := ""
-	if len(u.PhoneNumbers) > 0 {
-		phone = u.PhoneNumbers[0].Value
+	for i, p := range u.PhoneNumbers {
+		if p.Primary || i == 0 {
+			phone = p.Value
+		}
+		if p.Primary {
+			break
+		}
 	}
-	return map[string]any{"id": u.Key, "name": name, "firstName": u.Name.GivenName,
-		"lastName": u.Name.FamilyName, "email": u.PrimaryEmail(), "phone": phone,
+	first, last := legacyapi.GivenFamily(u)
+	return map[string]any{"id": u.Key, "name": name, "firstName": first,
+		"lastName": last, "email": u.PrimaryEmail(), "phone": phone,
 		"parentFolderId": folderID, "profileId": profileID(u), "enabled": u.Active}
 }
 
@@ -213,6 +222,28 @@ func (ch *userChange) apply(u *store.User) error {
 	return nil
 }
 
+// dropUnchanged leaves out the fields sent back as getUserDetails shows
+// them (legacyapi.SameAsShown), so that the details read here write back
+// unchanged: an e-mail another door stored that is no address is not
+// refused, and names derived from displayName store nothing.
+func (ch *userChange) dropUnchanged(shown map[string]any) {
+	for k, v := range ch.fields {
+		sv, ok := shown[k]
+		if !ok || k == "id" || (fmt.Sprint(sv) != strings.TrimSpace(v) && !legacyapi.SameAsShown(sv, v)) {
+			continue
+		}
+		delete(ch.fields, k)
+		switch k {
+		case "enabled":
+			ch.enabled = nil
+		case "profileId":
+			ch.profile = nil
+		case "parentFolderId":
+			ch.folderID = 0
+		}
+	}
+}
+
 // resolve loads the profile and checks the folder a change refers to.
 func (ch *userChange) resolve(ctx context.Context, r store.Reader) error {
 	if ch.profile != nil {
@@ -327,6 +358,15 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 				return failf("the built-in admin cannot be renamed or disabled")
 			}
 		}
+		folderID, err := folderOf(c.ctx, tx, u)
+		if err != nil {
+			return err
+		}
+		name, err := c.nameOf(tx, u)
+		if err != nil {
+			return err
+		}
+		ch.dropUnchanged(details(u, name, folderID))
 		if err := ch.resolve(c.ctx, tx); err != nil {
 			return err
 		}

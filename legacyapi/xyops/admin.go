@@ -237,6 +237,18 @@ func (s *server) adminUpdate(c *call) {
 	if !ok {
 		return
 	}
+	// A field sent back as admin_get_user shows it is left alone
+	// (legacyapi.SameAsShown): the record read here writes back unchanged.
+	shown, err := s.userRecord(c.r.Context(), target, nil)
+	if err != nil {
+		s.failed(c, err)
+		return
+	}
+	for k, v := range c.params {
+		if sv, ok := shown[k]; ok && k != "username" && legacyapi.SameAsShown(sv, v) {
+			delete(c.params, k)
+		}
+	}
 	hash := ""
 	if pw, _ := c.str("new_password"); pw != "" {
 		var err error
@@ -251,7 +263,7 @@ func (s *server) adminUpdate(c *call) {
 		prefsObj *store.Object
 		apiErr   *apiError
 	)
-	err := s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
+	err = s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
 		var prefs map[string]any
 		var err error
 		updated, err = tx.UpdateUser(ctx, target.ID, legacyapi.CheckedUpdate(store.PrivilegeOf(p.user), func(u *store.User) error {
