@@ -93,8 +93,16 @@ func (s *server) activity(w http.ResponseWriter, r *http.Request, c *caller) {
 		case auth.ActionPasswordChange:
 			resource, action = "user", "password.change"
 		}
-		out = append(out, activityOut{ID: e.Seq, Action: action, Resource: resource, Details: e.Detail,
-			IPAddress: optional(e.Actor.Address), Timestamp: *ts(e.At), Door: e.Actor.Door, Actor: e.Actor.Principal})
+		// The entry in words ("User logged in"), never the stored detail's
+		// raw form; a login's user agent, which the login recorded.
+		details := legacyapi.ActivityText(e, Dialect)
+		var agent *string
+		if login, ok := legacyapi.Login(e); ok && login.UserAgent != "" {
+			agent = &login.UserAgent
+			details += " (" + login.UserAgent + ")"
+		}
+		out = append(out, activityOut{ID: e.Seq, Action: action, Resource: resource, Details: details,
+			IPAddress: optional(e.Actor.Address), UserAgent: agent, Timestamp: *ts(e.At), Door: e.Actor.Door, Actor: e.Actor.Principal})
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"success": true, "data": map[string]any{
 		"activities": out, "pagination": pageInfo{Page: page, Limit: limit, Total: total, Pages: pages(total, limit)},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -136,7 +137,7 @@ func activityRow(a store.Activity, u *store.User) map[string]any {
 	switch {
 	case a.Action == auth.ActionLogin && json.Unmarshal([]byte(a.Detail), &login) == nil:
 		row["session_id"] = login.Session
-		row["description"] = "Logged in via " + login.Door
+		row["description"] = "Logged in via " + legacyapi.DoorName(login.Door)
 		if login.UserAgent != "" {
 			row["headers"] = map[string]string{"user-agent": login.UserAgent}
 			row["useragent"] = parseUserAgent(login.UserAgent)
@@ -150,11 +151,8 @@ func activityRow(a store.Activity, u *store.User) map[string]any {
 		if a.Actor.Principal != "" {
 			via += " by " + a.Actor.Principal
 		}
-		if a.Detail != "" {
-			row["description"] = a.Detail + " (" + via + ")"
-		} else {
-			row["description"] = via
-		}
+		// In words ("User updated: title"), not the stored detail.
+		row["description"] = legacyapi.ActivityWords(a) + " (" + via + ")"
 	}
 	return row
 }
