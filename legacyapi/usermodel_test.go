@@ -2,6 +2,7 @@ package legacyapi
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,5 +131,61 @@ func TestSetPrimary(t *testing.T) {
 	SetPrimaryEmail(u, "")
 	if len(u.Emails) != 0 {
 		t.Fatalf("%+v", u.Emails)
+	}
+}
+
+// TestViewsWriteBack: the parts of a one-string name are a view, and a
+// value sent back as shown is recognised whatever JSON form it travels in.
+func TestViewsWriteBack(t *testing.T) {
+	for _, c := range []struct {
+		u             store.User
+		given, family string
+	}{
+		{store.User{Name: store.Name{GivenName: "Barbara", FamilyName: "Jensen"}, DisplayName: "Babs"}, "Barbara", "Jensen"},
+		{store.User{DisplayName: "Grace Brewster Hopper"}, "Grace", "Brewster Hopper"},
+		{store.User{Name: store.Name{Formatted: " Ada  Lovelace "}}, "Ada", "Lovelace"},
+		{store.User{DisplayName: "Cher"}, "Cher", ""},
+		{store.User{UserName: "nobody"}, "", ""},
+	} {
+		if g, f := GivenFamily(&c.u); g != c.given || f != c.family {
+			t.Errorf("GivenFamily(%+v) = %q %q, want %q %q", c.u, g, f, c.given, c.family)
+		}
+	}
+	for _, c := range []struct {
+		shown, sent any
+		same        bool
+	}{
+		{"a", "a", true}, {"", nil, true}, {nil, "", true}, {float64(12), json.RawMessage(`12`), true},
+		{int64(12), "12", true}, {true, json.RawMessage(`true`), true}, {map[string]any{"admin": 1}, map[string]any{"admin": float64(1)}, true},
+		{"a", "b", false}, {"", "x", false}, {true, false, false}, {int64(12), "13", false},
+	} {
+		if SameAsShown(c.shown, c.sent) != c.same {
+			t.Errorf("SameAsShown(%#v, %#v) != %v", c.shown, c.sent, c.same)
+		}
+	}
+}
+
+// TestActivityText: entries in words, the door named when it is not the
+// viewer's, never the stored detail's raw form.
+func TestActivityText(t *testing.T) {
+	login := store.Activity{Action: auth.ActionLogin, Detail: `{"door":"xyops","session":"abc","user_agent":"curl/8"}`}
+	for _, c := range []struct {
+		a      store.Activity
+		viewer string
+		want   string
+	}{
+		{login, "usersapi", "User logged in via xyOps"},
+		{login, "xyops", "User logged in"},
+		{store.Activity{Action: "user.update", Detail: "changed: displayName, emails", Actor: store.Actor{Door: "scim"}}, "usersapi", "User updated: displayName, emails via SCIM"},
+		{store.Activity{Action: "user.create", Detail: "userName=bob", Actor: store.Actor{Door: "usersapi"}}, "usersapi", "User created"},
+		{store.Activity{Action: auth.ActionLoginFailure, Detail: "xstudio", Actor: store.Actor{Door: "xstudio"}}, "usersapi", "Failed login attempt via XStudio"},
+		{store.Activity{Action: "password.reset.request", Actor: store.Actor{Door: "xstudio"}}, "xstudio", "Password reset request"},
+	} {
+		if got := ActivityText(c.a, c.viewer); got != c.want {
+			t.Errorf("ActivityText(%s, %s) = %q, want %q", c.a.Action, c.viewer, got, c.want)
+		}
+	}
+	if d, ok := Login(login); !ok || d.UserAgent != "curl/8" {
+		t.Errorf("Login: %+v %v", d, ok)
 	}
 }
