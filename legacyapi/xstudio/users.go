@@ -322,13 +322,10 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 		return nil, failf("invalid field: id")
 	}
 	delete(fields, "id")
-	selfOnly := key == c.user.Key
-	for _, k := range []string{"name", "enabled", "profileId", "parentFolderId"} {
-		if _, ok := fields[k]; ok {
-			selfOnly = false
-		}
-	}
-	if !selfOnly {
+	// Another user's details need users/edit; a user's own need it for
+	// the fields only an editor changes, unless they come back as shown
+	// (checked once the stored user is read).
+	if key != c.user.Key {
 		if err := c.require(moduleUsers, rightEdit); err != nil {
 			return nil, err
 		}
@@ -367,6 +364,14 @@ func (s *server) updateUserDetails(c *call) (map[string]any, error) {
 			return err
 		}
 		ch.dropUnchanged(details(u, name, folderID))
+		for _, k := range []string{"name", "enabled", "profileId", "parentFolderId"} {
+			if _, ok := fields[k]; ok {
+				if err := c.require(moduleUsers, rightEdit); err != nil {
+					return err
+				}
+				break
+			}
+		}
 		if err := ch.resolve(c.ctx, tx); err != nil {
 			return err
 		}

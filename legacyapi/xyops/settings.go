@@ -42,6 +42,18 @@ func (s *server) userSettings(c *call) {
 	if !ok {
 		return
 	}
+	// A setting sent back as the user record shows it is left alone
+	// (legacyapi.SameAsShown): the record from login writes back unchanged.
+	shown, err := s.userRecord(c.r.Context(), p.user, nil)
+	if err != nil {
+		s.failed(c, err)
+		return
+	}
+	for k, v := range c.params {
+		if sv, ok := shown[k]; ok && legacyapi.SameAsShown(sv, v) {
+			delete(c.params, k)
+		}
+	}
 	ch, apiErr := parseSettings(c.params)
 	if apiErr != nil {
 		c.send(apiErr)
