@@ -288,8 +288,8 @@ func TestRoundTripsThroughEveryDoor(t *testing.T) {
 		t.Errorf("Pterodactyl view of a SCIM user with a displayName only: %v", a)
 	}
 	// A language the panel does not have (its languages: [en]) reads as
-	// stored, as another door wrote it, and writes back below.
-	if _, a := rt.pteroAs(rt.ptero, "GET", fmt.Sprintf("/%d", rt.stored("scim.full").Key), ""); a["language"] != "fr" {
+	// the panel's default, and writes back below without replacing "fr".
+	if _, a := rt.pteroAs(rt.ptero, "GET", fmt.Sprintf("/%d", rt.stored("scim.full").Key), ""); a["language"] != "en" {
 		t.Errorf("Pterodactyl language of a SCIM user with preferredLanguage fr: %v", a["language"])
 	}
 	if d := rt.xstudio(rt.xs, "getUserDetails", url.Values{"userId": {fmt.Sprint(rt.stored("xyops").Key)}}); d["user"].(map[string]any)["lastName"] != "Brewster Hopper" {

@@ -86,16 +86,20 @@ func (s *server) render(u *store.User, withServers bool) item {
 	return item{Object: "user", Attributes: a}
 }
 
-// language is how the panel shows a preferred language: as stored, "en"
-// (the panel's default) when there is none. A language the panel does not
-// have (one set through another door) is shown as it is, not as "en": the
-// validator takes it back unchanged (asShown), so the view writes back
-// without the `in` rule failing and without "en" overwriting it.
+// language is how the panel shows a preferred language: as stored when the
+// panel has it installed, else the panel's default ("en", or the first
+// installed language when "en" is not). A language set through another door
+// that the panel lacks is shown as the default, as the panel itself would;
+// the validator takes the shown value back unchanged (asShown), so writing
+// the view back passes the `in` rule and leaves the stored language alone.
 func (s *server) language(pref string) string {
-	if pref == "" {
+	if s.languages[pref] {
+		return pref
+	}
+	if s.languages["en"] || len(s.cfg.Languages) == 0 {
 		return "en"
 	}
-	return pref
+	return s.cfg.Languages[0]
 }
 
 // includesServers reports whether include (comma list or include[]) names servers.
