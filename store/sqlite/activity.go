@@ -65,8 +65,15 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 	if q.Door != "" {
 		conds, args = append(conds, "door = ?"), append(args, q.Door)
 	}
-	if q.Action != "" {
+	if q.Action == store.ActionLoginFailure {
+		// A literal, not a parameter: SQLite uses the partial index of
+		// failed logins (by address) only for a term it can see.
+		conds = append(conds, "action = '"+store.ActionLoginFailure+"'")
+	} else if q.Action != "" {
 		conds, args = append(conds, "action = ?"), append(args, q.Action)
+	}
+	if q.Address != "" {
+		conds, args = append(conds, "address = ?"), append(args, q.Address)
 	}
 	if !q.Since.IsZero() {
 		conds, args = append(conds, "at >= ?"), append(args, micros(q.Since))
