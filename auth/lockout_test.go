@@ -188,3 +188,33 @@ func TestCheckCurrentCountsTowardsLockout(t *testing.T) {
 		t.Fatalf("login after current-password guesses: %v", err)
 	}
 }
+
+// A session ended (here by its user's password change) fails on the next
+// lookup even through a credential cache: sessions are never cached.
+func TestCredentialCacheNeverKeepsASession(t *testing.T) {
+	ctx := context.Background()
+	st, clk := sessionStore(t)
+	u := userWithPassword(t, st, "bob", "right")
+	s := &Sessions{Dialect: "test", Absolute: time.Hour}
+	sess, err := s.Login(ctx, st, &Verifier{}, clk.Now(), LoginRequest{UserName: "bob", Password: "right"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := NewCredentialCache(time.Hour)
+	if _, _, err := cache.Lookup(ctx, st, SessionKind("test"), sess.ID, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
+		_, err := tx.UpdateUser(ctx, u.ID, func(u *store.User) error { u.PasswordHash = "$argon2id$other"; return nil })
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cache.Lookup(ctx, st, SessionKind("test"), sess.ID, clk.Now()); !store.IsNotFound(err) {
+		t.Fatalf("the cache kept a session its password change ended: %v", err)
+	}
+	if _, err := s.Find(ctx, st, sess.ID, clk.Now()); !store.IsNotFound(err) {
+		t.Fatalf("the session outlived its password: %v", err)
+	}
+}

@@ -22,6 +22,9 @@ const (
 	ActionLogin        = "user.login"
 	ActionLogout       = "user.logout"
 	ActionLoginFailure = store.ActionLoginFailure
+	// ActionLogoutEverywhere marks the end of every session of a user in
+	// every door (xyOps logout_all, POST /admin/users/{user}/logout).
+	ActionLogoutEverywhere = "user.logout_all"
 	// ActionPasswordChange marks a password set by its owner or an admin;
 	// it also clears a lockout.
 	// The store records it on every password change, whatever the door.

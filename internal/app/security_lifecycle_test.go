@@ -325,3 +325,27 @@ func TestSecurityLockoutIsPerAddress(t *testing.T) {
 		t.Fatalf("failures of the guessing address in the store: %d %v", len(acts), err)
 	}
 }
+
+// "Log out everywhere" for an operator: the admin API ends every session
+// and refresh token of a user in every door.
+func TestSecurityAdminLogsOutEverywhere(t *testing.T) {
+	s := startSec(t, false)
+	u := s.scimUser("ada", "Ada-password-1", "")
+	l := s.loginEverywhere("ada", "Ada-password-1")
+	status, m := s.jsonReq("POST", "/admin/users/ada/logout", "", "Authorization", "Bearer "+apptest.AdminToken)
+	if status != 200 || m["ended"] != 4.0 {
+		t.Fatalf("admin logout: %d %v; want 4 ended (Users API access and refresh, xyOps, XStudio)", status, m)
+	}
+	for login, works := range s.alive(u, l) {
+		if works {
+			t.Errorf("after the admin's logout, %s works", login)
+		}
+	}
+	if status, _ := s.jsonReq("POST", "/admin/users/nobody/logout", "", "Authorization", "Bearer "+apptest.AdminToken); status != 404 {
+		t.Fatalf("an unknown user: %d", status)
+	}
+	acts, _, _ := s.srv.Store.ListActivity(t.Context(), store.ActivityQuery{UserKey: u.Key, Action: auth.ActionLogoutEverywhere})
+	if len(acts) != 1 || acts[0].Actor.Door != "admin" {
+		t.Fatalf("not recorded: %+v", acts)
+	}
+}
