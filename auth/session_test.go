@@ -24,7 +24,7 @@ func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
-func sessionStore(t *testing.T) (store.Store, *testClock) {
+func sessionStore(t testing.TB) (store.Store, *testClock) {
 	t.Helper()
 	clk := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{Now: clk.Now})
@@ -35,7 +35,7 @@ func sessionStore(t *testing.T) (store.Store, *testClock) {
 	return st, clk
 }
 
-func userWithPassword(t *testing.T, st store.Store, name, pw string) *store.User {
+func userWithPassword(t testing.TB, st store.Store, name, pw string) *store.User {
 	t.Helper()
 	h, err := HashPassword(pw)
 	if err != nil {
