@@ -95,7 +95,7 @@ func (s *Sessions) expiry(created, used time.Time) time.Time {
 func (s *Sessions) touchEvery() time.Duration { return s.Idle / 20 }
 
 // SessionKind is the credential kind of a dialect's sessions.
-func SessionKind(dialect string) string { return "session:" + dialect }
+func SessionKind(dialect string) string { return store.SessionKindPrefix + dialect }
 
 // Session is a live session as a request presents it.
 type Session struct {

@@ -117,11 +117,11 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 // out of an account after more than 5 failures in an hour, unless
 // configured otherwise.
 func (c Config) sessions() *auth.Sessions {
-	max := c.SessionMax
-	if max == 0 {
-		max = c.SessionTTL
+	absolute := c.SessionMax
+	if absolute == 0 {
+		absolute = c.SessionTTL
 	}
-	return legacyapi.SessionConfig{Idle: c.SessionIdle, Absolute: max, LockoutFailures: c.LockoutFailures,
+	return legacyapi.SessionConfig{Idle: c.SessionIdle, Absolute: absolute, LockoutFailures: c.LockoutFailures,
 		LockoutWindow: c.LockoutWindow, LockoutDelay: c.LockoutDelay, LockoutMaxDelay: c.LockoutMaxDelay}.
 		Sessions(Dialect, legacyapi.SessionConfig{Idle: auth.DefaultIdle, Absolute: auth.DefaultAbsolute, LockoutWindow: time.Hour})
 }
