@@ -68,9 +68,11 @@ func newAttempt(u *store.User, userName, address string) attempt {
 
 // failure is the activity entry a failed check records.
 func (a attempt) failure(door string) store.Activity {
-	act := store.Activity{Action: ActionLoginFailure, ResourceType: "User", ResourceID: a.subject, Detail: door}
+	// An unknown name's entry names no resource type: it is no user (and
+	// the console links it to none).
+	act := store.Activity{Action: ActionLoginFailure, ResourceID: a.subject, Detail: door}
 	if a.user != nil {
-		act.ResourceKey, act.UserKey = a.user.Key, a.user.Key
+		act.ResourceType, act.ResourceKey, act.UserKey = "User", a.user.Key, a.user.Key
 	}
 	return act
 }
