@@ -218,3 +218,37 @@ func TestCredentialCacheNeverKeepsASession(t *testing.T) {
 		t.Fatalf("the session outlived its password: %v", err)
 	}
 }
+
+// countingDir counts the binds it is asked for.
+type countingDir struct {
+	fakeDir
+	binds *int
+}
+
+func (d countingDir) Bind(ctx context.Context, source, dn, pw string) error {
+	*d.binds++
+	return d.fakeDir.Bind(ctx, source, dn, pw)
+}
+
+// A directory user's current password is checked by a bind: counted like
+// a login, the guesses end in a lockout that binds no more (before, a
+// stolen session was an unlimited bind oracle).
+func TestCheckCurrentOfADirectoryUserBindsALimitedNumberOfTimes(t *testing.T) {
+	ctx := context.Background()
+	st, clk := sessionStore(t)
+	dirk := &store.User{UserName: "dirk", Active: true, Source: store.Source{Name: "corp", ID: "1", DN: "uid=dirk,dc=corp"}}
+	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error { return tx.CreateUser(ctx, dirk) }); err != nil {
+		t.Fatal(err)
+	}
+	binds := 0
+	pw := &Verifier{Directory: countingDir{fakeDir{dn: "uid=dirk,dc=corp", pw: "dir-secret"}, &binds}}
+	var w waits
+	s := lockoutSessions(&w)
+	for i := 0; i < 10; i++ {
+		clk.Add(time.Second)
+		_, _ = s.CheckCurrent(ctx, st, pw, dirk, fmt.Sprintf("guess-%d", i), from("192.0.2.1"), clk.Now())
+	}
+	if binds != 4 {
+		t.Fatalf("%d binds for 10 guesses, want 4 (then the address is locked out)", binds)
+	}
+}
