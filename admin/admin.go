@@ -7,6 +7,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -121,12 +122,47 @@ func (a *API) Routes(r *mux.Router) {
 	sub.HandleFunc("/tokens", a.adminListTokens).Methods(http.MethodGet)
 	sub.HandleFunc("/tokens", a.adminCreateToken).Methods(http.MethodPost)
 	sub.HandleFunc("/tokens/{id:[0-9]+}", a.adminRevokeToken).Methods(http.MethodDelete)
+	sub.HandleFunc("/users/{user}/logout", a.adminLogoutUser).Methods(http.MethodPost)
 	if a.sync != nil {
 		sub.PathPrefix("/sync").Handler(http.StripPrefix("/admin/sync", a.sync))
 	}
 	sub.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, "no admin endpoint at "+r.URL.Path)
 	})
+}
+
+// adminLogoutUser: POST /admin/users/{user}/logout (a userName or SCIM id)
+// ends every session and refresh token of the user in every door: "log
+// out everywhere", for a lost laptop or a stolen session.
+func (a *API) adminLogoutUser(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ref := mux.Vars(r)["user"]
+	u, err := a.st.GetUser(ctx, ref)
+	if store.IsNotFound(err) {
+		u, err = a.st.GetUserByUserName(ctx, ref)
+	}
+	if store.IsNotFound(err) || store.KindOf(err) == store.KindInvalid {
+		adminError(w, http.StatusNotFound, "no user "+strconv.Quote(ref))
+		return
+	}
+	if err != nil {
+		a.fail(w, r, "admin logout", err)
+		return
+	}
+	var n int
+	err = a.st.Write(ctx, adminActor(r), func(tx store.Tx) error {
+		var err error
+		if n, err = auth.EndEverywhere(ctx, tx, u.Key, nil); err != nil {
+			return err
+		}
+		return tx.Record(ctx, store.Activity{Action: auth.ActionLogoutEverywhere, ResourceType: "User", ResourceID: u.ID,
+			ResourceKey: u.Key, UserKey: u.Key, Detail: fmt.Sprintf("every session and refresh token ended (%d)", n)})
+	})
+	if err != nil {
+		a.fail(w, r, "admin logout", err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"ended": n})
 }
 
 func adminError(w http.ResponseWriter, status int, msg string) {

@@ -25,9 +25,10 @@ const (
 	// hash, as a credential of kind auth.SessionKind(consoleDialect).
 	sessionCookie  = "scimbridge_console"
 	consoleDialect = "console"
-	// consoleTTL is a session's idle timeout: a session used after half of
-	// it is extended (auth.Sessions.Sliding).
-	consoleTTL = 2 * time.Hour
+	// consoleIdle is a session's idle timeout (use extends it), consoleMax
+	// its absolute lifetime.
+	consoleIdle = 2 * time.Hour
+	consoleMax  = 12 * time.Hour
 	// formLimit bounds a console form's body.
 	formLimit = 64 << 10
 	// securityPolicy keeps every script, style, image and form target on
@@ -51,7 +52,7 @@ type pageTemplate = template.Template
 var pageNames = []string{"login", "error", "overview", "activity", "users", "user", "groups", "group", "tokens"}
 
 func (a *API) initConsole() {
-	a.sessions = &auth.Sessions{Dialect: consoleDialect, TTL: consoleTTL, Sliding: true}
+	a.sessions = &auth.Sessions{Dialect: consoleDialect, Idle: consoleIdle, Absolute: consoleMax}
 	a.traffic = &traffic{}
 	a.runs = &runHistory{}
 	funcs := template.FuncMap{

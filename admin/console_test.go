@@ -408,7 +408,7 @@ func TestConsoleSessionEnds(t *testing.T) {
 	now := time.Now()
 	clocked := startConsole(t, func(o *Options) { o.Clock = func() time.Time { return now } })
 	s = clocked.login(testAdminToken)
-	now = now.Add(consoleTTL + time.Minute)
+	now = now.Add(consoleIdle + time.Minute)
 	if resp, _ := clocked.do("GET", "/admin/ui/", nil, s.header()...); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("an expired session still works: %d", resp.StatusCode)
 	}

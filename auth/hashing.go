@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -27,6 +28,8 @@ var ErrHashingBusy error = &store.Error{Kind: store.KindUnavailable,
 type hashPool struct {
 	slots chan struct{}
 	wait  time.Duration
+	// runs counts the argon2id runs made, for HashRuns.
+	runs atomic.Int64
 }
 
 var pool = newHashPool(DefaultHashSlots(), DefaultHashWait)
@@ -56,6 +59,12 @@ func ConfigureHashing(slots int, wait time.Duration) { pool = newHashPool(slots,
 // HashingMemoryBound is the most memory password hashing can hold at once.
 func HashingMemoryBound() int64 { return int64(cap(pool.slots)) * hashMemory }
 
+// HashRuns is how many argon2id runs (hashes and checks) the process has
+// made since the pool was configured: what makes a password check slow,
+// counted so that a test can see that an unknown user costs one run as a
+// known one does.
+func HashRuns() int64 { return pool.runs.Load() }
+
 // withSlot runs fn holding a hashing slot, waiting at most the pool's wait
 // (or until ctx ends).
 func withSlot(ctx context.Context, fn func()) error {
@@ -70,6 +79,7 @@ func withSlot(ctx context.Context, fn func()) error {
 		return ctx.Err()
 	}
 	defer func() { <-p.slots }()
+	p.runs.Add(1)
 	fn()
 	return nil
 }

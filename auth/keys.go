@@ -83,8 +83,8 @@ func HasScope(c *store.Credential, scope string) bool {
 // primary key), never cached: deactivating, demoting or deleting the user
 // takes effect on the next request, on every node. Revoking a credential
 // takes effect within the TTL (at once in this process after Forget).
-// Unknown secrets are never cached. The cached credential is shared
-// between requests and must not be modified.
+// Unknown secrets, sessions and refresh tokens are never cached. The
+// cached credential is shared between requests and must not be modified.
 type CredentialCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -110,7 +110,9 @@ func NewCredentialCache(ttl time.Duration) *CredentialCache {
 
 // Lookup is LookupCredential through the cache.
 func (c *CredentialCache) Lookup(ctx context.Context, st store.Reader, kind, token string, now time.Time) (*store.Credential, *store.User, error) {
-	if c == nil || token == "" {
+	// A session or refresh token is never cached: it ends with a logout or
+	// a password change on any node, and must fail on the next request.
+	if c == nil || token == "" || store.EndsWithPassword(kind) {
 		cred, user, err := LookupCredential(ctx, st, kind, token)
 		if err == nil {
 			recordUse(ctx, st, cred, now)

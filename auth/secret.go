@@ -58,6 +58,12 @@ var ErrMalformedHash = errors.New("secret: malformed password hash")
 // CheckPassword reports whether password matches the PHC-format hash. An
 // empty hash (a user without a password) never matches.
 func CheckPassword(hash, password string) (bool, error) {
+	return checkPasswordCtx(context.Background(), hash, password)
+}
+
+// checkPasswordCtx is CheckPassword waiting for a hashing slot only as long
+// as ctx lives.
+func checkPasswordCtx(ctx context.Context, hash, password string) (bool, error) {
 	if hash == "" {
 		return false, nil
 	}
@@ -87,7 +93,7 @@ func CheckPassword(hash, password string) (bool, error) {
 		return false, ErrMalformedHash // a stored hash must not make us allocate without bound
 	}
 	var got []byte
-	if err := withSlot(context.Background(), func() {
+	if err := withSlot(ctx, func() {
 		got = argon2.IDKey([]byte(password), salt, iters, mem, threads, uint32(len(want)))
 	}); err != nil {
 		return false, err

@@ -21,7 +21,10 @@ import (
 const (
 	ActionLogin        = "user.login"
 	ActionLogout       = "user.logout"
-	ActionLoginFailure = "login.failure"
+	ActionLoginFailure = store.ActionLoginFailure
+	// ActionLogoutEverywhere marks the end of every session of a user in
+	// every door (xyOps logout_all, POST /admin/users/{user}/logout).
+	ActionLogoutEverywhere = "user.logout_all"
 	// ActionPasswordChange marks a password set by its owner or an admin;
 	// it also clears a lockout.
 	// The store records it on every password change, whatever the door.
@@ -43,25 +46,56 @@ var (
 
 // Sessions is the login-session mechanics of one dialect: session ids are
 // random, handed to the client once and stored only as SHA-256 hashes in
-// credentials of kind SessionKind(Dialect) with an expiry. Repeated failed
-// logins lock the account for a while.
+// credentials of kind SessionKind(Dialect) with an expiry. A session ends
+// when left unused for Idle, Absolute after its login however much it is
+// used, at logout, and with its user's password (store.EndsWithPassword).
+// Failed password checks lock and slow down guessing (Lockout).
 type Sessions struct {
 	Dialect string
-	// TTL is a session's lifetime.
-	TTL time.Duration
-	// Sliding extends a session to a full TTL when it is used after half of
-	// it has passed (a servlet-style idle timeout); else the expiry is fixed.
-	Sliding bool
-	// MaxFailures locks an account after more than this many failed logins
-	// within Window; 0 disables the lockout.
-	MaxFailures int
-	Window      time.Duration
+	// Idle ends a session left unused this long; 0: no idle timeout (a
+	// fixed lifetime, as for access tokens).
+	Idle time.Duration
+	// Absolute ends a session this long after its login; 0 means
+	// DefaultAbsolute.
+	Absolute time.Duration
+	// Lockout guards the password checks of logins and of current
+	// passwords.
+	Lockout Lockout
 	// NewID makes a session id; nil means 64 hex characters.
 	NewID func() string
 }
 
+// The lifetimes of a login session where a dialect has no reason to
+// choose others: ended after 12 hours unused, and a week after the login.
+const (
+	DefaultIdle     = 12 * time.Hour
+	DefaultAbsolute = 7 * 24 * time.Hour
+)
+
+// Lifetime is the longest a session lives: its absolute lifetime.
+func (s *Sessions) Lifetime() time.Duration {
+	if s.Absolute > 0 {
+		return s.Absolute
+	}
+	return DefaultAbsolute
+}
+
+// expiry is when a session created at created and last used at used ends.
+func (s *Sessions) expiry(created, used time.Time) time.Time {
+	end := created.Add(s.Lifetime())
+	if s.Idle > 0 && used.Add(s.Idle).Before(end) {
+		end = used.Add(s.Idle)
+	}
+	return end
+}
+
+// touchEvery is how often a used session records its use: often enough
+// that the idle timeout is kept to within 5%, rarely enough that a busy
+// session costs a write only now and then.
+func (s *Sessions) touchEvery() time.Duration { return s.Idle / 20 }
+
 // SessionKind is the credential kind of a dialect's sessions.
-func SessionKind(dialect string) string { return "session:" + dialect }
+func SessionKind(dialect string) string { return store.SessionKindPrefix + dialect }
 
 // Session is a live session as a request presents it.
 type Session struct {
@@ -115,39 +149,26 @@ type LoginDetail struct {
 }
 
 // Login checks a user's password and starts a session: an unknown user or
-// a wrong password is ErrBadLogin (and a wrong password counts towards the
-// lockout), a locked account ErrLocked, a disabled one ErrDisabled (only
-// after the right password, so that it reveals nothing to a guesser), a
-// password that could not be checked ErrPasswordCheck. req.OnLogin runs in
-// the transaction that starts the session.
+// a wrong password is ErrBadLogin (both cost one argon2id run, and both
+// count towards the lockout), a locked account ErrLocked, a disabled one
+// ErrDisabled (only after the right password, so that it reveals nothing
+// to a guesser), a password that could not be checked ErrPasswordCheck.
+// A check the lockout slows waits first. req.OnLogin runs in the
+// transaction that starts the session.
 func (s *Sessions) Login(ctx context.Context, st store.Store, pw *Verifier, now time.Time,
 	req LoginRequest) (*Session, error) {
 	u, err := st.GetUserByUserName(ctx, req.UserName)
 	if store.IsNotFound(err) {
-		return nil, ErrBadLogin
+		u, err = nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	locked, err := s.Locked(ctx, st, u, now)
+	ok, err := s.check(ctx, st, pw, u, req.UserName, req.Password, req.Actor, now)
 	if err != nil {
 		return nil, err
-	}
-	if locked {
-		return nil, ErrLocked
-	}
-	ok, err := pw.Check(ctx, u, req.Password)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrPasswordCheck, err)
 	}
 	if !ok {
-		err := st.Write(ctx, req.Actor, func(tx store.Tx) error {
-			return tx.Record(ctx, store.Activity{Action: ActionLoginFailure, ResourceType: "User",
-				ResourceID: u.ID, ResourceKey: u.Key, UserKey: u.Key, Detail: s.Dialect})
-		})
-		if err != nil {
-			return nil, err
-		}
 		return nil, ErrBadLogin
 	}
 	if !u.Active {
@@ -174,30 +195,56 @@ func (s *Sessions) Login(ctx context.Context, st store.Store, pw *Verifier, now 
 	return sess, nil
 }
 
-// Locked reports whether the user failed to log in more than MaxFailures
-// times within Window, counting only failures after the last successful
-// login or password change.
-func (s *Sessions) Locked(ctx context.Context, st store.Reader, u *store.User, now time.Time) (bool, error) {
-	if s.MaxFailures <= 0 {
-		return false, nil
-	}
-	since := now.Add(-s.Window)
-	for _, action := range []string{ActionLogin, ActionPasswordChange} {
-		last, _, err := st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Action: action, Since: since, Limit: 1})
-		if err != nil {
-			return false, err
-		}
-		// The store keeps microseconds: count from just after the reset.
-		if len(last) > 0 && !last[0].At.Before(since) {
-			since = last[0].At.Add(time.Microsecond)
-		}
-	}
-	_, failures, err := st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Action: ActionLoginFailure,
-		Since: since, Limit: 1})
+// CheckCurrent checks the password a signed-in user gives to confirm a
+// change (a password change's current password, xyOps logout_all) as a
+// login checks it: under the lockout, a wrong one recorded as a failed
+// login, so that a stolen session cannot guess the password (nor, for a
+// directory user, bind to the directory without limit). ErrLocked means
+// this address is locked out of the account; ErrPasswordCheck that the
+// password could not be checked.
+func (s *Sessions) CheckCurrent(ctx context.Context, st store.Store, pw *Verifier, u *store.User, password string,
+	actor store.Actor, now time.Time) (bool, error) {
+	return s.check(ctx, st, pw, u, u.UserName, password, actor, now)
+}
+
+// check is one password check under the lockout; u is nil for an unknown
+// name, which costs the same and is counted the same.
+func (s *Sessions) check(ctx context.Context, st store.Store, pw *Verifier, u *store.User, name, password string,
+	actor store.Actor, now time.Time) (bool, error) {
+	a := newAttempt(u, name, actor.Address)
+	v, err := s.Lockout.judge(ctx, st, a, now)
 	if err != nil {
 		return false, err
 	}
-	return failures > s.MaxFailures, nil
+	if v.locked {
+		return false, ErrLocked
+	}
+	if err := s.Lockout.wait(ctx, v.wait); err != nil {
+		return false, err
+	}
+	ok := false
+	if u == nil {
+		err = pw.CheckUnknown(ctx, password)
+	} else {
+		ok, err = pw.Check(ctx, u, password)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrPasswordCheck, err)
+	}
+	if ok {
+		return true, nil
+	}
+	err = st.Write(ctx, actor, func(tx store.Tx) error { return tx.Record(ctx, a.failure(s.Dialect)) })
+	return false, err
+}
+
+// Locked reports whether the address is locked out of the user's account
+// (Lockout): more than MaxFailures failed checks from there within the
+// window, counted after the last successful login from there or the last
+// password change.
+func (s *Sessions) Locked(ctx context.Context, st store.Reader, u *store.User, address string, now time.Time) (bool, error) {
+	v, err := s.Lockout.judge(ctx, st, newAttempt(u, u.UserName, address), now)
+	return v.locked, err
 }
 
 // Start creates a session for u inside tx and returns it with its id.
@@ -213,7 +260,7 @@ func (s *Sessions) Start(ctx context.Context, tx store.Tx, u *store.User, now ti
 		UserKey:    u.Key,
 		Identifier: SessionRef(id),
 		SecretHash: HashToken(id),
-		Expires:    now.Add(s.TTL),
+		Expires:    s.expiry(now, now),
 		LastUsed:   now,
 	}
 	if err := s.pruneExpired(ctx, tx, now); err != nil {
@@ -244,7 +291,8 @@ func (s *Sessions) pruneExpired(ctx context.Context, tx store.Tx, now time.Time)
 
 // Find returns the live session with the id and its user. An unknown or
 // expired id is a NotFound error; a session whose user is gone has a nil
-// User. With Sliding, a session past half its life is extended.
+// User. A use is recorded (now and then, touchEvery) and moves the idle
+// timeout, never past the absolute lifetime.
 func (s *Sessions) Find(ctx context.Context, st store.Store, id string, now time.Time) (*Session, error) {
 	if id == "" {
 		return nil, store.Errorf(store.KindNotFound, "no session")
@@ -262,8 +310,8 @@ func (s *Sessions) Find(ctx context.Context, st store.Store, id string, now time
 		return nil, err
 	}
 	sess.User = u
-	if s.Sliding && c.Expires.Sub(now) < s.TTL/2 {
-		c.Expires, c.LastUsed = now.Add(s.TTL), now
+	if s.Idle > 0 && now.Sub(c.LastUsed) >= s.touchEvery() {
+		c.Expires, c.LastUsed = s.expiry(c.Created, now), now
 		err := st.Write(ctx, store.Actor{Door: s.Dialect, Principal: c.Name}, func(tx store.Tx) error {
 			return tx.UpdateCredential(ctx, c)
 		})
@@ -305,6 +353,27 @@ func (s *Sessions) EndOthers(ctx context.Context, tx store.Tx, userKey int64, ke
 		n++
 	}
 	return n, nil
+}
+
+// EndEverywhere ends every session and refresh token of the user in every
+// door except keep (nil: none), and returns how many it ended: "log out
+// everywhere".
+func EndEverywhere(ctx context.Context, tx store.Tx, userKey int64, keep *store.Credential) (int, error) {
+	var id int64
+	if keep != nil {
+		id = keep.ID
+	}
+	return tx.EndSessions(ctx, userKey, id)
+}
+
+// Keeping returns a context whose password change keeps sess (nil: none)
+// while it ends the user's other sessions (store.KeepSession): for the
+// vendors whose session survives its own password change.
+func Keeping(ctx context.Context, sess *store.Credential) context.Context {
+	if sess == nil {
+		return ctx
+	}
+	return store.KeepSession(ctx, sess.ID)
 }
 
 // SessionCookie builds the cookie carrying a session id; an empty value

@@ -24,7 +24,7 @@ func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
-func sessionStore(t *testing.T) (store.Store, *testClock) {
+func sessionStore(t testing.TB) (store.Store, *testClock) {
 	t.Helper()
 	clk := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlite.Options{Now: clk.Now})
@@ -35,7 +35,7 @@ func sessionStore(t *testing.T) (store.Store, *testClock) {
 	return st, clk
 }
 
-func userWithPassword(t *testing.T, st store.Store, name, pw string) *store.User {
+func userWithPassword(t testing.TB, st store.Store, name, pw string) *store.User {
 	t.Helper()
 	h, err := HashPassword(pw)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestSessionLifecycle(t *testing.T) {
 	ctx := context.Background()
 	st, clk := sessionStore(t)
 	u := userWithPassword(t, st, "jdoe", "pw")
-	s := &Sessions{Dialect: "test", TTL: time.Hour}
+	s := &Sessions{Dialect: "test", Absolute: time.Hour}
 	pw := &Verifier{}
 	req := LoginRequest{UserName: "JDOE", Password: "pw", Actor: store.Actor{Door: "test"}, UserAgent: "ua/1"}
 
@@ -128,7 +128,7 @@ func TestSlidingSession(t *testing.T) {
 	ctx := context.Background()
 	st, clk := sessionStore(t)
 	userWithPassword(t, st, "jdoe", "pw")
-	s := &Sessions{Dialect: "test", TTL: 10 * time.Minute, Sliding: true, NewID: func() string { return "FIXED-ID" }}
+	s := &Sessions{Dialect: "test", Idle: 10 * time.Minute, NewID: func() string { return "FIXED-ID" }}
 	a, err := s.Login(ctx, st, &Verifier{}, clk.Now(), LoginRequest{UserName: "jdoe", Password: "pw"})
 	if err != nil || a.ID != "FIXED-ID" {
 		t.Fatalf("%v %v", a, err)
@@ -159,7 +159,7 @@ func TestLoginOutcomes(t *testing.T) {
 	ctx := context.Background()
 	st, clk := sessionStore(t)
 	u := userWithPassword(t, st, "jdoe", "right")
-	s := &Sessions{Dialect: "test", TTL: time.Hour, MaxFailures: 3, Window: time.Hour}
+	s := &Sessions{Dialect: "test", Absolute: time.Hour, Lockout: Lockout{MaxFailures: 3, Window: time.Hour}}
 	pw := &Verifier{}
 	try := func(name, password string) error {
 		clk.Add(time.Second)
@@ -219,7 +219,7 @@ func TestLoginDirectoryUser(t *testing.T) {
 	st, clk := sessionStore(t)
 	storetest.CreateUser(t, st, &store.User{UserName: "dirk", Active: true,
 		Source: store.Source{Name: "corp", ID: "1", DN: "uid=dirk,dc=corp"}})
-	s := &Sessions{Dialect: "test", TTL: time.Hour}
+	s := &Sessions{Dialect: "test", Absolute: time.Hour}
 	pw := &Verifier{Directory: binder{dn: "uid=dirk,dc=corp", pw: "dirpw"}}
 	if _, err := s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: "dirk", Password: "dirpw"}); err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func TestLoginHook(t *testing.T) {
 	ctx := context.Background()
 	st, clk := sessionStore(t)
 	u := userWithPassword(t, st, "jdoe", "pw")
-	s := &Sessions{Dialect: "test", TTL: time.Hour}
+	s := &Sessions{Dialect: "test", Absolute: time.Hour}
 	pw := &Verifier{}
 
 	// The hook runs in the session's transaction and sees the new session.
@@ -295,7 +295,7 @@ func TestLoginPasswordCheckFails(t *testing.T) {
 	st, clk := sessionStore(t)
 	storetest.CreateUser(t, st, &store.User{UserName: "dirk", Active: true,
 		Source: store.Source{Name: "corp", ID: "1", DN: "uid=dirk,dc=corp"}})
-	s := &Sessions{Dialect: "test", TTL: time.Hour, MaxFailures: 1, Window: time.Hour}
+	s := &Sessions{Dialect: "test", Absolute: time.Hour, Lockout: Lockout{MaxFailures: 1, Window: time.Hour}}
 	pw := &Verifier{Directory: fakeDir{down: true}}
 	for i := 0; i < 3; i++ {
 		_, err := s.Login(ctx, st, pw, clk.Now(), LoginRequest{UserName: "dirk", Password: "x"})

@@ -56,7 +56,22 @@ func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (b
 	if DirectoryManaged(u) {
 		return false, nil // synced, but no directory to ask
 	}
-	return CheckPassword(u.PasswordHash, password)
+	return checkPasswordCtx(ctx, u.PasswordHash, password)
+}
+
+// unknownUserHash is an argon2id hash with the parameters HashPassword
+// uses, of a password nobody knows: checking a login of an unknown user
+// against it costs what checking a known user's costs.
+const unknownUserHash = "$argon2id$v=19$m=19456,t=2,p=1$c2NpbWJyaWRnZS11bmtub3du$" +
+	"0hN7YbmQ2vb7qVZb+o7Y1L8HqJt2f9Xj5l0FBvqH6Gk"
+
+// CheckUnknown spends on a password for a user that does not exist what
+// Check spends on a known one (one argon2id run in the hashing pool), so
+// that a login's time does not tell whether the user exists. It never
+// matches; an error is the pool's (ErrHashingBusy).
+func (v *Verifier) CheckUnknown(ctx context.Context, password string) error {
+	_, err := checkPasswordCtx(ctx, unknownUserHash, password)
+	return err
 }
 
 // DirectoryManaged reports whether u's password belongs to a directory: a

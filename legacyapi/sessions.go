@@ -11,31 +11,50 @@ import (
 const DefaultLockoutFailures = 5
 
 // SessionConfig is what a dialect's configuration says about its logins
-// (its session_ttl or token_ttl, lockout_failures and lockout_window keys).
+// (its session_idle, session_max, lockout_* keys). A zero field takes the
+// dialect's default.
 type SessionConfig struct {
-	// TTL is a session's lifetime; 0 or less means the dialect's default.
-	TTL time.Duration
-	// LockoutFailures locks an account after more failed logins than this
-	// within LockoutWindow; 0 means DefaultLockoutFailures, less never.
+	// Idle ends a session left unused this long; less than 0: never (a
+	// fixed lifetime).
+	Idle time.Duration
+	// Absolute ends a session this long after its login.
+	Absolute time.Duration
+	// LockoutFailures locks an address out of an account after more failed
+	// password checks than this within LockoutWindow; 0 means
+	// DefaultLockoutFailures, less never (and no delays either).
 	LockoutFailures int
-	// LockoutWindow is how long failed logins count; 0 or less means the
-	// dialect's default.
+	// LockoutWindow is how long failed checks count.
 	LockoutWindow time.Duration
+	// LockoutDelay and LockoutMaxDelay bound the progressive delay
+	// (auth.Lockout).
+	LockoutDelay, LockoutMaxDelay time.Duration
 }
 
 // Sessions returns the dialect's login sessions with c's settings, each one
-// left unset taking its default (defaultTTL, DefaultLockoutFailures,
-// defaultWindow). The dialect may set the rest (Sliding, NewID) on the
-// result.
-func (c SessionConfig) Sessions(dialect string, defaultTTL, defaultWindow time.Duration) *auth.Sessions {
-	if c.TTL <= 0 {
-		c.TTL = defaultTTL
+// left unset taking the default's (and then auth's). The dialect may set
+// the rest (NewID) on the result.
+func (c SessionConfig) Sessions(dialect string, def SessionConfig) *auth.Sessions {
+	pick := func(v, d time.Duration) time.Duration {
+		if v <= 0 {
+			return d
+		}
+		return v
 	}
-	if c.LockoutFailures == 0 {
-		c.LockoutFailures = DefaultLockoutFailures
+	idle := c.Idle
+	switch {
+	case idle == 0:
+		idle = def.Idle
+	case idle < 0:
+		idle = 0 // no idle timeout: a fixed lifetime
 	}
-	if c.LockoutWindow <= 0 {
-		c.LockoutWindow = defaultWindow
+	failures := c.LockoutFailures
+	if failures == 0 {
+		failures = def.LockoutFailures
 	}
-	return &auth.Sessions{Dialect: dialect, TTL: c.TTL, MaxFailures: max(c.LockoutFailures, 0), Window: c.LockoutWindow}
+	if failures == 0 {
+		failures = DefaultLockoutFailures
+	}
+	return &auth.Sessions{Dialect: dialect, Idle: max(idle, 0), Absolute: pick(c.Absolute, def.Absolute),
+		Lockout: auth.Lockout{MaxFailures: max(failures, 0), Window: pick(c.LockoutWindow, def.LockoutWindow),
+			Delay: pick(c.LockoutDelay, def.LockoutDelay), MaxDelay: pick(c.LockoutMaxDelay, def.LockoutMaxDelay)}}
 }

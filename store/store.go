@@ -255,8 +255,14 @@ type Actor struct {
 
 // ActionPasswordChange is recorded (besides the update itself) whenever a
 // user's password changes, through any door: login lockouts count failures
-// since the last one.
+// since the last one. The same change ends the user's sessions and refresh
+// tokens (EndsWithPassword).
 const ActionPasswordChange = "password.change"
+
+// ActionLoginFailure is recorded for every failed password check of a
+// login or a current-password check, with the client's address: the
+// lockout counts them per account and per address.
+const ActionLoginFailure = "login.failure"
 
 // Activity is one entry of the append-only activity log.
 type Activity struct {
@@ -395,6 +401,12 @@ type Tx interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 	UpdateCredential(ctx context.Context, c *Credential) error
 	DeleteCredential(ctx context.Context, id int64) error
+	// EndSessions deletes the user's login sessions and refresh tokens
+	// (every kind EndsWithPassword names) except the credential keep (0:
+	// none), and returns how many it deleted: "log out everywhere".
+	// UpdateUser does it itself when the password changes, keeping
+	// KeptSession(ctx).
+	EndSessions(ctx context.Context, userKey, keep int64) (int, error)
 
 	// PutObject creates or replaces an object. If ifVersion is not 0 and the
 	// stored version differs, it is a PreconditionFailed error.
@@ -435,11 +447,13 @@ type GroupPage struct {
 
 // ActivityQuery selects activity entries, newest first.
 type ActivityQuery struct {
-	UserKey      int64  // 0: any
-	UserID       string // the SCIM id of the user concerned; "": any
-	ResourceID   string
-	Door         string
-	Action       string
+	UserKey    int64  // 0: any
+	UserID     string // the SCIM id of the user concerned; "": any
+	ResourceID string
+	Door       string
+	Action     string
+	// Address is the client address of the actor; "": any.
+	Address      string
 	Since, Until time.Time
 	Offset       int
 	Limit        int

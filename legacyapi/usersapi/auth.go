@@ -77,6 +77,10 @@ func (s *server) authed(write bool, h handler) http.HandlerFunc {
 			fail(w, http.StatusForbidden, msgForbidden)
 			return
 		}
+		if c.cred.Kind == SessionKind {
+			// A password change made with this access token keeps it.
+			r = r.WithContext(auth.Keeping(r.Context(), c.cred))
+		}
 		h(w, r, c)
 	})
 }
@@ -180,24 +184,31 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	u, err := s.findLogin(ctx, name)
-	if store.IsNotFound(err) {
-		err = auth.ErrBadLogin
-	}
-	if err != nil {
+	if err != nil && !store.IsNotFound(err) {
 		s.loginFailed(w, r, name, err)
 		return
 	}
+	if u != nil {
+		name = u.UserName
+	}
+	// An unknown name is checked too (against no one), so that it takes
+	// as long as a known one and counts towards the same lockout.
 	now := s.deps.Clock()
-	refresh := auth.NewToken(refreshPrefix)
+	var refresh string
 	sess, err := s.sessions.Login(ctx, s.deps.Store, s.deps.Passwords, now, auth.LoginRequest{
-		UserName: u.UserName, Password: password, UserAgent: r.UserAgent(),
-		Actor: legacyapi.Actor(r, Dialect, u.UserName),
+		UserName: name, Password: password, UserAgent: r.UserAgent(),
+		Actor: legacyapi.Actor(r, Dialect, name),
 		OnLogin: func(ctx context.Context, tx store.Tx, sess *auth.Session) error {
-			return s.issueRefresh(ctx, tx, sess.User, refresh, now)
+			var err error
+			refresh, err = s.refreshes.Issue(ctx, tx, sess, now)
+			if err != nil {
+				return err
+			}
+			return s.sweepExpired(ctx, tx, now)
 		},
 	})
 	if err != nil {
-		s.loginFailed(w, r, u.UserName, err)
+		s.loginFailed(w, r, name, err)
 		return
 	}
 	out, err := s.render(ctx, sess.User)
@@ -209,7 +220,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"success": true, "message": "Login successful",
 		"data": map[string]any{"user": out, "accessToken": sess.ID, "refreshToken": refresh,
-			"expiresIn": int(s.sessions.TTL.Seconds())},
+			"expiresIn": int(s.sessions.Lifetime().Seconds())},
 	})
 }
 
@@ -237,16 +248,6 @@ func (s *server) loginBody(w http.ResponseWriter, r *http.Request) (name, passwo
 		return "", "", false
 	}
 	return strings.TrimSpace(name), password, true
-}
-
-// issueRefresh stores the login's refresh token (inside the login's
-// transaction) and sweeps expired ones.
-func (s *server) issueRefresh(ctx context.Context, tx store.Tx, u *store.User, refresh string, now time.Time) error {
-	if err := tx.CreateCredential(ctx, &store.Credential{Kind: RefreshKind, Name: u.UserName, UserKey: u.Key,
-		Identifier: refresh[:12], SecretHash: auth.HashToken(refresh), Expires: now.Add(s.cfg.RefreshTTL)}); err != nil {
-		return err
-	}
-	return s.sweepExpired(ctx, tx, now)
 }
 
 // sweepExpired removes expired refresh tokens, at most once an hour, inside
@@ -293,6 +294,9 @@ func (s *server) findLogin(ctx context.Context, name string) (*store.User, error
 	return page.Users[0], nil
 }
 
+// refresh is POST /api/auth/refresh: the refresh token is used up and
+// replaced (rotation); one used before ends its whole login (a stolen
+// token and its thief's successors with it).
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.readBody(w, r)
 	if !ok {
@@ -304,31 +308,44 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	cred, err := s.deps.Store.FindCredential(ctx, RefreshKind, auth.HashToken(token))
-	var u *store.User
-	if err == nil {
-		u, err = s.deps.Store.GetUserByKey(ctx, cred.UserKey)
-	}
-	if err != nil || !u.Active {
-		if err != nil && !store.IsNotFound(err) {
+	now := s.deps.Clock()
+	var next string
+	var sess *auth.Session
+	err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, ""), func(tx store.Tx) error {
+		u, used, err := s.refreshes.Use(ctx, tx, token, now)
+		if err != nil {
+			return err
+		}
+		if !u.Active {
+			return store.Errorf(store.KindNotFound, "user not active")
+		}
+		if sess, err = s.sessions.Start(ctx, tx, u, now); err != nil {
+			return err
+		}
+		next, err = s.refreshes.Rotate(ctx, tx, used, sess, now)
+		return err
+	})
+	if errors.Is(err, auth.ErrRefreshReused) {
+		// The family's end must be kept even though the refresh fails.
+		if err := s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, ""), func(tx store.Tx) error {
+			return s.refreshes.EndReused(ctx, tx, token)
+		}); err != nil {
 			s.failed(w, r, err)
 			return
 		}
 		fail(w, http.StatusUnauthorized, msgBadRefresh)
 		return
 	}
-	var sess *auth.Session
-	err = s.deps.Store.Write(ctx, legacyapi.Actor(r, Dialect, u.UserName), func(tx store.Tx) error {
-		var err error
-		sess, err = s.sessions.Start(ctx, tx, u, s.deps.Clock())
-		return err
-	})
+	if store.IsNotFound(err) {
+		fail(w, http.StatusUnauthorized, msgBadRefresh)
+		return
+	}
 	if err != nil {
 		s.failed(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"success": true,
-		"data": map[string]any{"accessToken": sess.ID, "expiresIn": int(s.sessions.TTL.Seconds())}})
+		"data": map[string]any{"accessToken": sess.ID, "refreshToken": next, "expiresIn": int(s.sessions.Lifetime().Seconds())}})
 }
 
 // logout revokes the presented access token and the refresh token the
@@ -346,18 +363,15 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request, c *caller) {
 				if err := s.sessions.End(ctx, tx, &auth.Session{Credential: c.cred, User: c.user}); err != nil {
 					return err
 				}
+				// The login ends with its access token: its refresh tokens too.
+				if err := s.refreshes.EndLogin(ctx, tx, c.cred); err != nil {
+					return err
+				}
 			}
 			if refresh == "" {
 				return nil
 			}
-			rc, err := tx.FindCredential(ctx, RefreshKind, auth.HashToken(refresh))
-			if store.IsNotFound(err) || (err == nil && rc.UserKey != c.user.Key) {
-				return nil // not this user's: nothing to revoke
-			}
-			if err != nil {
-				return err
-			}
-			return tx.DeleteCredential(ctx, rc.ID)
+			return s.refreshes.Revoke(ctx, tx, refresh, c.user.Key)
 		})
 		if err != nil {
 			s.failed(w, r, err)

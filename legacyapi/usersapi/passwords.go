@@ -11,7 +11,9 @@ import (
 )
 
 // changePassword: the user (or an administrator) sends the current
-// password, which is verified (by a directory bind for synced users).
+// password, which is verified (by a directory bind for synced users) under
+// the login lockout. The change ends the user's other sessions and refresh
+// tokens in every door; the access token that made it is kept.
 func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !c.self() && !c.admin() {
 		fail(w, http.StatusForbidden, msgForbidden)
@@ -42,9 +44,11 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 		invalid{"newPassword": msgDirPassword}.write(w)
 		return
 	}
-	good, err := s.deps.Passwords.Check(r.Context(), c.target, current)
+	// Counted as a login: a stolen token cannot guess the password.
+	good, err := s.sessions.CheckCurrent(r.Context(), s.deps.Store, s.deps.Passwords, c.target, current,
+		legacyapi.Actor(r, Dialect, c.principal()), s.deps.Clock())
 	if err != nil {
-		fail(w, http.StatusServiceUnavailable, msgDirectory)
+		s.loginFailed(w, r, c.target.UserName, err)
 		return
 	}
 	if !good {

@@ -43,7 +43,8 @@ const (
 //	  enabled: true
 //	  prefix: ""
 //	  token_ttl: 15m      # access tokens from POST /api/auth/login
-//	  refresh_ttl: 168h   # refresh tokens
+//	  refresh_ttl: 168h   # a login's refresh tokens end a week after it …
+//	  session_idle: 12h   # … or when left unused for 12 hours
 //	  max_limit: 100      # cap on ?limit=
 //	  lockout_failures: 5 # failed logins within lockout_window that lock an account; -1 = never
 //	  lockout_window: 15m
@@ -51,8 +52,12 @@ type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
 	// TokenTTL is the lifetime of a login's access token; 0 means 15 minutes.
 	TokenTTL time.Duration `yaml:"token_ttl"`
-	// RefreshTTL is the lifetime of a login's refresh token; 0 means 7 days.
+	// RefreshTTL is the lifetime of a login: its refresh tokens (each
+	// used once, rotated) end this long after the login; 0 means 7 days.
 	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// SessionIdle ends a login whose refresh token is left unused this
+	// long; 0 means 12 hours, negative never.
+	SessionIdle time.Duration `yaml:"session_idle"`
 	// MaxLimit caps the page size of listings; 0 means 100.
 	MaxLimit int `yaml:"max_limit"`
 	// LockoutFailures locks an account after more failed logins than this
@@ -60,13 +65,20 @@ type Config struct {
 	LockoutFailures int `yaml:"lockout_failures"`
 	// LockoutWindow is how long failed logins count; 0 means 15 minutes.
 	LockoutWindow time.Duration `yaml:"lockout_window"`
+	// LockoutDelay and LockoutMaxDelay bound the delay that failures
+	// spread over addresses add (default 1s, doubling, up to 15s).
+	LockoutDelay    time.Duration `yaml:"lockout_delay"`
+	LockoutMaxDelay time.Duration `yaml:"lockout_max_delay"`
 }
 
 // sessions are the login access tokens: 15 minutes, locked after more
 // than 5 failures in 15 minutes unless configured otherwise.
 func (c Config) sessions() *auth.Sessions {
-	s := legacyapi.SessionConfig{TTL: c.TokenTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
-		Sessions(Dialect, 15*time.Minute, 15*time.Minute)
+	// An access token lives a fixed time; the login lives on in its
+	// refresh tokens (refreshes).
+	s := legacyapi.SessionConfig{Idle: -1, Absolute: c.TokenTTL, LockoutFailures: c.LockoutFailures,
+		LockoutWindow: c.LockoutWindow, LockoutDelay: c.LockoutDelay, LockoutMaxDelay: c.LockoutMaxDelay}.
+		Sessions(Dialect, legacyapi.SessionConfig{Absolute: 15 * time.Minute, LockoutWindow: 15 * time.Minute})
 	s.NewID = func() string { return auth.NewToken(sessionPrefix) }
 	return s
 }
@@ -80,6 +92,8 @@ type server struct {
 	deps     legacyapi.Deps
 	log      *slog.Logger
 	sessions *auth.Sessions
+	// refreshes are the logins' refresh tokens.
+	refreshes *auth.RefreshTokens
 
 	sweepMu   sync.Mutex
 	lastSweep time.Time // when expired login tokens were last removed
@@ -97,7 +111,16 @@ func Mount(r *mux.Router, cfg Config, deps legacyapi.Deps) {
 	if cfg.MaxLimit <= 0 {
 		cfg.MaxLimit = 100
 	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: cfg.sessions()}
+	idle := cfg.SessionIdle
+	switch {
+	case idle == 0:
+		idle = auth.DefaultIdle
+	case idle < 0:
+		idle = 0
+	}
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, sessions: cfg.sessions(),
+		refreshes: &auth.RefreshTokens{Kind: RefreshKind, SessionKind: SessionKind, Prefix: refreshPrefix,
+			Idle: idle, Absolute: cfg.RefreshTTL}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -43,7 +43,8 @@ const Dialect = "xstudio"
 //	    admin_password: "change-me"  # creates the built-in admin on first start
 //	    admin_password_file: ""      # … or read it from this file
 //	    admin_email: admin@example.com
-//	    session_ttl: 30m             # idle timeout, like a servlet session
+//	    session_idle: 30m            # idle timeout, like a servlet session
+//	    session_max: 12h             # a session ends 12 hours after its login
 //	    lockout_failures: 5
 //	    lockout_window: 1h
 //	    allowed_origins: []         # browser origins besides the server's own
@@ -57,11 +58,17 @@ type Config struct {
 	AdminPasswordFile string `yaml:"admin_password_file"`
 	// AdminEmail is the e-mail the created admin gets.
 	AdminEmail string `yaml:"admin_email"`
-	// SessionTTL is how long an unused session lives (default 30m); using
-	// it extends it.
+	// SessionIdle is how long an unused session lives (default 30m, like a
+	// servlet session); using it extends it.
+	SessionIdle time.Duration `yaml:"session_idle"`
+	// SessionTTL is the older name of SessionIdle, read when SessionIdle
+	// is not set.
 	SessionTTL time.Duration `yaml:"session_ttl"`
-	// LockoutFailures locks an account after more failed logins than this
-	// within LockoutWindow (default 5; negative disables).
+	// SessionMax ends a session this long after its login, however used
+	// (default 12h).
+	SessionMax time.Duration `yaml:"session_max"`
+	// LockoutFailures locks an address out of an account after more failed
+	// logins than this within LockoutWindow (default 5; negative disables).
 	LockoutFailures int           `yaml:"lockout_failures"`
 	LockoutWindow   time.Duration `yaml:"lockout_window"`
 	// AllowedOrigins are the origins (https://ui.example.com) whose pages
@@ -69,6 +76,10 @@ type Config struct {
 	// JSESSIONID cookie with any page's request, so a POST a browser says
 	// comes from another origin is refused (legacyapi.OriginCheck).
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// LockoutDelay and LockoutMaxDelay bound the delay that failures
+	// spread over addresses add (default 1s, doubling, up to 15s).
+	LockoutDelay    time.Duration `yaml:"lockout_delay"`
+	LockoutMaxDelay time.Duration `yaml:"lockout_max_delay"`
 }
 
 // NewKey returns a new API key and its public identifier length. XStudio
@@ -144,12 +155,18 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 }
 
 // sessions are servlet-style sessions: a 30-minute idle timeout that use
-// extends, locked after more than 5 failures in an hour unless configured
+// extends, ended 12 hours after the login, an address locked out of an
+// account after more than 5 failures in an hour, unless configured
 // otherwise.
 func (c Config) sessions() *auth.Sessions {
-	s := legacyapi.SessionConfig{TTL: c.SessionTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
-		Sessions(Dialect, 30*time.Minute, time.Hour)
-	s.Sliding, s.NewID = true, servletID
+	idle := c.SessionIdle
+	if idle == 0 {
+		idle = c.SessionTTL
+	}
+	s := legacyapi.SessionConfig{Idle: idle, Absolute: c.SessionMax, LockoutFailures: c.LockoutFailures,
+		LockoutWindow: c.LockoutWindow, LockoutDelay: c.LockoutDelay, LockoutMaxDelay: c.LockoutMaxDelay}.
+		Sessions(Dialect, legacyapi.SessionConfig{Idle: 30 * time.Minute, Absolute: 12 * time.Hour, LockoutWindow: time.Hour})
+	s.NewID = servletID
 	return s
 }
 
@@ -327,6 +344,9 @@ func (s *server) authenticateCall(c *call) error {
 		return errNotAuthenticated
 	}
 	c.sess, c.user = sess, sess.User
+	// A password change made in this session keeps it (a servlet session
+	// outlives its user's password change).
+	c.ctx = auth.Keeping(c.ctx, sess.Credential)
 	c.rights, err = s.rightsOf(c.ctx, s.deps.Store, sess.User)
 	return err
 }

@@ -14,7 +14,7 @@ import (
 
 // actionLogoutAll is the store action logout_all records; xyOps shows it
 // as a "warning".
-const actionLogoutAll = "user.logout_all"
+const actionLogoutAll = auth.ActionLogoutEverywhere
 
 const logoutAllNotice = "Logged out all user sessions by request"
 

@@ -104,6 +104,8 @@ func (s *server) sessionPrincipal(c *call, id string, csrf bool) (*principal, *a
 	if !sess.User.Active {
 		return nil, fail("session", "User account is disabled: "+sess.User.UserName), nil
 	}
+	// A password change made in this session keeps it.
+	c.r = c.r.WithContext(auth.Keeping(c.r.Context(), sess.Credential))
 	return &principal{sess: sess, user: sess.User}, nil, nil
 }
 
@@ -159,7 +161,7 @@ func (s *server) login(c *call) {
 	case err != nil:
 		s.failed(c, err)
 	default:
-		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.sessions.TTL))
+		http.SetCookie(c.w, auth.SessionCookie(c.r, sessionCookie, sess.ID, s.cookiePath, s.sessions.Lifetime()))
 		s.sendSession(c, sess)
 	}
 }

@@ -1,10 +1,12 @@
 package xyops
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -172,9 +174,10 @@ func (s *server) saveSettings(c *call, u *store.User, ch settingsChange) (*store
 	return updated, prefsObj, err
 }
 
-// logoutAll is /api/app/logout_all/v1: with the caller's password it ends
-// every other session of the user (synchronously, so the answer is true
-// when it arrives) and keeps the current one.
+// logoutAll is /api/app/logout_all/v1: with the caller's password (checked
+// under the login lockout) it ends every other session and refresh token
+// of the user in every door (synchronously, so the answer is true when it
+// arrives) and keeps the current one.
 func (s *server) logoutAll(c *call) {
 	password, isStr := c.str("password")
 	if _, present := c.params["password"]; !present || (!isStr && c.params["password"] == nil) {
@@ -190,17 +193,23 @@ func (s *server) logoutAll(c *call) {
 		return
 	}
 	ctx := c.r.Context()
-	good, err := s.deps.Passwords.Check(ctx, p.user, password)
-	if err != nil {
+	// Counted as a login: a stolen session cannot guess the password.
+	good, err := s.sessions.CheckCurrent(ctx, s.deps.Store, s.deps.Passwords, p.user, password,
+		legacyapi.Actor(c.r, Dialect, p.name()), s.deps.Clock())
+	switch {
+	case errors.Is(err, auth.ErrLocked):
+		c.send(fail("login", "Account is locked out.  Please reset your password to unlock it."))
+		return
+	case err != nil: // a directory that cannot answer is KindUnavailable: busy
 		s.failed(c, err)
 		return
-	}
-	if !good {
+	case !good:
 		c.send(fail("login", "Your password is incorrect."))
 		return
 	}
 	err = s.deps.Store.Write(ctx, legacyapi.Actor(c.r, Dialect, p.name()), func(tx store.Tx) error {
-		n, err := s.sessions.EndOthers(ctx, tx, p.user.Key, p.sess.Credential)
+		// Every door's sessions and refresh tokens, not only xyOps'.
+		n, err := auth.EndEverywhere(ctx, tx, p.user.Key, p.sess.Credential)
 		if err != nil {
 			return err
 		}

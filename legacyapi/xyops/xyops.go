@@ -36,20 +36,34 @@ const Dialect = "xyops"
 //	  xyops:
 //	    enabled: true
 //	    prefix: ""            # mount below another path
-//	    session_ttl: 8760h    # xyOps: session_expire_days 365
+//	    session_idle: 12h     # a session left unused this long ends
+//	    session_max: 168h     # … and a week after its login (xyOps: 365 days)
 //	    lockout_failures: 5   # lock after more than 5 failed logins …
 //	    lockout_window: 1h    # … within this window; -1 disables
 //	    api_key_max_per_sec: 0  # per-key rate limit; 0: none
 //	    allowed_origins: []   # browser origins besides the server's own
 type Config struct {
 	legacyapi.DialectConfig `yaml:",inline"`
-	// SessionTTL is a login session's lifetime (default 365 days).
+	// SessionIdle ends a session left unused this long (default 12h;
+	// negative: never).
+	SessionIdle time.Duration `yaml:"session_idle"`
+	// SessionMax ends a session this long after its login, however used
+	// (default 7 days; xyOps' own default is 365 days, too long for a
+	// session that a stolen cookie keeps alive).
+	SessionMax time.Duration `yaml:"session_max"`
+	// SessionTTL is the older name of SessionMax, read when SessionMax is
+	// not set.
 	SessionTTL time.Duration `yaml:"session_ttl"`
-	// LockoutFailures locks an account after more failed logins than this
-	// within LockoutWindow (default 5; negative disables the lockout).
+	// LockoutFailures locks an address out of an account after more failed
+	// password checks than this within LockoutWindow (default 5; negative
+	// disables the lockout).
 	LockoutFailures int `yaml:"lockout_failures"`
 	// LockoutWindow is the period failures are counted in (default 1h).
 	LockoutWindow time.Duration `yaml:"lockout_window"`
+	// LockoutDelay and LockoutMaxDelay bound the delay that failures
+	// spread over addresses add (default 1s, doubling, up to 15s).
+	LockoutDelay    time.Duration `yaml:"lockout_delay"`
+	LockoutMaxDelay time.Duration `yaml:"lockout_max_delay"`
 	// APIKeyMaxPerSec limits each API key's requests per second (0: no
 	// limit); over it, calls fail with code "rate" (HTTP 429 on /v1).
 	APIKeyMaxPerSec int `yaml:"api_key_max_per_sec"`
@@ -114,11 +128,18 @@ func newServer(cfg Config, deps legacyapi.Deps) *server {
 	return s
 }
 
-// sessions are the login sessions: 365 days (xyOps' session_expire_days),
-// locked after more than 5 failures in an hour unless configured otherwise.
+// sessions are the login sessions: ended after 12 hours unused and 7 days
+// after the login (xyOps' session_expire_days is 365), an address locked
+// out of an account after more than 5 failures in an hour, unless
+// configured otherwise.
 func (c Config) sessions() *auth.Sessions {
-	return legacyapi.SessionConfig{TTL: c.SessionTTL, LockoutFailures: c.LockoutFailures, LockoutWindow: c.LockoutWindow}.
-		Sessions(Dialect, 365*24*time.Hour, time.Hour)
+	absolute := c.SessionMax
+	if absolute == 0 {
+		absolute = c.SessionTTL
+	}
+	return legacyapi.SessionConfig{Idle: c.SessionIdle, Absolute: absolute, LockoutFailures: c.LockoutFailures,
+		LockoutWindow: c.LockoutWindow, LockoutDelay: c.LockoutDelay, LockoutMaxDelay: c.LockoutMaxDelay}.
+		Sessions(Dialect, legacyapi.SessionConfig{Idle: auth.DefaultIdle, Absolute: auth.DefaultAbsolute, LockoutWindow: time.Hour})
 }
 
 // call is one API request: its parsed JSON body and how to answer it.

@@ -131,7 +131,7 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("login reveals a secret: %s", r.raw)
 	}
 	setCookie := r.header.Get("Set-Cookie")
-	for _, want := range []string{"session_id=", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=31536000"} {
+	for _, want := range []string{"session_id=", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=604800"} { // session_max: 7 days (xyOps: 365) {
 		if !strings.Contains(setCookie, want) {
 			t.Errorf("Set-Cookie %q lacks %q", setCookie, want)
 		}

@@ -95,7 +95,7 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 	if q.UserKey != 0 {
 		add("user_key = ?", q.UserKey)
 	}
-	for _, f := range []struct{ col, v string }{{"resource_id", q.ResourceID}, {"door", q.Door}, {"action", q.Action}} {
+	for _, f := range []struct{ col, v string }{{"resource_id", q.ResourceID}, {"door", q.Door}, {"action", q.Action}, {"address", q.Address}} {
 		if f.v == "" {
 			continue
 		}

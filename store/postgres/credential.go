@@ -68,6 +68,19 @@ func (r *reader) ListCredentials(ctx context.Context, kind string) ([]store.Cred
 	return out, mapErr(rows.Err())
 }
 
+// EndSessions deletes the user's sessions and refresh tokens but keep.
+func (t *txn) EndSessions(ctx context.Context, userKey, keep int64) (int, error) {
+	if userKey == 0 {
+		return 0, nil
+	}
+	tag, err := t.pg.Exec(ctx, `DELETE FROM credentials WHERE user_key = $1 AND id <> $2
+ AND (starts_with(kind, $3) OR starts_with(kind, $4))`, userKey, keep, store.SessionKindPrefix, store.RefreshKindPrefix)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // CreateCredential stores a credential; c.SecretHash must be a hash.
 func (t *txn) CreateCredential(ctx context.Context, c *store.Credential) error {
 	if c.Kind == "" || len(c.SecretHash) != 64 {

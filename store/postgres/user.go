@@ -387,6 +387,9 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	t.record(action, "User", u.ID, u.Key, u.Key, "changed: "+strings.Join(changed, ", "))
 	if u.PasswordHash != old.PasswordHash {
 		t.record(store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, t.actor.Door)
+		if _, err := t.EndSessions(ctx, u.Key, store.KeptSession(ctx)); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }

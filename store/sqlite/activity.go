@@ -51,33 +51,7 @@ func (t *txn) Record(ctx context.Context, a store.Activity) error {
 // ListActivity returns matching entries (newest first unless Ascending) and
 // how many match in all.
 func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]store.Activity, int, error) {
-	var conds []string
-	var args []any
-	if q.UserKey != 0 {
-		conds, args = append(conds, "user_key = ?"), append(args, q.UserKey)
-	}
-	if q.UserID != "" {
-		conds, args = append(conds, "user_id = ?"), append(args, q.UserID)
-	}
-	if q.ResourceID != "" {
-		conds, args = append(conds, "resource_id = ?"), append(args, q.ResourceID)
-	}
-	if q.Door != "" {
-		conds, args = append(conds, "door = ?"), append(args, q.Door)
-	}
-	if q.Action != "" {
-		conds, args = append(conds, "action = ?"), append(args, q.Action)
-	}
-	if !q.Since.IsZero() {
-		conds, args = append(conds, "at >= ?"), append(args, micros(q.Since))
-	}
-	if !q.Until.IsZero() {
-		conds, args = append(conds, "at < ?"), append(args, micros(q.Until))
-	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
+	where, args := activityWhere(q)
 	var total int
 	if err := r.queryRow(ctx, []any{&total}, "SELECT count(*) FROM activity"+where, args...); err != nil {
 		return nil, 0, err
@@ -109,4 +83,46 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 		out = append(out, a)
 	}
 	return out, total, rows.Err()
+}
+
+// activityWhere is the WHERE clause (with its arguments) of q.
+func activityWhere(q store.ActivityQuery) (string, []any) {
+	var conds []string
+	var args []any
+	// The literal terms repeat the partial indexes' conditions, which
+	// SQLite cannot infer from a bound parameter: without them a user's
+	// history (read by every login's lockout) scans the whole log.
+	if q.UserKey != 0 {
+		conds, args = append(conds, "user_key = ? AND user_key <> 0"), append(args, q.UserKey)
+	}
+	if q.UserID != "" {
+		conds, args = append(conds, "user_id = ? AND user_id <> ''"), append(args, q.UserID)
+	}
+	if q.ResourceID != "" {
+		conds, args = append(conds, "resource_id = ?"), append(args, q.ResourceID)
+	}
+	if q.Door != "" {
+		conds, args = append(conds, "door = ?"), append(args, q.Door)
+	}
+	if q.Action == store.ActionLoginFailure {
+		// A literal, not a parameter: SQLite uses the partial indexes of
+		// failed logins (by address, by name) only for a term it can see.
+		conds = append(conds, "action = '"+store.ActionLoginFailure+"'")
+	} else if q.Action != "" {
+		conds, args = append(conds, "action = ?"), append(args, q.Action)
+	}
+	if q.Address != "" {
+		conds, args = append(conds, "address = ?"), append(args, q.Address)
+	}
+	if !q.Since.IsZero() {
+		conds, args = append(conds, "at >= ?"), append(args, micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		conds, args = append(conds, "at < ?"), append(args, micros(q.Until))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return where, args
 }

@@ -110,6 +110,42 @@ func (t *txn) DeleteCredential(ctx context.Context, id int64) error {
 	return nil
 }
 
+// EndSessions deletes the user's sessions and refresh tokens but keep.
+func (t *txn) EndSessions(ctx context.Context, userKey, keep int64) (int, error) {
+	if userKey == 0 {
+		return 0, nil
+	}
+	rows, done, err := t.query(ctx, `SELECT id, kind FROM credentials WHERE user_key = ?`, userKey)
+	if err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		var kind string
+		if err := rows.Scan(&id, &kind); err != nil {
+			rows.Close()
+			done()
+			return 0, err
+		}
+		if id != keep && store.EndsWithPassword(kind) {
+			ids = append(ids, id)
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	done()
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := t.exec(ctx, `DELETE FROM credentials WHERE id = ?`, id); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
 // GetObject returns one stored object.
 func (r *reader) GetObject(ctx context.Context, kind, name string) (*store.Object, error) {
 	o := store.Object{Kind: kind, Name: name}

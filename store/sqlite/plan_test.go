@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -91,6 +92,41 @@ func TestUserNameLookupUsesItsIndex(t *testing.T) {
 		joined := strings.Join(plan, " | ")
 		if strings.Contains(joined, "SCAN u") || strings.Contains(joined, "SCAN users") || strings.Contains(joined, "SCAN user_emails") {
 			t.Errorf("%.60s… scans: %s", q, joined)
+		}
+	}
+}
+
+// TestLockoutQueriesUseIndexes: every login asks the activity log for the
+// failures of its account, of its address and of an unknown name; none of
+// those may scan the log.
+func TestLockoutQueriesUseIndexes(t *testing.T) {
+	db := openTemp(t)
+	since := time.Now().Add(-time.Hour)
+	for _, q := range []store.ActivityQuery{
+		{UserKey: 7, Action: store.ActionLoginFailure, Address: "192.0.2.1", Since: since},
+		{UserKey: 7, Action: store.ActionLoginFailure, Since: since},
+		{UserKey: 7, Action: store.ActionPasswordChange, Since: since},
+		{Action: store.ActionLoginFailure, Address: "192.0.2.1", Since: since},
+		{Action: store.ActionLoginFailure, ResourceID: "unknown:0123456789abcdef", Since: since},
+		{Action: store.ActionLoginFailure, ResourceID: "unknown:0123456789abcdef", Address: "192.0.2.1", Since: since},
+	} {
+		where, args := activityWhere(q)
+		rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN SELECT count(*) FROM activity"+where, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if joined := strings.Join(plan, " | "); strings.Contains(joined, "SCAN activity") {
+			t.Errorf("%+v scans: %s", q, joined)
 		}
 	}
 }

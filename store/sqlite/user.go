@@ -419,6 +419,10 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 		if err := t.record(ctx, store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, u.ID, t.actor.Door); err != nil {
 			return nil, err
 		}
+		// A session proves the old password: it ends with it, in every door.
+		if _, err := t.EndSessions(ctx, u.Key, store.KeptSession(ctx)); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }
