@@ -13,9 +13,12 @@
 // across nodes, and a stale If-Match fails with PreconditionFailed. Members
 // being added to a group are locked FOR KEY SHARE, so a concurrent delete
 // of the member waits instead of leaving a dangling membership. Uniqueness
-// (userName and group displayName case-insensitively, externalId, the
-// directory identity) is enforced by unique indexes, so concurrent creates
-// of one name leave exactly one winner on any number of nodes.
+// (userName by store.UserNameKey, group displayName case-insensitively,
+// the directory identity) is enforced by unique indexes, so concurrent
+// creates of one name leave exactly one winner on any number of nodes.
+// E-mail addresses are unique by policy (store.Policy), checked under a
+// transaction-scoped advisory lock per address, which serialises the
+// writers of one address across nodes.
 //
 // Row locks make hot rows (a group receiving members from several identity
 // provider threads at once) queue rather than fail, which serialisable or
@@ -72,6 +75,9 @@ var migrations embed.FS
 
 // Options tune the backend; the zero value is sane.
 type Options struct {
+	// Policy is the operator's choice of identity rules (shared e-mail
+	// addresses); the zero value is the default.
+	Policy store.Policy
 	// MaxConns is the connection pool's size; 0 means 20. Each node holds
 	// at most this many connections, so nodes × MaxConns must stay under
 	// the server's max_connections.
@@ -85,8 +91,9 @@ type Options struct {
 // DB is a Store on one PostgreSQL database.
 type DB struct {
 	reader
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool   *pgxpool.Pool
+	now    func() time.Time
+	policy store.Policy
 
 	// locks are the connections holding advisory locks (TryLock), closed
 	// by Close: the pool waits for every connection it lent.
@@ -145,7 +152,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
-	db := &DB{pool: pool, now: opts.Now, locks: map[*pgxpool.Conn]bool{}}
+	db := &DB{pool: pool, now: opts.Now, policy: opts.Policy, locks: map[*pgxpool.Conn]bool{}}
 	db.reader = reader{q: pool, clock: opts.Now}
 	return db, nil
 }
@@ -264,6 +271,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			if fill := backfill(m.version); fill != nil {
+				if err := fill(ctx, tx); err != nil {
+					return fmt.Errorf("%s: %w", m.name, err)
+				}
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, now())`, m.version)
 			return err
@@ -390,8 +402,6 @@ func conflict(constraint string) error {
 	switch constraint {
 	case "users_user_name":
 		return store.FieldErrorf(store.KindConflict, "userName", "userName is already taken")
-	case "users_external_id", "groups_external_id":
-		return store.FieldErrorf(store.KindConflict, "externalId", "externalId is already taken")
 	case "groups_display_name":
 		return store.FieldErrorf(store.KindConflict, "displayName", "a group with this displayName exists")
 	case "users_source", "groups_source":
