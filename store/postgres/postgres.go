@@ -40,7 +40,9 @@
 // own transaction, under a PostgreSQL advisory lock: several nodes starting
 // at once migrate once, and the others wait and then find the schema
 // current. A node whose binary knows fewer migrations than the database has
-// keeps running (migrations only add), so nodes can be upgraded one by one.
+// keeps running, so nodes can be upgraded one by one: from 0005 (the first
+// schema a release opens) on, migrations only add. (0005 drops the
+// externalId columns, which no released binary read.)
 //
 // Text that is compared, sorted or unique is stored COLLATE "C", and
 // case-insensitive comparisons go through lower() on it, which folds ASCII
@@ -86,7 +88,14 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Now overrides the clock (tests).
 	Now func() time.Time
+	// Existing refuses a database that holds no scimbridge schema yet
+	// (ErrNoSchema) instead of creating it: only serve creates one.
+	Existing bool
 }
+
+// ErrNoSchema is Open's error, with Options.Existing, for a database that
+// scimbridge has never migrated.
+var ErrNoSchema = errors.New("postgres: the database holds no scimbridge schema; only serve creates one")
 
 // DB is a Store on one PostgreSQL database.
 type DB struct {
@@ -148,8 +157,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrate(ctx, pool, opts.Existing); err != nil {
 		pool.Close()
+		if errors.Is(err, ErrNoSchema) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("postgres: migrate %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
 	db := &DB{pool: pool, now: opts.Now, policy: opts.Policy, locks: map[*pgxpool.Conn]bool{}}
@@ -234,7 +246,7 @@ func (db *DB) TryLock(ctx context.Context, name string) (unlock func(), ok bool,
 	}, true, nil
 }
 
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool, existing bool) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -253,6 +265,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			_ = conn.Conn().Close(ctx)
 		}
 	}()
+	if existing {
+		var found bool
+		if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&found); err != nil {
+			return err
+		}
+		if !found {
+			return ErrNoSchema
+		}
+	}
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL)`); err != nil {
 		return err
 	}
