@@ -31,7 +31,7 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	st := legacytest.OpenStore(t, nil)
+	st := legacytest.Open(t, nil)
 	r := mux.NewRouter()
 	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 2048})
 	srv := httptest.NewServer(r)
