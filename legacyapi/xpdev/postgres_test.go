@@ -3,11 +3,11 @@ package xpdev
 import (
 	"testing"
 
-	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
+	"github.com/scimbridge/scimbridge/store/teststore"
 )
 
 // TestSuiteOnPostgreSQL runs this dialect's HTTP suite again on a
 // PostgreSQL store: every door must behave the same on either backend.
 func TestSuiteOnPostgreSQL(t *testing.T) {
-	legacytest.RunOnPostgreSQL(t, "^Test(AuthAndCurrentUser|ReadAndList|Create|Delete|Prefix)$")
+	teststore.RunOnPostgreSQL(t, "^Test(AuthAndCurrentUser|ReadAndList|Create|Delete|Prefix)$")
 }
