@@ -172,6 +172,41 @@ func TestSeveralNodesOnOnePostgreSQL(t *testing.T) {
 		t.Logf("revoked token refused by all nodes %s after the revocation", time.Since(revoked).Round(time.Millisecond))
 	})
 
+	t.Run("failed logins spread over the nodes lock the account on every node", func(t *testing.T) {
+		code, _, err := nodes[0].do(http.MethodPost, "/Users", "", map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "locky", "password": "Old-Passw0rd"})
+		if err != nil || code != 201 {
+			t.Fatalf("create: %d %v", code, err)
+		}
+		// xyOps' login, one of the doors with a lockout.
+		login := func(nd *node, pw string) string {
+			t.Helper()
+			res, err := nd.http.Post(strings.TrimSuffix(nd.srv.base, "/scim/v2")+"/api/user/login", "application/json",
+				strings.NewReader(`{"username":"locky","password":"`+pw+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var body map[string]any
+			json.NewDecoder(res.Body).Decode(&body)
+			if body["code"] == 0.0 {
+				return "ok"
+			}
+			d, _ := body["description"].(string)
+			return strings.ToLower(d)
+		}
+		for i := range 8 {
+			if got := login(nodes[i%3], "wrong"); got == "ok" {
+				t.Fatal("a wrong password logged in")
+			}
+		}
+		for i, nd := range nodes {
+			if got := login(nd, "Old-Passw0rd"); got == "ok" || !strings.Contains(got, "lock") {
+				t.Fatalf("node %d after 8 failures spread over 3 nodes (at most 3 on any one): %q, want locked", i, got)
+			}
+		}
+	})
+
 	t.Run("kill -9 of a node loses no acknowledged write", func(t *testing.T) {
 		var mu sync.Mutex
 		ackedWrites := map[string]string{} // user id → last acknowledged displayName
