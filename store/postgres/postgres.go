@@ -162,7 +162,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		if errors.Is(err, ErrNoSchema) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("postgres: migrate %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
 	db := &DB{pool: pool, now: opts.Now, policy: opts.Policy, locks: map[*pgxpool.Conn]bool{}}
 	db.reader = reader{q: pool, clock: opts.Now}
