@@ -7,8 +7,8 @@
 //
 // Several nodes of one server (scimbridge on PostgreSQL) are measured
 // together by giving --url a comma-separated list: requests go round robin
-// over them. --cpu-procs prints the CPU time processes of the same machine
-// spent per request (scimbridge,postgres), from /proc.
+// over them. --cpu prints the CPU time processes of the same machine spent
+// per request (scimbridge=PID+PID,postgres=PID), from /proc.
 //
 // The soak mode runs a mixed load for a long time instead and prints the
 // throughput of every interval and the server's memory (see soak.go):
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	users := fs.Int("users", 10000, "seed users until this many bench users exist")
 	seedConc := fs.Int("seed-concurrency", 16, "concurrent clients while seeding")
 	ops := fs.String("ops", "get,filter,list,create", "operations to measure, in turn: get, filter, list, create, patch")
-	cpuProcs := fs.String("cpu-procs", "", "comma-separated process names (e.g. scimbridge,postgres) whose CPU time per request is printed (/proc, same machine)")
+	cpuGroups := fs.String("cpu", "", "NAME=PID+PID,…: print per request the CPU time of each group's processes and their descendants (/proc, same machine)")
 	conc := fs.Int("concurrency", 32, "concurrent clients per operation (create uses --create-concurrency)")
 	createConc := fs.Int("create-concurrency", 8, "concurrent clients for create")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure each operation")
@@ -86,14 +86,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := b.prepare(ctx, *users, *seedConc, out); err != nil {
 		return err
 	}
-	var procs []string
-	if *cpuProcs != "" {
-		procs = strings.Split(*cpuProcs, ",")
+	procs, err := parseCPUGroups(*cpuGroups)
+	if err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "op\tclients\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\t")
 	for _, p := range procs {
-		fmt.Fprintf(tw, "cpu/req %s\t", p)
+		fmt.Fprintf(tw, "cpu/req %s\t", p.name)
 	}
 	fmt.Fprintln(tw)
 	for _, op := range strings.Split(*ops, ",") {
@@ -381,39 +381,89 @@ func (b *bench) measure(ctx context.Context, fn opFunc, clients int, d time.Dura
 	return res
 }
 
-// cpuTimes sums, for each name, the user and system CPU time of every
-// process of that name (/proc/PID/stat's comm, utime and stime). Processes
-// that ended meanwhile are not counted: keep the pools' connections open.
-func cpuTimes(names []string) []time.Duration {
-	out := make([]time.Duration, len(names))
-	if len(names) == 0 {
+// cpuGroup is a column of CPU time: processes and their descendants.
+type cpuGroup struct {
+	name string
+	pids []int
+}
+
+// parseCPUGroups reads --cpu: NAME=PID+PID,NAME=PID.
+func parseCPUGroups(v string) ([]cpuGroup, error) {
+	var out []cpuGroup
+	for _, g := range strings.Split(v, ",") {
+		if g == "" {
+			continue
+		}
+		name, list, ok := strings.Cut(g, "=")
+		if !ok {
+			return nil, fmt.Errorf("--cpu %q: want NAME=PID+PID", g)
+		}
+		cg := cpuGroup{name: name}
+		for _, p := range strings.Split(list, "+") {
+			pid, err := strconv.Atoi(p)
+			if err != nil {
+				return nil, fmt.Errorf("--cpu %q: %v", g, err)
+			}
+			cg.pids = append(cg.pids, pid)
+		}
+		out = append(out, cg)
+	}
+	return out, nil
+}
+
+// cpuTimes sums, for each group, the CPU time of its processes and of all
+// their descendants (/proc/PID/stat: utime, stime, and cutime, cstime for
+// children that ended and were waited for: PostgreSQL's backends).
+func cpuTimes(groups []cpuGroup) []time.Duration {
+	out := make([]time.Duration, len(groups))
+	if len(groups) == 0 {
 		return out
 	}
+	type proc struct {
+		ppid int
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, path := range stats {
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid … utime(14) stime(15): comm may hold
-		// spaces, so fields count from its closing parenthesis.
-		open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
-		if open < 0 || end < open {
+		// pid (comm) state ppid … utime(14) stime(15) cutime(16)
+		// cstime(17): comm may hold spaces, so fields count from its
+		// closing parenthesis.
+		end := bytes.LastIndexByte(raw, ')')
+		if end < 0 {
 			continue
 		}
-		comm := string(raw[open+1 : end])
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw[:bytes.IndexByte(raw, '(')])))
 		fields := strings.Fields(string(raw[end+1:]))
-		if len(fields) < 13 {
+		if err != nil || len(fields) < 15 {
 			continue
 		}
-		for i, n := range names {
-			if comm != n {
-				continue
+		ppid, _ := strconv.Atoi(fields[1])
+		var ticks int64
+		for _, f := range fields[11:15] {
+			n, _ := strconv.ParseInt(f, 10, 64)
+			ticks += n
+		}
+		// Clock ticks: 100 per second on Linux (USER_HZ).
+		procs[pid] = proc{ppid, time.Duration(ticks) * 10 * time.Millisecond}
+	}
+	for i, g := range groups {
+		roots := map[int]bool{}
+		for _, p := range g.pids {
+			roots[p] = true
+		}
+		for pid, p := range procs {
+			// In the group if it or an ancestor is one of its pids.
+			for q, hops := pid, 0; q > 1 && hops < 64; q, hops = procs[q].ppid, hops+1 {
+				if roots[q] {
+					out[i] += p.cpu
+					break
+				}
 			}
-			ut, _ := strconv.ParseInt(fields[11], 10, 64)
-			st, _ := strconv.ParseInt(fields[12], 10, 64)
-			// Clock ticks: 100 per second on Linux (USER_HZ).
-			out[i] += time.Duration(ut+st) * 10 * time.Millisecond
 		}
 	}
 	return out

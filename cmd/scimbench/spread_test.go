@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -37,7 +39,7 @@ func TestSpreadOverURLs(t *testing.T) {
 	}
 	var out bytes.Buffer
 	err = run(context.Background(), []string{"--url", strings.Join(urls, ","), "--token", apptest.Token, "--users", "50",
-		"--ops", "get,patch", "--concurrency", "2", "--duration", "1s", "--cpu-procs", "scimbench.test"}, &out)
+		"--ops", "get,patch", "--concurrency", "2", "--duration", "1s", "--cpu", "scimbench=" + strconv.Itoa(os.Getpid())}, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
