@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -110,9 +111,26 @@ func TestMigrateDBCopiesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two names that were apart before RFC 8265 keys: SQLite's migration
+	// parked the younger under its key, NUL and its number (made by hand
+	// here), which PostgreSQL text cannot hold.
+	for _, name := range []string{"ärne", "parked-tmp"} {
+		if err := src.Write(ctx, actor, func(tx store.Tx) error { return tx.CreateUser(ctx, &store.User{UserName: name}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	wantUsers, _ := src.ListUsers(ctx, store.Query{Limit: 0})
 	_, wantActs, _ := src.ListActivity(ctx, store.ActivityQuery{Limit: 1})
 	src.Close()
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE users SET user_name = 'ÄRNE', user_name_key = 'ärne' || char(0) || key,
+ doc = json_set(doc, '$.userName', 'ÄRNE') WHERE user_name = 'parked-tmp'`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
 
 	cluster := pgtest.Start(t)
 	url := cluster.NewDatabase(t)
@@ -136,6 +154,11 @@ func TestMigrateDBCopiesEverything(t *testing.T) {
 		!got.Meta.Created.Equal(wantAnn.Meta.Created) || !got.Meta.LastModified.Equal(wantAnn.Meta.LastModified) ||
 		got.Meta.Version != wantAnn.Meta.Version || len(got.Groups) != 2 {
 		t.Fatalf("ann after migration: %+v", got)
+	}
+	for name, want := range map[string]string{"ÄRNE": "ÄRNE", "ärne": "ärne", "Ärne": "ärne"} {
+		if u, err := dst.GetUserByUserName(ctx, name); err != nil || u.UserName != want {
+			t.Fatalf("GetUserByUserName(%q) after migration: %+v %v, want %s", name, u, err, want)
+		}
 	}
 	if e, err := dst.GetUser(entra, ann.ID); err != nil || e.ExternalID != "8aa1-entra" {
 		t.Fatalf("ann in the entra domain after migration: %+v %v", e, err)
