@@ -3,7 +3,12 @@
 // given concurrency, so servers can be compared side by side.
 //
 //	scimbench --url http://127.0.0.1:8080/scim/v2 --token T --users 100000 \
-//	          --ops get,filter,list,create --concurrency 32 --duration 10s
+//	          --ops get,filter,list,create,patch --concurrency 32 --duration 10s
+//
+// Several nodes of one server (scimbridge on PostgreSQL) are measured
+// together by giving --url a comma-separated list: requests go round robin
+// over them. --cpu prints the CPU time processes of the same machine spent
+// per request (scimbridge=PID+PID,postgres=PID), from /proc.
 //
 // The soak mode runs a mixed load for a long time instead and prints the
 // throughput of every interval and the server's memory (see soak.go):
@@ -24,7 +29,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +49,11 @@ func main() {
 }
 
 type bench struct {
+	// base is the first SCIM root; bases all of them, which requests
+	// take in turn.
 	base        string
+	bases       []string
+	turn        atomic.Uint64
 	token       string
 	client      *http.Client
 	prefix      string
@@ -58,11 +69,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return runSoak(ctx, args[1:], out)
 	}
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
-	base := fs.String("url", "http://127.0.0.1:8080/scim/v2", "SCIM root URL")
+	base := fs.String("url", "http://127.0.0.1:8080/scim/v2", "SCIM root URL; several, comma-separated, take requests in turn")
 	token := fs.String("token", os.Getenv("SCIMBENCH_TOKEN"), "bearer token (or SCIMBENCH_TOKEN)")
 	users := fs.Int("users", 10000, "seed users until this many bench users exist")
 	seedConc := fs.Int("seed-concurrency", 16, "concurrent clients while seeding")
-	ops := fs.String("ops", "get,filter,list,create", "operations to measure, in turn: get, filter, list, create")
+	ops := fs.String("ops", "get,filter,list,create", "operations to measure, in turn: get, filter, list, create, patch")
+	cpuGroups := fs.String("cpu", "", "NAME=PID+PID,…: print per request the CPU time of each group's processes and their descendants (/proc, same machine)")
 	conc := fs.Int("concurrency", 32, "concurrent clients per operation (create uses --create-concurrency)")
 	createConc := fs.Int("create-concurrency", 8, "concurrent clients for create")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure each operation")
@@ -74,8 +86,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := b.prepare(ctx, *users, *seedConc, out); err != nil {
 		return err
 	}
+	procs, err := parseCPUGroups(*cpuGroups)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tclients\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\t")
+	fmt.Fprint(tw, "op\tclients\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\t")
+	for _, p := range procs {
+		fmt.Fprintf(tw, "cpu/req %s\t", p.name)
+	}
+	fmt.Fprintln(tw)
 	for _, op := range strings.Split(*ops, ",") {
 		clients := *conc
 		if op == "create" {
@@ -85,9 +105,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		cpu0 := cpuTimes(procs)
 		r := b.measure(ctx, fn, clients, *duration)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", op, clients, r.n, r.errors, r.rate,
+		cpu1 := cpuTimes(procs)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t", op, clients, r.n, r.errors, r.rate,
 			ms(r.pct(50)), ms(r.pct(90)), ms(r.pct(99)), ms(r.pct(100)))
+		for i := range procs {
+			fmt.Fprintf(tw, "%s\t", ms((cpu1[i]-cpu0[i])/time.Duration(max(1, r.n+r.errors))))
+		}
+		fmt.Fprintln(tw)
 		tw.Flush()
 		if ctx.Err() != nil {
 			break
@@ -97,8 +123,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func newBench(base, token, prefix string, concurrency int) *bench {
+	var bases []string
+	for _, u := range strings.Split(base, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+			bases = append(bases, u)
+		}
+	}
+	if len(bases) == 0 {
+		bases = []string{""}
+	}
 	return &bench{
-		base: strings.TrimRight(base, "/"), token: token, prefix: prefix, concurrency: concurrency,
+		base: bases[0], bases: bases, token: token, prefix: prefix, concurrency: concurrency,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
 		}},
@@ -123,7 +158,8 @@ func (b *bench) do(ctx context.Context, method, path string, body []byte) (int, 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
+	base := b.bases[(b.turn.Add(1)-1)%uint64(len(b.bases))]
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -269,6 +305,16 @@ func (b *bench) op(name string) (opFunc, error) {
 		return func(ctx context.Context, rng *rand.Rand) error {
 			return b.expect(ctx, "GET", "/Users?startIndex=1&count=100", nil, 200)
 		}, nil
+	case "patch":
+		return func(ctx context.Context, rng *rand.Rand) error {
+			body := fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+ "Operations":[{"op":"replace","path":"displayName","value":"Bench %d"}]}`, rng.IntN(1_000_000))
+			status, data, err := b.do(ctx, "PATCH", "/Users/"+b.ids[rng.IntN(len(b.ids))], body)
+			if err == nil && status != 200 && status != 204 {
+				err = fmt.Errorf("PATCH: HTTP %d: %.200s", status, data)
+			}
+			return err
+		}, nil
 	case "create":
 		runID := time.Now().UnixNano()
 		return func(ctx context.Context, rng *rand.Rand) error {
@@ -276,7 +322,7 @@ func (b *bench) op(name string) (opFunc, error) {
 			return b.expect(ctx, "POST", "/Users", userBody(fmt.Sprintf("bench-new-%d-%d", runID, n)), 201)
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown op %q (want get, filter, list, create)", name)
+	return nil, fmt.Errorf("unknown op %q (want get, filter, list, create, patch)", name)
 }
 
 type result struct {
@@ -333,4 +379,92 @@ func (b *bench) measure(ctx context.Context, fn opFunc, clients int, d time.Dura
 	res.n = len(res.lat)
 	res.rate = float64(res.n) / elapsed.Seconds()
 	return res
+}
+
+// cpuGroup is a column of CPU time: processes and their descendants.
+type cpuGroup struct {
+	name string
+	pids []int
+}
+
+// parseCPUGroups reads --cpu: NAME=PID+PID,NAME=PID.
+func parseCPUGroups(v string) ([]cpuGroup, error) {
+	var out []cpuGroup
+	for _, g := range strings.Split(v, ",") {
+		if g == "" {
+			continue
+		}
+		name, list, ok := strings.Cut(g, "=")
+		if !ok {
+			return nil, fmt.Errorf("--cpu %q: want NAME=PID+PID", g)
+		}
+		cg := cpuGroup{name: name}
+		for _, p := range strings.Split(list, "+") {
+			pid, err := strconv.Atoi(p)
+			if err != nil {
+				return nil, fmt.Errorf("--cpu %q: %v", g, err)
+			}
+			cg.pids = append(cg.pids, pid)
+		}
+		out = append(out, cg)
+	}
+	return out, nil
+}
+
+// cpuTimes sums, for each group, the CPU time of its processes and of all
+// their descendants (/proc/PID/stat: utime, stime, and cutime, cstime for
+// children that ended and were waited for: PostgreSQL's backends).
+func cpuTimes(groups []cpuGroup) []time.Duration {
+	out := make([]time.Duration, len(groups))
+	if len(groups) == 0 {
+		return out
+	}
+	type proc struct {
+		ppid int
+		cpu  time.Duration
+	}
+	procs := map[int]proc{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime(14) stime(15) cutime(16)
+		// cstime(17): comm may hold spaces, so fields count from its
+		// closing parenthesis.
+		end := bytes.LastIndexByte(raw, ')')
+		if end < 0 {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw[:bytes.IndexByte(raw, '(')])))
+		fields := strings.Fields(string(raw[end+1:]))
+		if err != nil || len(fields) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		var ticks int64
+		for _, f := range fields[11:15] {
+			n, _ := strconv.ParseInt(f, 10, 64)
+			ticks += n
+		}
+		// Clock ticks: 100 per second on Linux (USER_HZ).
+		procs[pid] = proc{ppid, time.Duration(ticks) * 10 * time.Millisecond}
+	}
+	for i, g := range groups {
+		roots := map[int]bool{}
+		for _, p := range g.pids {
+			roots[p] = true
+		}
+		for pid, p := range procs {
+			// In the group if it or an ancestor is one of its pids.
+			for q, hops := pid, 0; q > 1 && hops < 64; q, hops = procs[q].ppid, hops+1 {
+				if roots[q] {
+					out[i] += p.cpu
+					break
+				}
+			}
+		}
+	}
+	return out
 }

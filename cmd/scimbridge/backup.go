@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/postgres"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
@@ -36,7 +37,14 @@ func backupCommand() *command {
 					}
 					return fmt.Errorf("%s exists", *out)
 				}
-				_, st, err := com.open(ctx, c)
+				cfg, err := com.load()
+				if err != nil {
+					return err
+				}
+				if postgres.IsURL(cfg.DB) {
+					return errPostgresFile
+				}
+				st, err := openStore(ctx, cfg, existing, newLogger(cfg, c.stderr))
 				if err != nil {
 					return err
 				}
@@ -73,6 +81,9 @@ func restoreCommand() *command {
 				cfg, err := com.load()
 				if err != nil {
 					return err
+				}
+				if postgres.IsURL(cfg.DB) {
+					return errPostgresFile
 				}
 				return restore(ctx, c, *from, cfg.DB)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/store/postgres"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
@@ -40,7 +41,7 @@ func checkConfigCommand() *command {
 // database, on a throwaway one: what the doors and the directory sync
 // refuse (a CA file that holds no certificate) is refused here too.
 func buildsAnApp(ctx context.Context, cfg *config.Config) error {
-	if dir := filepath.Dir(cfg.DB); dir != "" {
+	if dir := filepath.Dir(cfg.DB); dir != "" && !postgres.IsURL(cfg.DB) {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("db: the directory of %s does not exist", cfg.DB)
 		}

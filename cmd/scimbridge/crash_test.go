@@ -100,7 +100,13 @@ var listenLine = regexp.MustCompile(`msg="scimbridge listening" addr=(\S+)`)
 // env adds to (and overrides) the test's environment.
 func startServer(t *testing.T, bin, db string, env ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--db", db)
+	return startServerArgs(t, bin, []string{"--db", db}, env...)
+}
+
+// startServerArgs is startServer with serve's flags given.
+func startServerArgs(t *testing.T, bin string, args []string, env ...string) *serverProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "SCIMBRIDGE_SCIM_TOKEN="+crashToken, "SCIMBRIDGE_LOG_LEVEL=info"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -85,6 +85,7 @@ func commands() []*command {
 		userCommand(),
 		backupCommand(),
 		restoreCommand(),
+		migrateDBCommand(),
 		completionCommand(),
 		{name: "version", summary: "print the version", define: func(_ *flagSet, c *cli) runFunc {
 			return func(context.Context, []string) error {

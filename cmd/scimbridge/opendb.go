@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/postgres"
 	"github.com/scimbridge/scimbridge/store/sqlite"
 )
 
@@ -26,7 +28,7 @@ func (fs *flagSet) common(withListen bool) *common {
 	var m *flagMeta
 	c.configPath, m = fs.text("config", "FILE", "YAML configuration file")
 	m.files = true
-	c.db, m = fs.text("db", "FILE", "the SQLite database file: the server's (default ./scimbridge.db)")
+	c.db, m = fs.text("db", "FILE", "the SQLite database file: the server's (default ./scimbridge.db), or a postgres:// URL")
 	m.files = true
 	return &c
 }
@@ -75,11 +77,21 @@ type backend interface {
 	Checkpoint(ctx context.Context) error
 }
 
-var _ backend = (*sqlite.DB)(nil)
+var (
+	_ backend = (*sqlite.DB)(nil)
+	_ backend = (*postgres.DB)(nil)
+)
 
 // openStore opens the database cfg.DB names. It is the one place that
-// knows which backend a --db value means (today a SQLite file).
+// knows which backend a --db value means: a postgres:// (postgresql://)
+// URL is PostgreSQL, anything else a SQLite file.
 func openStore(ctx context.Context, cfg *config.Config, mode openMode, log *slog.Logger) (backend, error) {
+	if postgres.IsURL(cfg.DB) {
+		// serve migrates an empty database (as it creates a SQLite file);
+		// every other command refuses one.
+		return postgres.Open(ctx, cfg.DB, postgres.Options{MaxConns: cfg.DBPool.MaxConns,
+			ConnectTimeout: cfg.DBPool.ConnectTimeout, Policy: cfg.Identity.Policy(), Existing: mode == existing})
+	}
 	if mode == existing {
 		if _, err := os.Stat(cfg.DB); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no database at %s: give the server's --db (or --config); only serve creates a database", cfg.DB)
@@ -113,3 +125,24 @@ func (c *common) open(ctx context.Context, cl *cli) (*config.Config, backend, er
 	}
 	return cfg, st, nil
 }
+
+// dbLabel is how logs and messages name the database: a URL without its
+// password or parameters.
+func dbLabel(dsn string) string {
+	if !postgres.IsURL(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	u.RawQuery = ""
+	return u.String()
+}
+
+// errPostgresFile is the answer of the commands that work on a SQLite
+// file (backup, restore) when --db is a PostgreSQL URL.
+var errPostgresFile = errors.New("the database is PostgreSQL: use pg_dump and pg_restore (or your provider's snapshots) for consistent copies")

@@ -17,6 +17,7 @@ import (
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/postgres"
 )
 
 func serveCommand() *command {
@@ -73,11 +74,15 @@ func (c *cli) serve(ctx context.Context, com *common, mode openMode, grace time.
 		}
 		defer pprofLn.Close()
 	}
-	unlock, err := lockDatabase(cfg.DB)
-	if err != nil {
-		return err
+	if !postgres.IsURL(cfg.DB) {
+		// Several nodes share a PostgreSQL database by design; the lock
+		// file keeps a second server off one SQLite file.
+		unlock, err := lockDatabase(cfg.DB)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	st, err := openStore(ctx, cfg, mode, log)
 	if err != nil {
 		return err
@@ -121,7 +126,7 @@ func (c *cli) serve(ctx context.Context, com *common, mode openMode, grace time.
 		scheme = "https"
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	log.Info("scimbridge listening", "addr", ln.Addr().String(), "db", cfg.DB,
+	log.Info("scimbridge listening", "addr", ln.Addr().String(), "db", dbLabel(cfg.DB),
 		"scim", scheme+"://"+ln.Addr().String()+app.SCIMPrefix, "version", version)
 	errc := make(chan error, 1)
 	go func() {

@@ -33,7 +33,12 @@ import (
 // Config is the whole configuration. config.example.yaml documents every key.
 type Config struct {
 	Listen string `yaml:"listen"`
-	DB     string `yaml:"db"`
+	// DB is a SQLite file path, or a postgres:// (postgresql://) URL for
+	// several nodes on one PostgreSQL database.
+	DB string `yaml:"db"`
+	// DBPool sizes this node's PostgreSQL connection pool (unused for
+	// SQLite).
+	DBPool DBPool `yaml:"db_pool"`
 	Log    Log    `yaml:"log"`
 	// MaxBodyBytes limits every request body.
 	MaxBodyBytes int64     `yaml:"max_body_bytes"`
@@ -135,6 +140,19 @@ type Bucket struct {
 	Burst     int     `yaml:"burst"`
 }
 
+// DBPool sizes a node's PostgreSQL connection pool (unused for SQLite).
+//
+//	db_pool:
+//	  max_conns: 20
+//	  connect_timeout: 5s
+type DBPool struct {
+	// MaxConns bounds this node's connections. Nodes × MaxConns must stay
+	// below the server's max_connections.
+	MaxConns int `yaml:"max_conns"`
+	// ConnectTimeout bounds opening one connection.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+}
+
 // SQLite tunes the embedded SQLite store.
 type SQLite struct {
 	// WALMaxBytes bounds the write-ahead log: past it the writer runs a
@@ -187,6 +205,7 @@ func Default() *Config {
 	return &Config{
 		Listen:       "127.0.0.1:8080",
 		DB:           "./scimbridge.db",
+		DBPool:       DBPool{MaxConns: 20, ConnectTimeout: 5 * time.Second},
 		Log:          Log{Level: "info", Format: "text"},
 		MaxBodyBytes: 1 << 20,
 		SCIM: SCIM{
@@ -344,6 +363,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DB == "" {
 		bad("db", "must not be empty")
+	}
+	if c.DBPool.MaxConns < 1 {
+		bad("db_pool.max_conns", "must be at least 1")
+	}
+	if c.DBPool.ConnectTimeout <= 0 {
+		bad("db_pool.connect_timeout", "must be a positive duration")
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

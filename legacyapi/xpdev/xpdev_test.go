@@ -18,6 +18,7 @@ import (
 	"github.com/scimbridge/scimbridge/legacyapi/legacytest"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/storetest"
+	"github.com/scimbridge/scimbridge/store/teststore"
 )
 
 type env struct {
@@ -31,7 +32,7 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	st := legacytest.OpenStore(t, nil)
+	st := teststore.Open(t, nil)
 	r := mux.NewRouter()
 	Mount(r, cfg, legacyapi.Deps{Store: st, MaxBody: 2048})
 	srv := httptest.NewServer(r)

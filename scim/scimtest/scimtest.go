@@ -1,5 +1,6 @@
 // Package scimtest starts the SCIM door on its own for tests: the SCIM
-// server on a real SQLite file in a temporary directory, mounted the way
+// server on a real SQLite file in a temporary directory (or a PostgreSQL
+// database: store/teststore), mounted the way
 // the composition root mounts it, served over HTTP on 127.0.0.1, with
 // bearer tokens the test hands out. It also holds what the conformance
 // suites share (conformance.go).
@@ -21,7 +22,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/teststore"
 )
 
 // Prefix is where the SCIM server is mounted, as in the application.
@@ -33,7 +36,7 @@ const Token = "scimtest-scim-token-0123456789"
 // Server is a running SCIM server.
 type Server struct {
 	URL   string // e.g. http://127.0.0.1:40123
-	Store *sqlite.DB
+	Store store.Store
 	// Tokens are the bearer tokens the server accepts; add more with Add.
 	Tokens *Tokens
 	logs   *logBuffer
@@ -56,7 +59,8 @@ func OpenStore(t testing.TB) *sqlite.DB {
 // configure adjusts them (page sizes, body limits, PATCH answers...).
 func Start(t testing.TB, configure ...func(*scim.Options)) *Server {
 	t.Helper()
-	st := OpenStore(t)
+	// SQLite, unless a test reruns the suite on PostgreSQL (teststore).
+	st := teststore.Open(t, nil)
 	logs := &logBuffer{}
 	tokens := NewTokens()
 	tokens.Add(Token, &scim.Principal{Name: "scimtest-token"})

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -14,14 +15,16 @@ import (
 type activityRow struct {
 	action, resourceType, resourceID string
 	resourceKey, userKey             int64
-	detail                           string
+	userID, detail                   string
 }
 
 // record appends an activity entry to the transaction's pending ones; they
 // are inserted together, in order, before the commit: a write of 10,000
-// members costs one insert, not 10,000 round trips.
-func (t *txn) record(action, resourceType, resourceID string, resourceKey, userKey int64, detail string) {
-	t.pending = append(t.pending, activityRow{action, resourceType, resourceID, resourceKey, userKey, detail})
+// members costs one insert, not 10,000 round trips. userID is the SCIM id
+// of the user userKey names: kept on the entry, it finds the user's
+// history after the user is gone.
+func (t *txn) record(action, resourceType, resourceID string, resourceKey, userKey int64, userID, detail string) {
+	t.pending = append(t.pending, activityRow{action, resourceType, resourceID, resourceKey, userKey, userID, detail})
 }
 
 // copyThreshold is the number of entries past which flushActivity uses COPY.
@@ -37,11 +40,11 @@ func (t *txn) flushActivity(ctx context.Context) error {
 		// COPY streams rows without a statement per row; identities are
 		// assigned in stream order.
 		_, err := t.pg.CopyFrom(ctx, pgx.Identifier{"activity"},
-			[]string{"at", "door", "principal", "address", "action", "resource_type", "resource_id", "resource_key", "user_key", "detail"},
+			[]string{"at", "door", "principal", "address", "action", "resource_type", "resource_id", "resource_key", "user_key", "user_id", "detail"},
 			pgx.CopyFromSlice(n, func(i int) ([]any, error) {
 				a := t.pending[i]
 				return []any{t.now, t.actor.Door, t.actor.Principal, t.actor.Address, a.action, a.resourceType, a.resourceID,
-					a.resourceKey, a.userKey, a.detail}, nil
+					a.resourceKey, a.userKey, a.userID, a.detail}, nil
 			}))
 		if err != nil {
 			return mapErr(err)
@@ -50,17 +53,18 @@ func (t *txn) flushActivity(ctx context.Context) error {
 		return nil
 	}
 	actions, types, ids, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	resKeys, userKeys := make([]int64, n), make([]int64, n)
+	resKeys, userKeys, userIDs := make([]int64, n), make([]int64, n), make([]string, n)
 	for i, a := range t.pending {
 		actions[i], types[i], ids[i], details[i] = a.action, a.resourceType, a.resourceID, a.detail
-		resKeys[i], userKeys[i] = a.resourceKey, a.userKey
+		resKeys[i], userKeys[i], userIDs[i] = a.resourceKey, a.userKey, a.userID
 	}
 	_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
- resource_key, user_key, detail)
- SELECT $1, $2, $3, $4, a, rt, ri, rk, uk, d
- FROM unnest($5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[]) WITH ORDINALITY AS x(a, rt, ri, rk, uk, d, n)
+ resource_key, user_key, user_id, detail)
+ SELECT $1, $2, $3, $4, a, rt, ri, rk, uk, ui, d
+ FROM unnest($5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+  WITH ORDINALITY AS x(a, rt, ri, rk, uk, ui, d, n)
  ORDER BY n`,
-		t.now, t.actor.Door, t.actor.Principal, t.actor.Address, actions, types, ids, resKeys, userKeys, details)
+		t.now, t.actor.Door, t.actor.Principal, t.actor.Address, actions, types, ids, resKeys, userKeys, userIDs, details)
 	if err != nil {
 		return err
 	}
@@ -68,12 +72,20 @@ func (t *txn) flushActivity(ctx context.Context) error {
 	return nil
 }
 
-// Record appends an activity entry that is not a resource change.
+// Record appends an activity entry that is not a resource change. An entry
+// that names its user by key alone gets the user's id.
 func (t *txn) Record(ctx context.Context, a store.Activity) error {
 	if a.Action == "" {
 		return store.Errorf(store.KindInvalid, "activity needs an action")
 	}
-	t.record(a.Action, a.ResourceType, a.ResourceID, a.ResourceKey, a.UserKey, a.Detail)
+	if a.UserID == "" && a.UserKey != 0 {
+		if a.ResourceType == "User" && a.ResourceKey == a.UserKey && a.ResourceID != "" {
+			a.UserID = a.ResourceID
+		} else if err := t.queryRow(ctx, []any{&a.UserID}, `SELECT id FROM users WHERE key = $1`, a.UserKey); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	t.record(a.Action, a.ResourceType, a.ResourceID, a.ResourceKey, a.UserKey, a.UserID, a.Detail)
 	return nil
 }
 
@@ -95,7 +107,7 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 	if q.UserKey != 0 {
 		add("user_key = ?", q.UserKey)
 	}
-	for _, f := range []struct{ col, v string }{{"resource_id", q.ResourceID}, {"door", q.Door}, {"action", q.Action}, {"address", q.Address}} {
+	for _, f := range []struct{ col, v string }{{"user_id", q.UserID}, {"resource_id", q.ResourceID}, {"door", q.Door}, {"action", q.Action}, {"address", q.Address}} {
 		if f.v == "" {
 			continue
 		}
@@ -128,7 +140,7 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 	}
 	n := len(args)
 	rows, err := r.query(ctx, `SELECT seq, at, door, principal, address, action, resource_type, resource_id,
- resource_key, user_key, detail FROM activity`+where+order+" LIMIT $"+itoa(n+1)+" OFFSET $"+itoa(n+2),
+ resource_key, user_key, user_id, detail FROM activity`+where+order+" LIMIT $"+itoa(n+1)+" OFFSET $"+itoa(n+2),
 		append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -139,7 +151,7 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 		var a store.Activity
 		var at time.Time
 		if err := rows.Scan(&a.Seq, &at, &a.Actor.Door, &a.Actor.Principal, &a.Actor.Address, &a.Action,
-			&a.ResourceType, &a.ResourceID, &a.ResourceKey, &a.UserKey, &a.Detail); err != nil {
+			&a.ResourceType, &a.ResourceID, &a.ResourceKey, &a.UserKey, &a.UserID, &a.Detail); err != nil {
 			return nil, 0, err
 		}
 		a.At = at.UTC()

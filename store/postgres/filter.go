@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,13 +39,21 @@ type table struct {
 	catalog *store.Catalog
 	columns map[string]column // canonical attribute name → column
 	hasDoc  bool
+	// externalCode is the table's resource_type in external_ids.
+	externalCode int
 }
 
+// externalIDCol stands for externalId in the column maps: the value lives
+// in external_ids, per provisioning domain, and every use of it
+// (comparison, sort, cursor) goes through that table with the domain
+// bound (externalid.go).
+const externalIDCol = "x.external_id"
+
 var userTable = &table{
-	name: "users", alias: "u", catalog: store.UserAttrs, hasDoc: true,
+	name: "users", alias: "u", catalog: store.UserAttrs, hasDoc: true, externalCode: externalUser,
 	columns: map[string]column{
 		"id":                {"u.id", colText},
-		"externalId":        {"u.external_id", colText},
+		"externalId":        {externalIDCol, colText},
 		"userName":          {"u.user_name", colTextNoCase},
 		"displayName":       {"u.display_name", colTextNoCase},
 		"active":            {"u.active", colBool},
@@ -59,10 +65,10 @@ var userTable = &table{
 }
 
 var groupTable = &table{
-	name: "groups", alias: "g", catalog: store.GroupAttrs,
+	name: "groups", alias: "g", catalog: store.GroupAttrs, externalCode: externalGroup,
 	columns: map[string]column{
 		"id":                {"g.id", colText},
-		"externalId":        {"g.external_id", colText},
+		"externalId":        {externalIDCol, colText},
 		"displayName":       {"g.display_name", colTextNoCase},
 		"meta.created":      {"g.created", colTime},
 		"meta.lastModified": {"g.last_modified", colTime},
@@ -83,9 +89,11 @@ func invalidFilter(format string, args ...any) error {
 	return store.FieldErrorf(store.KindInvalid, "filter", format, args...)
 }
 
-// buildSelect turns q into a page query and a count query.
-func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
-	b := &builder{t: t}
+// buildSelect turns q into a page query and a count query; externalIds
+// are those of domain. cols renders the selected columns given the
+// placeholder that binds domain.
+func buildSelect(t *table, cols func(domain string) string, q store.Query, domain string) (*selectSQL, error) {
+	b := &builder{t: t, domain: domain}
 	if q.Filter != nil {
 		if err := b.expr(q.Filter, t.scope()); err != nil {
 			return nil, err
@@ -104,9 +112,13 @@ func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
 		if !ok || def.Type == store.TypeComplex {
 			return nil, store.FieldErrorf(store.KindInvalid, "sortBy", "cannot sort by %q", q.SortBy)
 		}
-		var err error
-		if sortExpr, err = t.sortExpr(def); err != nil {
-			return nil, err
+		if def.Name == "externalId" {
+			sortExpr = externalIDExpr(t.externalCode, t.alias, b.param(domain))
+		} else {
+			var err error
+			if sortExpr, err = t.sortExpr(def); err != nil {
+				return nil, err
+			}
 		}
 		sortDef = def
 	}
@@ -116,7 +128,7 @@ func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
 	}
 	key := t.alias + ".key"
 	if q.UseCursor && q.Cursor != "" {
-		c, err := decodeCursor(t, q)
+		c, err := store.DecodeCursor(t.name, domain, q)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +170,7 @@ func buildSelect(t *table, cols string, q store.Query) (*selectSQL, error) {
 	// The page's keys first, then its rows: PostgreSQL would otherwise
 	// compute every selected column (a user's groups, its document) for
 	// the rows OFFSET skips too.
-	s := &selectSQL{table: t.name, sql: "SELECT " + cols + from + " JOIN (SELECT " + key + from + whereSQL + order + limit +
+	s := &selectSQL{table: t.name, sql: "SELECT " + cols(b.param(domain)) + from + " JOIN (SELECT " + key + from + whereSQL + order + limit +
 		") page ON page.key = " + key + order}
 	s.args = b.args
 	s.countSQL = "SELECT count(*)" + from
@@ -256,9 +268,11 @@ func (t *table) scope() scope {
 }
 
 type builder struct {
-	t    *table
-	sb   strings.Builder
-	args []any
+	t *table
+	// domain is the provisioning domain whose externalIds filters see.
+	domain string
+	sb     strings.Builder
+	args   []any
 }
 
 // param binds v and returns its placeholder.
@@ -330,7 +344,28 @@ func (b *builder) compare(c store.Compare, sc scope) error {
 		fmt.Fprintf(&b.sb, "(%s.doc #> %s) IS NOT NULL", b.t.alias, jsonPath(strings.Split(def.Name, ".")))
 		return nil
 	}
+	if def.Name == "externalId" && expr == externalIDCol {
+		return b.externalID(def, c)
+	}
 	return b.comparison(expr, def, c.Op, c.Value)
+}
+
+// externalID renders a comparison of externalId in the builder's domain
+// as a lookup in external_ids, on its (resource_type, domain, external_id)
+// index. ne matches resources without a value too, as for any attribute.
+func (b *builder) externalID(def store.AttrDef, c store.Compare) error {
+	op := c.Op
+	if op == store.OpNe {
+		op = store.OpEq
+		b.sb.WriteString("NOT ")
+	}
+	fmt.Fprintf(&b.sb, "%s.key IN (SELECT x.resource_key FROM external_ids x WHERE x.resource_type = %d AND x.domain = %s AND ",
+		b.t.alias, b.t.externalCode, b.param(b.domain))
+	if err := b.comparison(externalIDCol, def, op, c.Value); err != nil {
+		return err
+	}
+	b.sb.WriteString(")")
+	return nil
 }
 
 // present renders "attr pr" for a multi-valued attribute.
@@ -462,7 +497,7 @@ func (b *builder) comparison(expr string, def store.AttrDef, op store.Op, value 
 	}
 	switch def.Type {
 	case store.TypeBoolean:
-		v, ok := asBool(value)
+		v, ok := store.FilterBool(value)
 		if !ok {
 			return invalidFilter("%s needs true or false", def.Name)
 		}
@@ -480,7 +515,7 @@ func (b *builder) comparison(expr string, def store.AttrDef, op store.Op, value 
 		if !ok {
 			return invalidFilter("%s needs a dateTime string", def.Name)
 		}
-		ts, err := parseDateTime(s)
+		ts, err := store.ParseDateTime(s)
 		if err != nil {
 			return invalidFilter("%s: %q is not an RFC 3339 dateTime", def.Name, s)
 		}
@@ -506,6 +541,11 @@ func (b *builder) comparison(expr string, def store.AttrDef, op store.Op, value 
 	}
 	if def.Type == store.TypeBinary && op != store.OpEq && op != store.OpNe {
 		return invalidFilter("operator %s does not apply to binary %s", op, def.Name)
+	}
+	if b.t == userTable && def.Name == "userName" && (op == store.OpEq || op == store.OpNe) {
+		// Equal userNames are those with equal store.UserNameKey, as for
+		// uniqueness, looked up on the key's unique index.
+		return b.ordered("u.user_name_key", "u.user_name_key", op, store.UserNameKey(s), def)
 	}
 	lhs := expr
 	if !def.CaseExact {
@@ -548,65 +588,6 @@ func (b *builder) ordered(lhs, raw string, op store.Op, v any, def store.AttrDef
 	return nil
 }
 
-func asBool(v any) (bool, bool) {
-	switch v := v.(type) {
-	case bool:
-		return v, true
-	case string:
-		switch strings.ToLower(v) {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		}
-	}
-	return false, false
-}
-
-func parseDateTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("bad dateTime %q", s)
-}
-
-// cursor is the keyset position after the last row of a page. Sig binds it
-// to the query it came from, so it cannot be replayed against another.
-type cursor struct {
-	Key   int64  `json:"k"`
-	Value any    `json:"v,omitempty"`
-	Null  bool   `json:"n,omitempty"`
-	Sig   string `json:"s"`
-}
-
-func querySig(t *table, q store.Query) string {
-	return fmt.Sprintf("%s|%s|%t|%v", t.name, strings.ToLower(q.SortBy), q.Descending, q.Filter)
-}
-
-func encodeCursor(t *table, q store.Query, key int64, v any) string {
-	c := cursor{Key: key, Value: v, Null: v == nil, Sig: shortHash(querySig(t, q))}
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(t *table, q store.Query) (*cursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-	if err != nil {
-		return nil, badCursor()
-	}
-	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.Sig != shortHash(querySig(t, q)) {
-		return nil, badCursor()
-	}
-	return &c, nil
-}
-
-func badCursor() error {
-	return store.FieldErrorf(store.KindInvalid, "cursor", "cursor is invalid or belongs to another query")
-}
-
 // cursorValue turns a cursor's sort value, as JSON decoded it, back into
 // the Go type the sort expression binds.
 func cursorValue(def store.AttrDef, v any) (any, error) {
@@ -614,36 +595,27 @@ func cursorValue(def store.AttrDef, v any) (any, error) {
 	case store.TypeDateTime:
 		s, ok := v.(string)
 		if !ok {
-			return nil, badCursor()
+			return nil, store.BadCursor()
 		}
 		ts, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return nil, badCursor()
+			return nil, store.BadCursor()
 		}
 		return ts, nil
 	case store.TypeBoolean:
 		if _, ok := v.(bool); !ok {
-			return nil, badCursor()
+			return nil, store.BadCursor()
 		}
 	case store.TypeInteger, store.TypeDecimal:
 		if _, ok := v.(float64); !ok {
-			return nil, badCursor()
+			return nil, store.BadCursor()
 		}
 	default:
 		if _, ok := v.(string); !ok {
-			return nil, badCursor()
+			return nil, store.BadCursor()
 		}
 	}
 	return v, nil
-}
-
-func shortHash(s string) string {
-	var h uint64 = 14695981039346656037
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return strconv.FormatUint(h, 36)
 }
 
 // sortValue reads the sort expression's value for one row, for a cursor.
@@ -652,12 +624,18 @@ func (r *reader) sortValue(ctx context.Context, t *table, q store.Query, key int
 		return nil, nil
 	}
 	def, _ := t.catalog.Lookup(q.SortBy)
-	expr, err := t.sortExpr(def)
-	if err != nil {
-		return nil, err
+	args := []any{key}
+	var expr string
+	if def.Name == "externalId" {
+		expr, args = externalIDExpr(t.externalCode, t.alias, "$2"), append(args, store.DomainOf(ctx))
+	} else {
+		var err error
+		if expr, err = t.sortExpr(def); err != nil {
+			return nil, err
+		}
 	}
 	var v any
-	err = r.queryRow(ctx, []any{&v}, fmt.Sprintf("SELECT %s FROM %s %s WHERE %s.key = $1", expr, t.name, t.alias, t.alias), key)
+	err := r.queryRow(ctx, []any{&v}, fmt.Sprintf("SELECT %s FROM %s %s WHERE %s.key = $1", expr, t.name, t.alias, t.alias), args...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

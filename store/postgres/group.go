@@ -12,8 +12,12 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-const groupCols = `g.key, g.id, g.display_name, g.external_id, g.created, g.last_modified, g.version,
+// groupCols selects a group, its externalId in the domain bound at
+// placeholder domain.
+func groupCols(domain string) string {
+	return `g.key, g.id, g.display_name, ` + externalIDExpr(externalGroup, "g", domain) + `, g.created, g.last_modified, g.version,
  g.source, g.source_id, g.source_dn`
+}
 
 func scanGroup(row pgx.Row) (*store.Group, error) {
 	var (
@@ -32,12 +36,14 @@ func scanGroup(row pgx.Row) (*store.Group, error) {
 
 func notFoundGroup() error { return store.Errorf(store.KindNotFound, "group not found") }
 
+// getGroup reads the group where finds, with its externalId in the
+// context's domain (bound after where's own arguments).
 func (r *reader) getGroup(ctx context.Context, withMembers bool, where string, args ...any) (*store.Group, error) {
-	sql := `SELECT ` + groupCols + ` FROM groups g WHERE ` + where
+	sql := `SELECT ` + groupCols("$"+itoa(len(args)+1)) + ` FROM groups g WHERE ` + where
 	if r.tx != nil {
 		sql += ` FOR NO KEY UPDATE OF g`
 	}
-	g, err := scanGroup(r.q.QueryRow(ctx, sql, args...))
+	g, err := scanGroup(r.q.QueryRow(ctx, sql, append(args, store.DomainOf(ctx))...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFoundGroup()
 	}
@@ -129,7 +135,7 @@ func memberTypeCode(t store.MemberType) int16 {
 
 // ListGroups runs a query over groups.
 func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPage, error) {
-	sel, err := buildSelect(groupTable, groupCols, q)
+	sel, err := buildSelect(groupTable, groupCols, q, store.DomainOf(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -161,14 +167,18 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 		g.ID = newID()
 	}
 	g.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
-	err := t.guarded(ctx, []any{&g.Key}, `INSERT INTO groups (id, display_name, external_id, created, last_modified, version,
- source, source_id, source_dn) VALUES ($1, $2, $3, $4, $4, 1, $5, $6, $7) RETURNING key`,
-		g.ID, g.DisplayName, nullStr(g.ExternalID), t.now,
-		nullStr(g.Source.Name), nullStr(g.Source.ID), nullStr(g.Source.DN))
+	err := t.guarded(ctx, []any{&g.Key}, `WITH g AS (
+ INSERT INTO groups (id, display_name, created, last_modified, version, source, source_id, source_dn)
+ VALUES ($1, $2, $3, $3, 1, $4, $5, $6) RETURNING key AS k),
+ x AS (INSERT INTO external_ids (resource_type, resource_key, domain, external_id)
+  SELECT 1, k, $7, $8 FROM g WHERE $8::text <> '')
+SELECT k FROM g`,
+		g.ID, g.DisplayName, t.now, nullStr(g.Source.Name), nullStr(g.Source.ID), nullStr(g.Source.DN),
+		store.DomainOf(ctx), g.ExternalID)
 	if err != nil {
 		return err
 	}
-	t.record("group.create", "Group", g.ID, g.Key, 0, "displayName="+g.DisplayName)
+	t.record("group.create", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName)
 	if len(g.Members) == 0 {
 		return nil
 	}
@@ -206,18 +216,23 @@ func (t *txn) UpdateGroup(ctx context.Context, id string, fn func(g *store.Group
 	}
 	g.Meta.Version++
 	g.Meta.LastModified = t.now
-	err = t.guarded(ctx, nil, `UPDATE groups SET display_name = $1, external_id = $2, last_modified = $3, version = $4,
- source = $5, source_id = $6, source_dn = $7 WHERE key = $8`,
-		g.DisplayName, nullStr(g.ExternalID), t.now, g.Meta.Version,
+	err = t.guarded(ctx, nil, `UPDATE groups SET display_name = $1, last_modified = $2, version = $3,
+ source = $4, source_id = $5, source_dn = $6 WHERE key = $7`,
+		g.DisplayName, t.now, g.Meta.Version,
 		nullStr(g.Source.Name), nullStr(g.Source.ID), nullStr(g.Source.DN), g.Key)
 	if err != nil {
 		return nil, err
+	}
+	if g.ExternalID != old.ExternalID {
+		if err := t.setExternalID(ctx, externalGroup, g.Key, g.ExternalID); err != nil {
+			return nil, err
+		}
 	}
 	detail := "displayName=" + g.DisplayName
 	if g.DisplayName != old.DisplayName {
 		detail = fmt.Sprintf("displayName %q → %q", old.DisplayName, g.DisplayName)
 	}
-	t.record("group.update", "Group", g.ID, g.Key, 0, detail)
+	t.record("group.update", "Group", g.ID, g.Key, 0, "", detail)
 	return &g, nil
 }
 
@@ -236,7 +251,7 @@ func (t *txn) DeleteGroup(ctx context.Context, id string) error {
 DELETE FROM groups WHERE key = $1`, g.Key, t.now); err != nil {
 		return err
 	}
-	t.record("group.delete", "Group", g.ID, g.Key, 0, "displayName="+g.DisplayName)
+	t.record("group.delete", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName)
 	return nil
 }
 
@@ -260,16 +275,18 @@ func (t *txn) resolveMembers(ctx context.Context, g *store.Group, refs []store.M
 			continue
 		}
 		seen[ref.ID] = true
-		if ref.Type != store.MemberGroup {
-			userIDs = append(userIDs, ref.ID)
-		}
-		if ref.Type != store.MemberUser {
-			groupIDs = append(groupIDs, ref.ID)
-		}
+		// The type is a hint (see below): every id is looked for among
+		// users, and among groups when hinted so or not a user.
+		userIDs = append(userIDs, ref.ID)
 	}
 	users, err := t.keysOf(ctx, "users", userIDs, "")
 	if err != nil {
 		return nil, err
+	}
+	for _, ref := range refs {
+		if _, ok := users[ref.ID]; (!ok || ref.Type == store.MemberGroup) && storable(ref.ID) {
+			groupIDs = append(groupIDs, ref.ID)
+		}
 	}
 	groups, err := t.keysOf(ctx, "groups", groupIDs, " FOR KEY SHARE")
 	if err != nil {
@@ -282,12 +299,15 @@ func (t *txn) resolveMembers(ctx context.Context, g *store.Group, refs []store.M
 			continue
 		}
 		seen[ref.ID] = true
-		if key, ok := users[ref.ID]; ok && ref.Type != store.MemberGroup {
-			out = append(out, resolvedMember{0, key, ref.ID})
+		// The type picks which table is looked at first, and a hint the
+		// id contradicts is corrected, not an error.
+		userKey, isUser := users[ref.ID]
+		key, isGroup := groups[ref.ID]
+		if isUser && (ref.Type != store.MemberGroup || !isGroup) {
+			out = append(out, resolvedMember{0, userKey, ref.ID})
 			continue
 		}
-		key, ok := groups[ref.ID]
-		if !ok || ref.Type == store.MemberUser {
+		if !isGroup {
 			return nil, noMember(ref.ID)
 		}
 		if key == g.Key {
@@ -365,12 +385,12 @@ func (t *txn) insertMembers(ctx context.Context, g *store.Group, ms []resolvedMe
 		if !added[memberKey{m.typ, m.key}] {
 			continue
 		}
-		userKey := int64(0)
+		userKey, userID := int64(0), ""
 		if m.typ == 0 {
-			userKey = m.key
+			userKey, userID = m.key, m.id
 			userKeys = append(userKeys, m.key)
 		}
-		t.record("group.members.add", "Group", g.ID, g.Key, userKey, "member="+m.id)
+		t.record("group.members.add", "Group", g.ID, g.Key, userKey, userID, "member="+m.id)
 	}
 	touched, err := t.touch(ctx, g.Key, bumpGroup, userKeys)
 	if err != nil {
@@ -504,12 +524,12 @@ func (t *txn) deleteMembers(ctx context.Context, g *store.Group, ms []resolvedMe
 		if !removed[memberKey{m.typ, m.key}] {
 			continue
 		}
-		userKey := int64(0)
+		userKey, userID := int64(0), ""
 		if m.typ == 0 {
-			userKey = m.key
+			userKey, userID = m.key, m.id
 			userKeys = append(userKeys, m.key)
 		}
-		t.record("group.members.remove", "Group", g.ID, g.Key, userKey, "member="+m.id)
+		t.record("group.members.remove", "Group", g.ID, g.Key, userKey, userID, "member="+m.id)
 	}
 	if _, err := t.touch(ctx, g.Key, bumpGroup, userKeys); err != nil {
 		return 0, err

@@ -16,15 +16,19 @@ func seedSQL(t testing.TB, db *DB, n int) {
 	t.Helper()
 	ctx := context.Background()
 	for _, q := range []string{
-		`INSERT INTO users (id, user_name, external_id, display_name, active, created, last_modified, version, doc)
- SELECT 'id-' || i, 'user' || i, 'ext-' || i, 'User ' || i, i % 2 = 0, now(), now(), 1,
+		`INSERT INTO users (id, user_name, user_name_key, display_name, active, created, last_modified, version, doc)
+ SELECT 'id-' || i, 'user' || i, 'user' || i, 'User ' || i, i % 2 = 0, now(), now(), 1,
   jsonb_build_object('userName', 'user' || i, 'active', i % 2 = 0, 'title', 'T' || (i % 7),
    'emails', jsonb_build_array(jsonb_build_object('value', 'user' || i || '@example.com', 'type', 'work')))
  FROM generate_series(1, $1) AS i`,
 		`INSERT INTO user_emails (user_key, pos, value, type, is_primary)
  SELECT key, 0, user_name || '@example.com', 'work', false FROM users`,
-		`INSERT INTO groups (id, display_name, external_id, created, last_modified, version)
- SELECT 'gid-' || i, 'Group ' || i, 'gext-' || i, now(), now(), 1 FROM generate_series(1, $1 / 10) AS i`,
+		`INSERT INTO groups (id, display_name, created, last_modified, version)
+ SELECT 'gid-' || i, 'Group ' || i, now(), now(), 1 FROM generate_series(1, $1 / 10) AS i`,
+		`INSERT INTO external_ids (resource_type, resource_key, domain, external_id)
+ SELECT 0, key, 'default', 'ext-' || substr(id, 4) FROM users`,
+		`INSERT INTO external_ids (resource_type, resource_key, domain, external_id)
+ SELECT 1, key, 'default', 'gext-' || substr(id, 5) FROM groups`,
 		`INSERT INTO memberships (group_key, member_type, member_key)
  SELECT g.key, 0, u.key FROM users u JOIN groups g ON g.key = 1 + u.key % ($1 / 10)`,
 	} {
@@ -54,7 +58,7 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 	cases := []struct {
 		name  string
 		t     *table
-		cols  string
+		cols  func(domain string) string
 		query store.Query
 	}{
 		{"userName", userTable, userColsWithGroups, eq("userName")},
@@ -71,7 +75,7 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, tc := range cases {
-		sel, err := buildSelect(tc.t, tc.cols, tc.query)
+		sel, err := buildSelect(tc.t, tc.cols, tc.query, store.DefaultDomain)
 		if err != nil {
 			t.Fatal(err)
 		}

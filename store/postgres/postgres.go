@@ -13,9 +13,12 @@
 // across nodes, and a stale If-Match fails with PreconditionFailed. Members
 // being added to a group are locked FOR KEY SHARE, so a concurrent delete
 // of the member waits instead of leaving a dangling membership. Uniqueness
-// (userName and group displayName case-insensitively, externalId, the
-// directory identity) is enforced by unique indexes, so concurrent creates
-// of one name leave exactly one winner on any number of nodes.
+// (userName by store.UserNameKey, group displayName case-insensitively,
+// the directory identity) is enforced by unique indexes, so concurrent
+// creates of one name leave exactly one winner on any number of nodes.
+// E-mail addresses are unique by policy (store.Policy), checked under a
+// transaction-scoped advisory lock per address, which serialises the
+// writers of one address across nodes.
 //
 // Row locks make hot rows (a group receiving members from several identity
 // provider threads at once) queue rather than fail, which serialisable or
@@ -37,7 +40,9 @@
 // own transaction, under a PostgreSQL advisory lock: several nodes starting
 // at once migrate once, and the others wait and then find the schema
 // current. A node whose binary knows fewer migrations than the database has
-// keeps running (migrations only add), so nodes can be upgraded one by one.
+// keeps running, so nodes can be upgraded one by one: from 0005 (the first
+// schema a release opens) on, migrations only add. (0005 drops the
+// externalId columns, which no released binary read.)
 //
 // Text that is compared, sorted or unique is stored COLLATE "C", and
 // case-insensitive comparisons go through lower() on it, which folds ASCII
@@ -72,6 +77,9 @@ var migrations embed.FS
 
 // Options tune the backend; the zero value is sane.
 type Options struct {
+	// Policy is the operator's choice of identity rules (shared e-mail
+	// addresses); the zero value is the default.
+	Policy store.Policy
 	// MaxConns is the connection pool's size; 0 means 20. Each node holds
 	// at most this many connections, so nodes × MaxConns must stay under
 	// the server's max_connections.
@@ -80,13 +88,21 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Now overrides the clock (tests).
 	Now func() time.Time
+	// Existing refuses a database that holds no scimbridge schema yet
+	// (ErrNoSchema) instead of creating it: only serve creates one.
+	Existing bool
 }
+
+// ErrNoSchema is Open's error, with Options.Existing, for a database that
+// scimbridge has never migrated.
+var ErrNoSchema = errors.New("postgres: the database holds no scimbridge schema; only serve creates one")
 
 // DB is a Store on one PostgreSQL database.
 type DB struct {
 	reader
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool   *pgxpool.Pool
+	now    func() time.Time
+	policy store.Policy
 
 	// locks are the connections holding advisory locks (TryLock), closed
 	// by Close: the pool waits for every connection it lent.
@@ -141,11 +157,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrate(ctx, pool, opts.Existing); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: migrate %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+		if errors.Is(err, ErrNoSchema) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("postgres: open %s@%s/%s: %w", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
-	db := &DB{pool: pool, now: opts.Now, locks: map[*pgxpool.Conn]bool{}}
+	db := &DB{pool: pool, now: opts.Now, policy: opts.Policy, locks: map[*pgxpool.Conn]bool{}}
 	db.reader = reader{q: pool, clock: opts.Now}
 	return db, nil
 }
@@ -227,7 +246,7 @@ func (db *DB) TryLock(ctx context.Context, name string) (unlock func(), ok bool,
 	}, true, nil
 }
 
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrate(ctx context.Context, pool *pgxpool.Pool, existing bool) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -246,6 +265,15 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			_ = conn.Conn().Close(ctx)
 		}
 	}()
+	if existing {
+		var found bool
+		if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&found); err != nil {
+			return err
+		}
+		if !found {
+			return ErrNoSchema
+		}
+	}
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL)`); err != nil {
 		return err
 	}
@@ -264,6 +292,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			if fill := backfill(m.version); fill != nil {
+				if err := fill(ctx, tx); err != nil {
+					return fmt.Errorf("%s: %w", m.name, err)
+				}
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, now())`, m.version)
 			return err
@@ -390,8 +423,6 @@ func conflict(constraint string) error {
 	switch constraint {
 	case "users_user_name":
 		return store.FieldErrorf(store.KindConflict, "userName", "userName is already taken")
-	case "users_external_id", "groups_external_id":
-		return store.FieldErrorf(store.KindConflict, "externalId", "externalId is already taken")
 	case "groups_display_name":
 		return store.FieldErrorf(store.KindConflict, "displayName", "a group with this displayName exists")
 	case "users_source", "groups_source":

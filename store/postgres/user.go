@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,8 +15,12 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-const userCols = `u.key, u.id, u.user_name, u.external_id, u.display_name, u.active, u.created,
+// userCols selects a user, its externalId in the domain bound at
+// placeholder domain.
+func userCols(domain string) string {
+	return `u.key, u.id, u.user_name, ` + externalIDExpr(externalUser, "u", domain) + `, u.display_name, u.active, u.created,
  u.last_modified, u.version, u.password_hash, u.source, u.source_id, u.source_dn, u.doc`
+}
 
 // userGroupsCol reads a user's direct groups in the same statement as the
 // user, as a JSON array of [id, key, displayName]: one query per read.
@@ -23,7 +28,7 @@ const userGroupsCol = `(SELECT coalesce(json_agg(json_build_array(g.id, g.key, g
  FROM memberships m JOIN groups g ON g.key = m.group_key WHERE m.member_type = 0 AND m.member_key = u.key)`
 
 // userColsWithGroups selects a user and its direct groups.
-const userColsWithGroups = userCols + `, ` + userGroupsCol
+func userColsWithGroups(domain string) string { return userCols(domain) + `, ` + userGroupsCol }
 
 // scanUser reads a row of userCols, or of userColsWithGroups when
 // withGroups is set.
@@ -64,12 +69,14 @@ func scanUser(row pgx.Row, withGroups bool) (*store.User, error) {
 	return &u, nil
 }
 
+// getUser reads the user where finds, with its externalId in the
+// context's domain (bound after where's own arguments).
 func (r *reader) getUser(ctx context.Context, where string, arg ...any) (*store.User, error) {
-	sql := `SELECT ` + userColsWithGroups + ` FROM users u WHERE ` + where
+	sql := `SELECT ` + userColsWithGroups("$"+itoa(len(arg)+1)) + ` FROM users u WHERE ` + where
 	if r.tx != nil {
 		sql += ` FOR NO KEY UPDATE OF u`
 	}
-	u, err := scanUser(r.q.QueryRow(ctx, sql, arg...), true)
+	u, err := scanUser(r.q.QueryRow(ctx, sql, append(arg, store.DomainOf(ctx))...), true)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.Errorf(store.KindNotFound, "user not found")
 	}
@@ -97,12 +104,31 @@ func (r *reader) GetUserByKey(ctx context.Context, key int64) (*store.User, erro
 	return r.getUser(ctx, `u.key = $1`, key)
 }
 
-// GetUserByUserName matches userName case-insensitively.
+// GetUserByUserName finds the user whose userName equals userName under
+// store.UserNameKey: one lookup of a unique key. Only when that user is
+// missing or its name is not userName exactly is a name parked by the
+// migration (backfill.go) looked for, and preferred if it matches exactly.
 func (r *reader) GetUserByUserName(ctx context.Context, userName string) (*store.User, error) {
 	if !storable(userName) {
 		return nil, notFoundUser()
 	}
-	return r.getUser(ctx, `lower(u.user_name) = $1`, fold(userName))
+	key := store.UserNameKey(userName)
+	if !storable(key) {
+		return nil, notFoundUser()
+	}
+	u, err := r.getUser(ctx, `u.user_name_key = $1`, key)
+	if err != nil && !store.IsNotFound(err) || err == nil && u.UserName == userName {
+		return u, err
+	}
+	lo, hi := parkedRange(key)
+	parked, perr := r.getUser(ctx, `u.user_name_key > $1 AND u.user_name_key < $2 AND u.user_name = $3`, lo, hi, userName)
+	switch {
+	case perr == nil:
+		return parked, nil
+	case !store.IsNotFound(perr):
+		return nil, perr
+	}
+	return u, err
 }
 
 // GetUserBySource returns the user synced from source with that identity.
@@ -204,7 +230,7 @@ func (r *reader) ListUsers(ctx context.Context, q store.Query) (*store.UserPage,
 	if q.Related {
 		cols = userColsWithGroups
 	}
-	sel, err := buildSelect(userTable, cols, q)
+	sel, err := buildSelect(userTable, cols, q, store.DomainOf(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +282,7 @@ func scanPage[T any](ctx context.Context, r *reader, t *table, q store.Query, se
 	if err != nil {
 		return nil, "", err
 	}
-	return out, encodeCursor(t, q, last, v), nil
+	return out, store.EncodeCursor(t.name, store.DomainOf(ctx), q, last, v), nil
 }
 
 // total counts the query's matches, avoiding the count where the page
@@ -306,20 +332,29 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	pos, values, types, primary := emailRows(u)
-	// The user and its e-mails in one statement (one round trip).
+	// The user, its e-mails and its externalId in one statement (one
+	// round trip).
 	err = t.guarded(ctx, []any{&u.Key}, `WITH u AS (
- INSERT INTO users (id, user_name, external_id, display_name, active, created, last_modified, version,
+ INSERT INTO users (id, user_name, user_name_key, display_name, active, created, last_modified, version,
   password_hash, source, source_id, source_dn, doc)
  VALUES ($1, $6, $7, $8, $9, $10, $10, 1, $11, $12, $13, $14, $15) RETURNING key AS k),
- e AS (`+insertEmails+`)
+ e AS (`+insertEmails+`),
+ x AS (INSERT INTO external_ids (resource_type, resource_key, domain, external_id)
+  SELECT 0, k, $16, $17 FROM u WHERE $17::text <> '')
 SELECT k FROM u`,
 		u.ID, pos, values, types, primary,
-		u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, t.now,
-		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), string(doc))
+		u.UserName, store.UserNameKey(u.UserName), nullStr(u.DisplayName), u.Active, t.now,
+		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), string(doc),
+		store.DomainOf(ctx), u.ExternalID)
 	if err != nil {
 		return err
 	}
-	t.record("user.create", "User", u.ID, u.Key, u.Key, "userName="+u.UserName)
+	// After the insert, so that a taken userName is the conflict reported
+	// when both are taken (the write rolls back either way).
+	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(nil, u)); err != nil {
+		return err
+	}
+	t.record("user.create", "User", u.ID, u.Key, u.Key, u.ID, "userName="+u.UserName)
 	return nil
 }
 
@@ -347,16 +382,22 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if err != nil {
 		return nil, err
 	}
-	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source {
+	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source && u.ExternalID == old.ExternalID {
 		return old, nil
+	}
+	// The key column changes only with the name's key: a user parked by
+	// the migration stays parked until it is renamed.
+	var nameKey *string
+	if k := store.UserNameKey(u.UserName); k != store.UserNameKey(old.UserName) {
+		nameKey = &k
 	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
-	sql := `UPDATE users SET user_name = $2, external_id = $3, display_name = $4, active = $5, last_modified = $6,
- version = $7, password_hash = $8, source = $9, source_id = $10, source_dn = $11, doc = $12 WHERE key = $1`
-	args := []any{u.Key, u.UserName, nullStr(u.ExternalID), nullStr(u.DisplayName), u.Active, t.now, u.Meta.Version,
+	sql := `UPDATE users SET user_name = $2, user_name_key = coalesce($3, user_name_key), display_name = $4, active = $5,
+ last_modified = $6, version = $7, password_hash = $8, source = $9, source_id = $10, source_dn = $11, doc = $12 WHERE key = $1`
+	args := []any{u.Key, u.UserName, nameKey, nullStr(u.DisplayName), u.Active, t.now, u.Meta.Version,
 		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), string(doc)}
-	if u.UserName != old.UserName || u.ExternalID != old.ExternalID || u.Source != old.Source {
+	if nameKey != nil || u.Source != old.Source {
 		// Only these can break a uniqueness rule.
 		err = t.guarded(ctx, nil, sql, args...)
 	} else {
@@ -364,6 +405,14 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(old, u)); err != nil {
+		return nil, err
+	}
+	if u.ExternalID != old.ExternalID {
+		if err := t.setExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
+			return nil, err
+		}
 	}
 	if !equalValues(old.Emails, u.Emails) {
 		pos, values, types, primary := emailRows(u)
@@ -377,6 +426,9 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 		}
 	}
 	changed := changedFields(oldDoc, doc)
+	if u.ExternalID != old.ExternalID {
+		changed = append(changed, "externalId")
+	}
 	if u.PasswordHash != old.PasswordHash {
 		changed = append(changed, "password")
 	}
@@ -384,9 +436,9 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if old.Active != u.Active {
 		action = map[bool]string{true: "user.activate", false: "user.deactivate"}[u.Active]
 	}
-	t.record(action, "User", u.ID, u.Key, u.Key, "changed: "+strings.Join(changed, ", "))
+	t.record(action, "User", u.ID, u.Key, u.Key, u.ID, "changed: "+strings.Join(changed, ", "))
 	if u.PasswordHash != old.PasswordHash {
-		t.record(store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, t.actor.Door)
+		t.record(store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, u.ID, t.actor.Door)
 		if _, err := t.EndSessions(ctx, u.Key, store.KeptSession(ctx)); err != nil {
 			return nil, err
 		}
@@ -428,8 +480,45 @@ func (t *txn) DeleteUser(ctx context.Context, id string) error {
 DELETE FROM users WHERE key = $1`, key, t.now); err != nil {
 		return err
 	}
-	t.record("user.delete", "User", id, key, key, "userName="+userName)
+	t.record("user.delete", "User", id, key, key, id, "userName="+userName)
 	return nil
+}
+
+// checkEmails refuses an e-mail address that a user other than the one
+// with key self holds (unique by policy, not by an index). Each address is
+// first locked with a transaction-scoped advisory lock, in one order:
+// two writers of one address, on any nodes, take turns, and the second's
+// check (a statement begun after the first committed) sees the first's
+// address.
+func (t *txn) checkEmails(ctx context.Context, self int64, emails []string) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	keys := make([]string, len(emails))
+	locks := make([]int64, len(emails))
+	for i, e := range emails {
+		keys[i] = store.EmailKey(e)
+		locks[i] = lockKey("email:" + keys[i])
+	}
+	slices.Sort(locks)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) WITH ORDINALITY AS l(k, n)`, locks)
+	b.Queue(`SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS e(v, n)
+ WHERE EXISTS (SELECT 1 FROM user_emails m WHERE lower(m.value) = (e.v COLLATE "C") AND m.user_key <> $2) ORDER BY n LIMIT 1`, keys, self)
+	br := t.pg.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return mapErr(err)
+	}
+	var n int
+	err := br.QueryRow().Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mapErr(br.Close())
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	return store.EmailConflict(emails[n-1])
 }
 
 func cloneUser(u *store.User) *store.User {

@@ -22,6 +22,8 @@ type txn struct {
 	pg    pgx.Tx
 	actor store.Actor
 	now   time.Time
+	// policy is the operator's choice of identity rules (Options.Policy).
+	policy store.Policy
 	// pending activity entries, inserted together before the commit (and
 	// before the transaction reads the log itself).
 	pending []activityRow
@@ -49,7 +51,7 @@ func (db *DB) writeOnce(ctx context.Context, actor store.Actor, fn func(tx store
 	}
 	// Runs on every return and on a panic in fn, which then goes on up.
 	defer pg.Rollback(context.Background())
-	t := &txn{pg: pg, actor: actor, now: db.now().UTC().Truncate(time.Microsecond)}
+	t := &txn{pg: pg, actor: actor, now: db.now().UTC().Truncate(time.Microsecond), policy: db.policy}
 	t.reader = reader{q: pg, tx: t, clock: db.now}
 	if err := fn(t); err != nil {
 		// A retryable abort inside fn surfaces as fn's error.

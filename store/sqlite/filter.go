@@ -3,12 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -125,7 +122,7 @@ func buildSelect(t *table, cols string, q store.Query, domain string) (*selectSQ
 	}
 	key := t.alias + ".key"
 	if q.UseCursor && q.Cursor != "" {
-		c, err := decodeCursor(t, q, domain)
+		c, err := store.DecodeCursor(t.name, domain, q)
 		if err != nil {
 			return nil, err
 		}
@@ -483,7 +480,7 @@ func (b *builder) comparison(expr string, def store.AttrDef, op store.Op, value 
 	}
 	switch def.Type {
 	case store.TypeBoolean:
-		v, ok := asBool(value)
+		v, ok := store.FilterBool(value)
 		if !ok {
 			return invalidFilter("%s needs true or false", def.Name)
 		}
@@ -502,7 +499,7 @@ func (b *builder) comparison(expr string, def store.AttrDef, op store.Op, value 
 		if !ok {
 			return invalidFilter("%s needs a dateTime string", def.Name)
 		}
-		ts, err := parseDateTime(s)
+		ts, err := store.ParseDateTime(s)
 		if err != nil {
 			return invalidFilter("%s: %q is not an RFC 3339 dateTime", def.Name, s)
 		}
@@ -576,71 +573,6 @@ func (b *builder) ordered(expr string, op store.Op, v any, def store.AttrDef) er
 	}
 	b.args = append(b.args, v)
 	return nil
-}
-
-func asBool(v any) (bool, bool) {
-	switch v := v.(type) {
-	case bool:
-		return v, true
-	case string:
-		switch strings.ToLower(v) {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		}
-	}
-	return false, false
-}
-
-func parseDateTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("bad dateTime %q", s)
-}
-
-// cursor is the keyset position after the last row of a page. Sig binds it
-// to the query it came from, so it cannot be replayed against another.
-type cursor struct {
-	Key   int64  `json:"k"`
-	Value any    `json:"v,omitempty"`
-	Null  bool   `json:"n,omitempty"`
-	Sig   string `json:"s"`
-}
-
-func querySig(t *table, q store.Query, domain string) string {
-	return fmt.Sprintf("%s|%s|%s|%t|%v", t.name, domain, strings.ToLower(q.SortBy), q.Descending, q.Filter)
-}
-
-func encodeCursor(t *table, q store.Query, domain string, key int64, v any) string {
-	c := cursor{Key: key, Value: v, Null: v == nil, Sig: shortHash(querySig(t, q, domain))}
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(t *table, q store.Query, domain string) (*cursor, error) {
-	bad := store.FieldErrorf(store.KindInvalid, "cursor", "cursor is invalid or belongs to another query")
-	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-	if err != nil {
-		return nil, bad
-	}
-	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.Sig != shortHash(querySig(t, q, domain)) {
-		return nil, bad
-	}
-	return &c, nil
-}
-
-func shortHash(s string) string {
-	var h uint64 = 14695981039346656037
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return strconv.FormatUint(h, 36)
 }
 
 // sortValue reads the sort expression's value for one row, for a cursor.

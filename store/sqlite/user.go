@@ -292,7 +292,7 @@ func scanPage[T any](ctx context.Context, r *reader, t *table, q store.Query, se
 	if err != nil {
 		return nil, "", err
 	}
-	return out, encodeCursor(t, q, store.DomainOf(ctx), last, v), nil
+	return out, store.EncodeCursor(t.name, store.DomainOf(ctx), q, last, v), nil
 }
 
 // total counts the query's matches, avoiding the count where the page

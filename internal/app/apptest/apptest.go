@@ -1,5 +1,7 @@
 // Package apptest starts a complete scimbridge on 127.0.0.1 with a real
-// SQLite file, for tests that cross doors.
+// SQLite file, for tests that cross doors; or, as the commands do, on
+// PostgreSQL when cfg.DB is a postgres:// URL (a test that reruns others
+// on PostgreSQL: store/teststore).
 package apptest
 
 import (
@@ -14,7 +16,10 @@ import (
 
 	"github.com/scimbridge/scimbridge/internal/app"
 	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/postgres"
 	"github.com/scimbridge/scimbridge/store/sqlite"
+	"github.com/scimbridge/scimbridge/store/teststore"
 )
 
 // Token is the SCIM bearer token the test server accepts.
@@ -25,10 +30,13 @@ const AdminToken = "apptest-admin-token-0123456789"
 
 // Server is a running scimbridge.
 type Server struct {
-	URL   string // e.g. http://127.0.0.1:40123
+	URL string // e.g. http://127.0.0.1:40123
+	// Store is the SQLite store; nil on PostgreSQL.
 	Store *sqlite.DB
-	App   *app.App
-	logs  *lockedWriter
+	// DB is the store whichever the backend.
+	DB   store.Store
+	App  *app.App
+	logs *lockedWriter
 }
 
 // Logs returns everything the server has logged so far.
@@ -44,6 +52,9 @@ func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DB = filepath.Join(t.TempDir(), "scimbridge.db")
+	if url := teststore.PostgresURL(t); url != "" {
+		cfg.DB = url
+	}
 	cfg.SCIM.Token = Token
 	cfg.Admin.Token = AdminToken
 	// Door tests log in often; the login limit has tests of its own.
@@ -54,7 +65,18 @@ func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), cfg.DB, sqlite.Options{Policy: cfg.Identity.Policy()})
+	var st interface {
+		store.Store
+		Close() error
+	}
+	var lite *sqlite.DB
+	var err error
+	if postgres.IsURL(cfg.DB) {
+		st, err = postgres.Open(context.Background(), cfg.DB, postgres.Options{MaxConns: 16, Policy: cfg.Identity.Policy()})
+	} else {
+		lite, err = sqlite.Open(context.Background(), cfg.DB, sqlite.Options{Policy: cfg.Identity.Policy()})
+		st = lite
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +91,7 @@ func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 		srv.Close()
 		st.Close()
 	})
-	return &Server{URL: srv.URL, Store: st, App: a, logs: logs}
+	return &Server{URL: srv.URL, Store: lite, DB: st, App: a, logs: logs}
 }
 
 // Do sends a request with the SCIM token and returns the response; body

@@ -1,0 +1,14 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store/teststore"
+)
+
+// TestOnPostgreSQL runs whole-application tests again on a PostgreSQL
+// store: Microsoft's Postman collection, and logins with lockout across
+// doors (a lockout is a store rule, counted in the shared activity log).
+func TestOnPostgreSQL(t *testing.T) {
+	teststore.RunOnPostgreSQL(t, "^(TestMSPostmanCollection|TestSCIMPasswordChangeLiftsLegacyLockout|TestLoginWithTheDirectoryDown)$")
+}
