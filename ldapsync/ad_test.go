@@ -174,3 +174,55 @@ func TestMembershipFromMemberOf(t *testing.T) {
 		t.Fatalf("ops members after removing bob from dev = %v", got)
 	}
 }
+
+// accountExpires (100-ns intervals since 1601; 0 and 0x7FFFFFFFFFFFFFFF
+// mean never) makes an expired account inactive, although its
+// userAccountControl says enabled; an account that expires between two
+// runs is found by the next incremental run, although its entry did not
+// change.
+func TestADAccountExpires(t *testing.T) {
+	now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	past, soon := toFileTime(now.Add(-24*time.Hour)), toFileTime(now.Add(time.Hour))
+	ldif := adUser("Old", "old", 512, 100, 1, fmt.Sprintf("accountExpires: %d", past)) +
+		adUser("Never", "never", 512, 101, 2, "accountExpires: 0") +
+		adUser("Max", "max", 512, 102, 3, "accountExpires: 9223372036854775807") +
+		adUser("Soon", "soon", 512, 103, 4, fmt.Sprintf("accountExpires: %d", soon)) +
+		adUser("Unset", "unset", 512, 104, 5)
+	srv := ldaptest.Start(t, ldaptest.Options{ADSchema: true, LDIF: ldif})
+	st := newStore(t)
+	cfg := sourceFor(srv)
+	cfg.Preset = PresetActiveDirectory
+	s := newSyncer(t, st, cfg)
+	s.now = func() time.Time { return now }
+	rep := syncOnce(t, s, RunOptions{})
+	if rep.Users.Created != 5 || rep.Failed != 0 {
+		t.Fatalf("first run: %s %+v", rep.Summary(), rep.Errors)
+	}
+	for name, active := range map[string]bool{"old": false, "never": true, "max": true, "soon": true, "unset": true} {
+		if got := mustUser(t, st, name).Active; got != active {
+			t.Errorf("%s active = %v, want %v", name, got, active)
+		}
+	}
+	now = now.Add(2 * time.Hour)
+	rep = syncOnce(t, s, RunOptions{})
+	if rep.Mode != "incremental" || rep.ReadUsers != 1 || rep.Users.Deactivated != 1 || mustUser(t, st, "soon").Active {
+		t.Fatalf("incremental run after soon's expiry: %s", rep.Summary())
+	}
+}
+
+func TestFileTime(t *testing.T) {
+	for _, tc := range []struct {
+		v    int64
+		want time.Time
+	}{
+		{116444736000000000, time.Unix(0, 0).UTC()},
+		{133000000000000000, time.Date(2022, 6, 18, 4, 26, 40, 0, time.UTC)},
+	} {
+		if got := fromFileTime(tc.v); !got.Equal(tc.want) {
+			t.Errorf("fromFileTime(%d) = %s, want %s", tc.v, got, tc.want)
+		}
+		if got := toFileTime(tc.want); got != tc.v {
+			t.Errorf("toFileTime(%s) = %d, want %d", tc.want, got, tc.v)
+		}
+	}
+}

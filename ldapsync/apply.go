@@ -36,8 +36,9 @@ type applier struct {
 	// dryTx, in a dry run, is the one transaction everything runs in; it is
 	// rolled back at the end.
 	dryTx store.Tx
-	// seenUsers is the set of identities a full run read (to allow taking
-	// over a userName whose old entry vanished).
+	// seenUsers is the set of identities in scope, when the run knows them
+	// (a full run, an incremental run's keys-only search), to allow taking
+	// over a userName whose old entry vanished.
 	seenUsers map[string]struct{}
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.

@@ -70,9 +70,14 @@ type SourceConfig struct {
 	// "userName" and/or "emails" (default both, in that order).
 	LinkBy []string `yaml:"link_by"`
 
-	// OnDelete is what a full sync does to users that vanished from the
+	// OnDelete is what a sync does to users that vanished from the
 	// directory: "deactivate" (default) or "delete".
 	OnDelete string `yaml:"on_delete"`
+	// FindDeletions says which runs find entries that vanished: "every_run"
+	// (default; an incremental run reads the keys of the whole scope for
+	// it) or "full_runs" (only full runs and content syncs, for directories
+	// too large for a keys-only search every interval).
+	FindDeletions string `yaml:"find_deletions"`
 	// MaxDeletes refuses a run that would deactivate or delete more users
 	// and groups than this (default 500; -1: no limit) unless forced.
 	MaxDeletes int `yaml:"max_deletes"`
@@ -135,6 +140,12 @@ const (
 	DetectModifyTimestamp = "modifyTimestamp"
 	DetectUSNChanged      = "uSNChanged"
 	DetectNone            = "none"
+)
+
+// The find_deletions values.
+const (
+	FindDeletionsEveryRun = "every_run"
+	FindDeletionsFullRuns = "full_runs"
 )
 
 func presetAttributes(preset string) map[string]string {
@@ -209,6 +220,7 @@ func (c *SourceConfig) presetDefaults() {
 	def(&c.Users.Scope, "sub", "sub")
 	def(&c.Groups.Scope, "sub", "sub")
 	def(&c.OnDelete, "deactivate", "deactivate")
+	def(&c.FindDeletions, FindDeletionsEveryRun, FindDeletionsEveryRun)
 	if c.Groups.MemberAttributes == nil && c.Groups.MemberOf == "" {
 		c.Groups.MemberAttributes = []string{"member", "uniqueMember", "memberUid"}
 		if ad {
@@ -261,6 +273,7 @@ var sourceRules = []func(*sourceCheck){
 	(*sourceCheck).storeOwned,
 	(*sourceCheck).linkBy,
 	(*sourceCheck).onDelete,
+	(*sourceCheck).findDeletions,
 	(*sourceCheck).changeDetection,
 	(*sourceCheck).maxDeletes,
 	(*sourceCheck).pageSize,
@@ -420,6 +433,10 @@ func (v *sourceCheck) linkBy() {
 }
 
 func (v *sourceCheck) onDelete() { v.oneOf("on_delete", v.s.OnDelete, "deactivate", "delete") }
+
+func (v *sourceCheck) findDeletions() {
+	v.oneOf("find_deletions", v.s.FindDeletions, FindDeletionsEveryRun, FindDeletionsFullRuns)
+}
 
 func (v *sourceCheck) changeDetection() {
 	if v.s.ChangeDetection == DetectSyncrepl {

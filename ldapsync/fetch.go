@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // fetched is what the fetch phase read: the changed (or, in a full run,
@@ -26,6 +28,8 @@ type entries struct {
 	seen map[string]struct{}
 	// deleted are identities an incremental content sync reported deleted.
 	deleted []string
+	// spooled holds the identities spooled, so an entry is spooled once.
+	spooled map[string]struct{}
 }
 
 // findsDeletions says whether this read can tell which entries are gone.
@@ -70,7 +74,7 @@ func (s *Syncer) fetch(ctx context.Context, src *source, st *state, rep *Report)
 	if err != nil {
 		return nil, err
 	}
-	r := &directoryRead{cfg: src.cfg, dir: src.dir, m: src.m, from: st, rep: rep, out: f, prog: s.progress(src.cfg.Name, "read")}
+	r := &directoryRead{cfg: src.cfg, dir: src.dir, m: src.m, st: s.st, from: st, rep: rep, out: f, prog: s.progress(src.cfg.Name, "read")}
 	if err := src.dir.do(ctx, func(conn *ldap.Conn) error { return r.read(ctx, conn) }); err != nil {
 		f.close()
 		return nil, err
@@ -85,7 +89,8 @@ type directoryRead struct {
 	cfg  SourceConfig
 	dir  *directory
 	m    *mapper
-	from *state // the state the run starts from
+	st   store.Reader // read, never written: which entries vanished or moved
+	from *state       // the state the run starts from
 	rep  *Report
 	out  *fetched
 	prog func(n int)
@@ -104,6 +109,9 @@ type directoryRead struct {
 type search struct {
 	kind string // "users" or "groups": names the read in errors and its sync cookie
 	req  *ldap.SearchRequest
+	// base, scope and filter are the configured search, before the
+	// watermark narrows it.
+	base, scope, filter string
 	// all reads every entry in scope, not only those changed since the
 	// watermark.
 	all   bool
@@ -124,12 +132,13 @@ func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
 	}
 	// Decided after the root DSE, which may turn the run into a full one.
 	full := r.rep.Mode == "full"
-	if full {
-		r.out.users.seen, r.out.groups.seen = map[string]struct{}{}, map[string]struct{}{}
-	}
+	r.out.users.spooled, r.out.groups.spooled = map[string]struct{}{}, map[string]struct{}{}
 	u := r.cfg.Users
 	users := r.newSearch("users", u.BaseDN, u.Scope, u.Filter, r.m.userAttributes(), full, &r.out.users, &r.rep.ReadUsers)
 	if err := r.search(ctx, conn, users); err != nil {
+		return err
+	}
+	if err := r.readKeys(ctx, conn, users); err != nil {
 		return err
 	}
 	g := r.cfg.Groups
@@ -139,7 +148,13 @@ func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
 	// Flattening needs every group's members, so it reads all groups.
 	groups := r.newSearch("groups", g.BaseDN, g.Scope, g.Filter, r.m.groupAttributes(), full || g.Flatten, &r.out.groups, &r.rep.ReadGroups)
 	groups.reverseMembers = g.MemberOf != ""
-	return r.search(ctx, conn, groups)
+	if err := r.search(ctx, conn, groups); err != nil {
+		return err
+	}
+	if err := r.readKeys(ctx, conn, groups); err != nil {
+		return err
+	}
+	return r.refreshMemberships(ctx, conn, groups)
 }
 
 // readRootDSE takes AD's highestCommittedUSN as the new watermark before
@@ -173,10 +188,19 @@ func (r *directoryRead) readRootDSE(conn *ldap.Conn) error {
 // newSearch describes one read; unless all is set, it asks only for
 // entries changed since the watermark.
 func (r *directoryRead) newSearch(kind, base, scopeName, filter string, attrs []string, all bool, into *entries, count *int) *search {
+	q := &search{kind: kind, base: base, scope: scopeName, filter: filter, all: all, into: into, count: count}
 	if !all {
 		filter = changeFilter(r.cfg, filter, r.from.Watermark)
+		if kind == "users" {
+			filter = r.orExpired(filter)
+		}
 	}
-	return &search{kind: kind, req: searchRequest(base, scopeName, filter, attrs), all: all, into: into, count: count}
+	// A read of every entry in scope tells which are gone.
+	if all && into.seen == nil {
+		into.seen = map[string]struct{}{}
+	}
+	q.req = searchRequest(base, scopeName, filter, attrs)
+	return q
 }
 
 // search runs one read, paged or as a content sync.
@@ -244,6 +268,10 @@ func (r *directoryRead) entry(ctx context.Context, q *search, e *ldap.Entry) err
 		*q.count--
 		return nil
 	}
+	if _, done := q.into.spooled[rec.ID]; done {
+		return nil
+	}
+	q.into.spooled[rec.ID] = struct{}{}
 	if q.into.seen != nil {
 		q.into.seen[rec.ID] = struct{}{}
 	}

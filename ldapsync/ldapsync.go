@@ -118,7 +118,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := &source{cfg: c, dir: dir, m: newMapper(c)}
+		src := &source{cfg: c, dir: dir, m: newMapper(c, s.clock)}
 		src.status.Name = c.Name
 		if saved, _, err := s.loadState(ctx, c.Name); err != nil {
 			return nil, fmt.Errorf("source %s: read sync state: %w", c.Name, err)
@@ -151,6 +151,9 @@ func (s *Syncer) Status() []SourceStatus {
 	}
 	return out
 }
+
+// clock is the syncer's now, read when called (tests replace s.now).
+func (s *Syncer) clock() time.Time { return s.now() }
 
 func (s *Syncer) loadState(ctx context.Context, name string) (*state, int64, error) {
 	obj, err := s.st.GetObject(ctx, StateKind, name)

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -83,6 +85,8 @@ type mapper struct {
 	// (mapped, not store_owned).
 	mapped []mappedAttribute
 	owned  []*scimAttribute
+	// now tells whether an account has expired (accountExpires).
+	now func() time.Time
 }
 
 // mappedAttribute is a SCIM attribute read from directory attribute dir.
@@ -92,8 +96,8 @@ type mappedAttribute struct {
 }
 
 // newMapper prepares the mapping of a source (with defaults filled in).
-func newMapper(src SourceConfig) *mapper {
-	m := &mapper{src: src, attrs: src.Attributes}
+func newMapper(src SourceConfig, now func() time.Time) *mapper {
+	m := &mapper{src: src, attrs: src.Attributes, now: now}
 	for i := range scimAttributes {
 		a := &scimAttributes[i]
 		dir, ok := src.Attributes[a.name]
@@ -114,7 +118,50 @@ func (m *mapper) userAttributes() []string {
 	for _, k := range slices.Sorted(maps.Keys(m.attrs)) {
 		out = append(out, m.attrs[k])
 	}
+	if m.readsExpiry() {
+		out = append(out, accountExpires)
+	}
 	return dedupeFold(out)
+}
+
+// accountExpires is AD's account expiry: 100-nanosecond intervals since
+// 1601-01-01 UTC; 0 and 0x7FFFFFFFFFFFFFFF mean never. An expired account
+// keeps its userAccountControl, so it is read besides it.
+const accountExpires = "accountExpires"
+
+// readsExpiry says whether activity is AD's: active maps to
+// userAccountControl, whose companion accountExpires is read too.
+func (m *mapper) readsExpiry() bool {
+	return strings.EqualFold(m.attrs["active"], "userAccountControl") && !slices.Contains(m.src.StoreOwned, "active")
+}
+
+// expired reads accountExpires: whether the account has expired by now.
+func (m *mapper) expired(r *record) (bool, error) {
+	v := strings.TrimSpace(r.first(accountExpires))
+	if v == "" {
+		return false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("accountExpires %q is not a number", v)
+	}
+	if n <= 0 || n == math.MaxInt64 {
+		return false, nil
+	}
+	return !fromFileTime(n).After(m.now()), nil
+}
+
+// fileTimeEpoch is 1601-01-01 UTC in Unix seconds.
+const fileTimeEpoch = -11644473600
+
+// fromFileTime converts AD's 100-nanosecond intervals since 1601.
+func fromFileTime(n int64) time.Time {
+	return time.Unix(fileTimeEpoch+n/1e7, (n%1e7)*100).UTC()
+}
+
+// toFileTime is fromFileTime's inverse.
+func toFileTime(t time.Time) int64 {
+	return (t.Unix()-fileTimeEpoch)*1e7 + int64(t.Nanosecond())/100
 }
 
 // changeAttribute is the attribute that marks an entry's last change.
@@ -146,6 +193,15 @@ func (m *mapper) user(r *record) (*store.User, error) {
 		}
 		if err := a.set(u, a.dir, first, vals); err != nil {
 			return nil, err
+		}
+	}
+	if m.readsExpiry() {
+		expired, err := m.expired(r)
+		if err != nil {
+			return nil, err
+		}
+		if expired {
+			u.Active = false
 		}
 	}
 	if u.UserName == "" {

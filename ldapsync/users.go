@@ -195,9 +195,9 @@ func (a *applier) applyManagers(ctx context.Context) error {
 }
 
 // findUserToLink finds an existing user the entry should take over: one
-// with the same userName or e-mail that no directory owns, or, in a full
-// run, one of this source whose entry vanished (deleted and recreated in
-// the directory with a new identity).
+// with the same userName or e-mail that no directory owns, or, in a run
+// that knows every identity in scope, one of this source whose entry
+// vanished (deleted and recreated in the directory with a new identity).
 func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.User) (*store.User, error) {
 	cfg := a.src.cfg
 	var candidates []*store.User
@@ -238,7 +238,7 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 	case u.Source.Name != cfg.Name:
 		return nil, &entryError{fmt.Errorf("user %s already exists, synced from source %s", u.UserName, u.Source.Name)}
 	}
-	if _, alive := a.seenUsers[u.Source.ID]; a.full && !alive {
+	if _, alive := a.seenUsers[u.Source.ID]; a.seenUsers != nil && !alive {
 		return u, nil
 	}
 	return nil, &entryError{fmt.Errorf("user %s already exists, synced from entry %s", u.UserName, u.Source.DN)}

@@ -31,6 +31,19 @@ func changeFilter(cfg SourceConfig, filter, watermark string) string {
 	return filter
 }
 
+// orExpired widens an incremental user search by the accounts that expired
+// since the last run began (AD's accountExpires, which moves no change
+// marker): they become inactive although their entries did not change.
+func (r *directoryRead) orExpired(changed string) string {
+	if !r.m.readsExpiry() || r.from.LastRun == nil || r.from.LastRun.Started.IsZero() {
+		return changed
+	}
+	from, to := toFileTime(r.from.LastRun.Started), toFileTime(r.rep.Started)
+	return "(|" + changed + "(&" + r.cfg.Users.Filter +
+		"(" + accountExpires + ">=" + strconv.FormatInt(from, 10) + ")" +
+		"(" + accountExpires + "<=" + strconv.FormatInt(to, 10) + ")))"
+}
+
 // advance moves the watermark past r's change marker. With a root DSE
 // highestCommittedUSN (taken before reading) the USN watermark is already
 // right and stays.

@@ -60,10 +60,16 @@ type Options struct {
 	LimitSyncAccount bool
 	// ADSchema loads a small schema with Active Directory's attributes
 	// (objectGUID, sAMAccountName, userPrincipalName, userAccountControl,
-	// uSNChanged, department) and object classes (user, computer, group).
+	// uSNChanged, department, accountExpires, unicodePwd) and object
+	// classes (user, computer, group). It stores unicodePwd as given: what
+	// a real AD does with it (a password, only over TLS) slapd does not.
 	ADSchema bool
 	// TLS, when set, also serves ldaps:// and StartTLS with these PEM files.
 	TLS *TLSFiles
+	// Refint loads the referential integrity overlay, as many real servers
+	// run it: deleting or renaming an entry rewrites the member and
+	// uniqueMember values naming it, without moving the groups' entryCSN.
+	Refint bool
 }
 
 // TLSFiles names PEM files for slapd's TLS.
@@ -150,6 +156,9 @@ func (s *Server) config(opts Options) string {
 	}
 	fmt.Fprintf(&b, "pidfile %s/slapd.pid\nargsfile %s/slapd.args\n", s.Dir, s.Dir)
 	fmt.Fprintf(&b, "modulepath %s\nmoduleload back_mdb\nmoduleload syncprov\nmoduleload memberof\n", moduleDir)
+	if opts.Refint {
+		b.WriteString("moduleload refint\n")
+	}
 	fmt.Fprintf(&b, "sizelimit %d\n", opts.SizeLimit)
 	if t := opts.TLS; t != nil {
 		fmt.Fprintf(&b, "TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n", t.CAFile, t.CertFile, t.KeyFile)
@@ -170,6 +179,11 @@ func (s *Server) config(opts Options) string {
 	b.WriteString("overlay memberof\n")
 	if opts.ADSchema {
 		b.WriteString("memberof-group-oc group\n")
+	}
+	if opts.Refint {
+		// refint_nothing stands in for the last member of a group, which
+		// groupOfNames requires.
+		fmt.Fprintf(&b, "overlay refint\nrefint_attributes member uniqueMember\nrefint_nothing %q\n", AdminDN)
 	}
 	return b.String()
 }
@@ -317,8 +331,14 @@ attributetype ( 1.3.6.1.4.1.99999.1.5 NAME 'uSNChanged'
 	SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 attributetype ( 1.3.6.1.4.1.99999.1.6 NAME 'department'
 	EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.99999.1.7 NAME 'accountExpires'
+	EQUALITY integerMatch ORDERING integerOrderingMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.99999.1.8 NAME 'unicodePwd'
+	EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
 objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL
-	MAY ( objectGUID $ sAMAccountName $ userPrincipalName $ userAccountControl $ uSNChanged $ department ) )
+	MAY ( objectGUID $ sAMAccountName $ userPrincipalName $ userAccountControl $ uSNChanged $ department $
+		accountExpires $ unicodePwd ) )
 objectclass ( 1.3.6.1.4.1.99999.2.3 NAME 'computer' SUP user STRUCTURAL )
 objectclass ( 1.3.6.1.4.1.99999.2.2 NAME 'group' SUP top STRUCTURAL
 	MUST cn MAY ( member $ objectGUID $ sAMAccountName $ uSNChanged $ description ) )
