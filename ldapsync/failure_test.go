@@ -242,3 +242,76 @@ func TestReferralsAreNotFollowedAndProgressIsLogged(t *testing.T) {
 		}
 	}
 }
+
+// A run in which every entry fails (here AD users without an objectGUID)
+// applied nothing: it is a failed run, for the status (and so /readyz),
+// the admin endpoint and the exit code of scimbridge sync, and it keeps
+// the watermark where it was.
+func TestRunWhoseEveryEntryFailedIsAFailure(t *testing.T) {
+	var ldif strings.Builder
+	for i := range 3 {
+		e := adUser(fmt.Sprintf("User %d", i), fmt.Sprintf("user%d", i), 512, 100+i, i)
+		ldif.WriteString(e[:strings.Index(e, "objectGUID::")] + "\n")
+	}
+	srv := ldaptest.Start(t, ldaptest.Options{ADSchema: true, LDIF: ldif.String()})
+	st := newStore(t)
+	cfg := sourceFor(srv)
+	cfg.Preset = PresetActiveDirectory
+	s := newSyncer(t, st, cfg)
+	rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "every entry failed: 3 skipped, none applied") ||
+		!strings.Contains(err.Error(), "entry has no objectGUID") || rep.Failed != 3 {
+		t.Fatalf("run: err %v, %s", err, rep.Summary())
+	}
+	status := s.Status()[0]
+	if status.ConsecutiveFailures != 1 || status.LastError == "" || !status.LastSuccess.IsZero() {
+		t.Fatalf("status after a run of failures: %+v", status)
+	}
+	if _, err := st.GetObject(context.Background(), StateKind, "corp"); !store.IsNotFound(err) {
+		t.Fatalf("a failed run saved the watermark: %v", err)
+	}
+	var out strings.Builder
+	err = RunCLI(context.Background(), nil, Config{Sources: []SourceConfig{cfg}}, st, testLogger(t), &out)
+	if err == nil || !strings.Contains(out.String(), "3 failed") {
+		t.Fatalf("sync command: err %v\n%s", err, out.String())
+	}
+	// One good entry makes the run a success with skipped entries.
+	srv.Modify(t, "dn: cn=Good,"+ldaptest.PeopleDN+"\nchangetype: add\nobjectClass: user\ncn: Good\nsn: G\nsAMAccountName: good\n"+
+		"userAccountControl: 512\nuSNChanged: 300\nobjectGUID:: "+guidBytes(9)+"\n")
+	rep = syncOnce(t, s, RunOptions{})
+	if rep.Failed != 3 || rep.Users.Created != 1 {
+		t.Fatalf("run with one good entry: %s", rep.Summary())
+	}
+}
+
+// A failed run started by an operator (admin endpoint, CLI) brings the
+// scheduler's next retry forward instead of waiting out the interval.
+func TestFailedAdminRunBringsTheRetryForward(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: person("alice", "Alice", "A", "")})
+	st := newStore(t)
+	cfg := sourceFor(srv)
+	cfg.Interval = time.Hour
+	cfg.RetryMin, cfg.RetryMax = 50*time.Millisecond, 100*time.Millisecond
+	s := newSyncer(t, st, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "the first scheduled run", func() bool {
+		st := s.Status()[0]
+		return !st.LastSuccess.IsZero() && time.Until(st.NextRun) > 30*time.Minute
+	})
+
+	srv.Stop()
+	if _, err := s.SyncOnce(context.Background(), "corp", RunOptions{}); err == nil {
+		t.Fatal("run against a stopped directory succeeded")
+	}
+	waitFor(t, 5*time.Second, "the retry to be scheduled within the backoff", func() bool {
+		return time.Until(s.Status()[0].NextRun) < time.Second
+	})
+	srv.Start()
+	waitFor(t, 10*time.Second, "the scheduled retry to succeed", func() bool {
+		st := s.Status()[0]
+		return st.ConsecutiveFailures == 0 && time.Until(st.NextRun) > 30*time.Minute
+	})
+}

@@ -67,6 +67,9 @@ type source struct {
 	m   *mapper
 
 	running sync.Mutex // one run at a time
+	// ran tells the scheduler that a run it did not start (admin, CLI)
+	// finished, so that a failure brings the next retry forward.
+	ran chan struct{}
 
 	mu     sync.Mutex
 	status SourceStatus
@@ -118,7 +121,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := &source{cfg: c, dir: dir, m: newMapper(c, s.clock)}
+		src := &source{cfg: c, dir: dir, m: newMapper(c, s.clock), ran: make(chan struct{}, 1)}
 		src.status.Name = c.Name
 		if saved, _, err := s.loadState(ctx, c.Name); err != nil {
 			return nil, fmt.Errorf("source %s: read sync state: %w", c.Name, err)
@@ -201,6 +204,12 @@ func (s *Syncer) SyncOnce(ctx context.Context, name string, opts RunOptions) (*R
 	s.logRun(rep, err)
 	if !opts.DryRun {
 		src.finish(rep, st, err)
+		if !opts.scheduled {
+			select {
+			case src.ran <- struct{}{}:
+			default:
+			}
+		}
 	}
 	return rep, err
 }
@@ -248,12 +257,15 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	}
 	next := s.nextState(src.cfg, st, f, rep)
 	if opts.DryRun {
-		return next, a.dryRun(ctx, f, gone)
+		if err := a.dryRun(ctx, f, gone); err != nil {
+			return nil, err
+		}
+		return next, rep.onlyFailures()
 	}
 	if err := a.apply(ctx, f, gone); err != nil {
 		return nil, fmt.Errorf("write store: %w", err)
 	}
-	return next, nil
+	return next, rep.onlyFailures()
 }
 
 // runMode says whether a run is full or incremental, and why it is full.
@@ -351,15 +363,10 @@ func (s *Syncer) schedule(ctx context.Context, src *source) {
 	var delay time.Duration
 	failures := 0
 	for {
-		src.setNext(s.now().Add(delay))
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !s.wait(ctx, src, delay, &failures) {
 			return
-		case <-t.C:
 		}
-		_, err := s.SyncOnce(ctx, src.cfg.Name, RunOptions{})
+		_, err := s.SyncOnce(ctx, src.cfg.Name, RunOptions{scheduled: true})
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -373,6 +380,35 @@ func (s *Syncer) schedule(ctx context.Context, src *source) {
 		default:
 			failures = 0
 			delay = src.cfg.Interval
+		}
+	}
+}
+
+// wait waits delay before the next scheduled run, or less when a run the
+// scheduler did not start (admin, CLI) finishes meanwhile: after a failed
+// one the retry follows the backoff from its end, after a successful one
+// the next run is an interval away. It returns false when ctx ends.
+func (s *Syncer) wait(ctx context.Context, src *source, delay time.Duration, failures *int) bool {
+	next := s.now().Add(delay)
+	for {
+		src.setNext(next)
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+			return true
+		case <-src.ran:
+			t.Stop()
+			src.mu.Lock()
+			*failures = src.status.ConsecutiveFailures
+			src.mu.Unlock()
+			if *failures == 0 {
+				next = s.now().Add(src.cfg.Interval)
+			} else if retry := s.now().Add(backoff(src.cfg, *failures)); retry.Before(next) {
+				next = retry
+			}
 		}
 	}
 }

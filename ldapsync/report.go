@@ -20,6 +20,8 @@ type RunOptions struct {
 	// OnChange, when set, is told about every change after it is committed
 	// (or, in a dry run, as it is found).
 	OnChange func(Change)
+	// scheduled marks the scheduler's own runs.
+	scheduled bool
 }
 
 // Change is one change a run made (or would make).
@@ -82,6 +84,23 @@ type Report struct {
 	// Error is why the run failed as a whole (the store is then untouched).
 	Error     string `json:"error,omitempty"`
 	Watermark string `json:"watermark,omitempty"`
+}
+
+// onlyFailures fails a run whose every entry failed: it applied nothing
+// and found nothing unchanged, so its success would hide that the
+// directory (or its mapping) is broken, as 1,021 AD entries all without
+// an objectGUID would.
+func (r *Report) onlyFailures() error {
+	done := r.Users.Created + r.Users.Updated + r.Users.Linked + r.Users.Deactivated + r.Users.Deleted + r.Users.Unchanged +
+		r.Groups.Created + r.Groups.Updated + r.Groups.Linked + r.Groups.Deleted + r.Groups.Unchanged + r.MembershipChanges
+	if r.Failed == 0 || done > 0 {
+		return nil
+	}
+	first := ""
+	if len(r.Errors) > 0 {
+		first = fmt.Sprintf(" (the first: %s: %s)", r.Errors[0].DN, r.Errors[0].Error)
+	}
+	return fmt.Errorf("every entry failed: %d skipped, none applied%s", r.Failed, first)
 }
 
 func (r *Report) fail(dn string, err error) {
