@@ -3,7 +3,10 @@ package ldapsync
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // RunOptions change how one run behaves.
@@ -81,6 +84,9 @@ type Report struct {
 	Referrals int          `json:"referrals,omitempty"`
 	Failed    int          `json:"failed"`
 	Errors    []EntryError `json:"errors,omitempty"`
+	// DuplicateEmails counts the failed entries whose e-mail address
+	// another user holds (the store's e-mail uniqueness, or linking).
+	DuplicateEmails int `json:"duplicateEmails,omitempty"`
 	// Error is why the run failed as a whole (the store is then untouched).
 	Error     string `json:"error,omitempty"`
 	Watermark string `json:"watermark,omitempty"`
@@ -105,9 +111,35 @@ func (r *Report) onlyFailures() error {
 
 func (r *Report) fail(dn string, err error) {
 	r.Failed++
-	if len(r.Errors) < maxReportedErrors {
-		r.Errors = append(r.Errors, EntryError{DN: dn, Error: err.Error()})
+	msg := entryReason(err)
+	if strings.HasPrefix(msg, duplicateEmail) {
+		r.DuplicateEmails++
 	}
+	if len(r.Errors) < maxReportedErrors {
+		r.Errors = append(r.Errors, EntryError{DN: dn, Error: msg})
+	}
+}
+
+// duplicateEmail opens the reason of an entry whose e-mail address
+// another user holds.
+const duplicateEmail = "duplicate e-mail: "
+
+// entryReason says why the store refused an entry, naming the rule when
+// the store names the field: its message alone ("already taken") would not
+// say which of the entry's values is at fault.
+func entryReason(err error) string {
+	if store.KindOf(err) != store.KindConflict {
+		return err.Error()
+	}
+	switch store.FieldOf(err) {
+	case "emails":
+		return duplicateEmail + "an e-mail address of this entry belongs to another user (" + err.Error() + ")"
+	case "userName":
+		return "duplicate userName: another user has it (" + err.Error() + ")"
+	case "externalId":
+		return "duplicate externalId: another user has it (" + err.Error() + ")"
+	}
+	return err.Error()
 }
 
 func (r *Report) count(c Change) {
@@ -143,6 +175,9 @@ func (r *Report) Summary() string {
 		prefix, r.Source, r.Mode, r.Duration.Seconds(), r.ReadSeconds, r.WriteSeconds, r.ReadUsers, r.ReadGroups,
 		r.Users.Created, r.Users.Updated, r.Users.Linked, r.Users.Deactivated, r.Users.Deleted, r.Users.Unchanged,
 		r.Groups.Created, r.Groups.Updated, r.Groups.Linked, r.Groups.Deleted, r.MembershipChanges, r.Failed)
+	if r.DuplicateEmails > 0 {
+		s += fmt.Sprintf(" (%d duplicate e-mail)", r.DuplicateEmails)
+	}
 	if r.Unresolved > 0 {
 		s += fmt.Sprintf(", %d unresolved member references", r.Unresolved)
 	}

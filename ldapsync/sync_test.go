@@ -425,3 +425,50 @@ func TestFullRunWritesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("full run after a SCIM change: %s", rep.Summary())
 	}
 }
+
+// emailPolicy stands in for the store's e-mail uniqueness policy: a user
+// whose e-mail address another user holds is a conflict on "emails".
+type emailPolicy struct{ store.Store }
+
+func (p emailPolicy) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) error {
+	return p.Store.Write(ctx, actor, func(tx store.Tx) error { return fn(emailPolicyTx{tx}) })
+}
+
+type emailPolicyTx struct{ store.Tx }
+
+func (tx emailPolicyTx) CreateUser(ctx context.Context, u *store.User) error {
+	for _, e := range u.Emails {
+		page, err := tx.ListUsers(ctx, store.Query{Filter: store.Compare{Attr: "emails.value", Op: store.OpEq, Value: e.Value}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(page.Users) > 0 {
+			return store.FieldErrorf(store.KindConflict, "emails", "e-mail %s is already taken", e.Value)
+		}
+	}
+	return tx.Tx.CreateUser(ctx, u)
+}
+
+// Two entries with one e-mail address make one user; the other entry is
+// skipped with the reason, whether the store's e-mail policy refuses it or
+// linking by e-mail finds the first user.
+func TestDuplicateEmailIsReportedPerEntry(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: person("alice", "Alice", "A", "shared@example.com") +
+		person("bob", "Bob", "B", "shared@example.com") + person("carol", "Carol", "C", "carol@example.com")})
+	for _, linkBy := range [][]string{{"userName"}, {"userName", "emails"}} {
+		st := emailPolicy{newStore(t)}
+		cfg := sourceFor(srv)
+		cfg.LinkBy = linkBy
+		s := newSyncer(t, st, cfg)
+		rep := syncOnce(t, s, RunOptions{})
+		if rep.Users.Created != 2 || rep.Failed != 1 || rep.DuplicateEmails != 1 || len(rep.Errors) != 1 {
+			t.Fatalf("link_by %v: %s %+v", linkBy, rep.Summary(), rep.Errors)
+		}
+		if e := rep.Errors[0]; !strings.HasPrefix(e.DN, "uid=bob,") || !strings.HasPrefix(e.Error, "duplicate e-mail: ") {
+			t.Fatalf("link_by %v: error %+v", linkBy, e)
+		}
+		if !strings.Contains(rep.Summary(), "1 failed (1 duplicate e-mail)") {
+			t.Fatalf("link_by %v: summary %s", linkBy, rep.Summary())
+		}
+	}
+}

@@ -201,12 +201,14 @@ func (a *applier) applyManagers(ctx context.Context) error {
 func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.User) (*store.User, error) {
 	cfg := a.src.cfg
 	var candidates []*store.User
+	// why names what the candidate shares with the entry, for the report.
+	why := ""
 	for _, by := range cfg.LinkBy {
 		switch by {
 		case "userName":
 			u, err := tx.GetUserByUserName(ctx, view.UserName)
 			if err == nil {
-				candidates = append(candidates, u)
+				candidates, why = append(candidates, u), "user "+u.UserName+" already exists"
 			} else if !store.IsNotFound(err) {
 				return nil, err
 			}
@@ -219,7 +221,10 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 					return nil, err
 				}
 				if len(page.Users) > 1 {
-					return nil, &entryError{fmt.Errorf("e-mail %s belongs to several users; not linking", e.Value)}
+					return nil, &entryError{fmt.Errorf("duplicate e-mail: %s belongs to several users; not linking", e.Value)}
+				}
+				if len(page.Users) == 1 && len(candidates) == 0 {
+					why = "duplicate e-mail: " + e.Value + " belongs to user " + page.Users[0].UserName
 				}
 				candidates = append(candidates, page.Users...)
 			}
@@ -236,10 +241,10 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 	case u.Source.Name == "":
 		return u, nil
 	case u.Source.Name != cfg.Name:
-		return nil, &entryError{fmt.Errorf("user %s already exists, synced from source %s", u.UserName, u.Source.Name)}
+		return nil, &entryError{fmt.Errorf("%s, synced from source %s", why, u.Source.Name)}
 	}
 	if _, alive := a.seenUsers[u.Source.ID]; a.seenUsers != nil && !alive {
 		return u, nil
 	}
-	return nil, &entryError{fmt.Errorf("user %s already exists, synced from entry %s", u.UserName, u.Source.DN)}
+	return nil, &entryError{fmt.Errorf("%s, synced from entry %s", why, u.Source.DN)}
 }
