@@ -7,12 +7,20 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/scimbridge/scimbridge/store"
 )
 
 // ErrInvalidCredentials is what a DirectoryBinder returns for a wrong password.
 var ErrInvalidCredentials = errors.New("invalid credentials")
+
+// ErrDirectoryUnavailable is the kind of a password check the directory
+// could not answer (down, unreachable, timing out): the store's
+// KindUnavailable, so that every door answers it as it answers a store
+// that cannot write, with its own 503 (or the nearest its protocol has).
+var ErrDirectoryUnavailable error = &store.Error{Kind: store.KindUnavailable,
+	Message: "the directory that checks this password cannot be reached: retry later"}
 
 // DirectoryBinder checks a password by binding as dn to the named source.
 // It returns ErrInvalidCredentials for a wrong password and another error
@@ -27,7 +35,8 @@ type Verifier struct {
 }
 
 // Check reports whether password is u's password. An error means the
-// answer could not be found (directory down), not that it is wrong.
+// answer could not be found, not that it is wrong: ErrDirectoryUnavailable
+// (kind store.KindUnavailable) when the directory could not be asked.
 func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (bool, error) {
 	if password == "" || u == nil {
 		return false, nil
@@ -36,10 +45,13 @@ func (v *Verifier) Check(ctx context.Context, u *store.User, password string) (b
 	// local password before it was linked: the directory is the authority.
 	if u.Source.Name != "" && u.Source.DN != "" && v != nil && v.Directory != nil {
 		err := v.Directory.Bind(ctx, u.Source.Name, u.Source.DN, password)
-		if errors.Is(err, ErrInvalidCredentials) {
+		switch {
+		case errors.Is(err, ErrInvalidCredentials):
 			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
 		}
-		return err == nil, err
+		return true, nil
 	}
 	if DirectoryManaged(u) {
 		return false, nil // synced, but no directory to ask

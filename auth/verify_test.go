@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -48,6 +49,11 @@ func TestCheck(t *testing.T) {
 	down := &Verifier{Directory: fakeDir{down: true}}
 	if ok, err := down.Check(ctx, synced, "dir-pw"); ok || err == nil {
 		t.Fatal("directory down must be an error, not a yes")
+	}
+	// Every door maps the store's unavailable kind to its 503.
+	if _, err := down.Check(ctx, synced, "dir-pw"); store.KindOf(err) != store.KindUnavailable ||
+		!errors.Is(err, ErrDirectoryUnavailable) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("directory down: %v (kind %v), want ErrDirectoryUnavailable wrapping the cause", err, store.KindOf(err))
 	}
 }
 

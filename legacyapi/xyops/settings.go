@@ -180,7 +180,7 @@ func (s *server) logoutAll(c *call) {
 	ctx := c.r.Context()
 	good, err := s.deps.Passwords.Check(ctx, p.user, password)
 	if err != nil {
-		s.internal(c, err)
+		s.failed(c, err)
 		return
 	}
 	if !good {
