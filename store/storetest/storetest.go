@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LimitsOnUpdate", testLimitsOnUpdate},
 		{"GroupLimits", testGroupLimits},
 		{"ConflictFields", testConflictFields},
+		{"Outbox", testOutbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })

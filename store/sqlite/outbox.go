@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// The outbox's rows are written by triggers (migrations/0020_outbox.sql) in
+// the transaction of each change; this file reads them back and keeps the
+// readers' bookkeeping (acks, failed attempts, dead entries).
+
+const outboxCols = `seq, at, door, principal, address, action, resource_type, resource_id, resource_key, detail,
+ before, after, member, attempts, next_attempt, last_error, dead`
+
+// ListOutbox returns entries in sequence order.
+func (r *reader) ListOutbox(ctx context.Context, q store.OutboxQuery) ([]store.OutboxEntry, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	where := `seq > ?`
+	if q.Dead {
+		where += ` AND dead = 1`
+	}
+	rows, done, err := r.query(ctx, `SELECT `+outboxCols+` FROM outbox WHERE `+where+` ORDER BY seq LIMIT ?`, q.AfterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	defer rows.Close()
+	var out []store.OutboxEntry
+	for rows.Next() {
+		e, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *e)
+	}
+	return out, rows.Err()
+}
+
+func scanOutbox(s scanner) (*store.OutboxEntry, error) {
+	var (
+		e                     store.OutboxEntry
+		at, next              int64
+		before, after, member sql.NullString
+	)
+	if err := s.Scan(&e.Seq, &at, &e.Actor.Door, &e.Actor.Principal, &e.Actor.Address, &e.Action, &e.ResourceType,
+		&e.ResourceID, &e.ResourceKey, &e.Detail, &before, &after, &member, &e.Attempts, &next, &e.LastError, &e.Dead); err != nil {
+		return nil, err
+	}
+	e.At, e.NextAttempt = fromMicros(at), fromMicros(next)
+	var err error
+	switch e.ResourceType {
+	case "User":
+		if e.UserBefore, err = decodeUserSnap(before); err == nil {
+			e.User, err = decodeUserSnap(after)
+		}
+	case "Group":
+		if e.GroupBefore, err = decodeGroupSnap(before); err == nil {
+			e.Group, err = decodeGroupSnap(after)
+		}
+	}
+	if err == nil {
+		e.Member, err = decodeMemberSnap(member)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: outbox entry %d: %w", e.Seq, err)
+	}
+	return &e, nil
+}
+
+// snap is a resource row as the outbox triggers render it.
+type snap struct {
+	Key         int64           `json:"key"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	UserName    string          `json:"user_name"`
+	ExternalID  *string         `json:"external_id"`
+	DisplayName *string         `json:"display_name"`
+	Active      int             `json:"active"`
+	Source      *string         `json:"source"`
+	SourceID    *string         `json:"source_id"`
+	SourceDN    *string         `json:"source_dn"`
+	Doc         json.RawMessage `json:"doc"`
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *snap) source() store.Source {
+	return store.Source{Name: str(s.Source), ID: str(s.SourceID), DN: str(s.SourceDN)}
+}
+
+// decodeUserSnap reads a user snapshot the way scanUser reads a row: the
+// document, then the columns, which are authoritative.
+func decodeUserSnap(v sql.NullString) (*store.User, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var s snap
+	if err := json.Unmarshal([]byte(v.String), &s); err != nil {
+		return nil, err
+	}
+	u := &store.User{}
+	if len(s.Doc) > 0 {
+		if err := json.Unmarshal(s.Doc, u); err != nil {
+			return nil, err
+		}
+	}
+	u.Key, u.ID, u.UserName, u.Active = s.Key, s.ID, s.UserName, s.Active != 0
+	u.ExternalID, u.DisplayName, u.Source = str(s.ExternalID), str(s.DisplayName), s.source()
+	return u, nil
+}
+
+func decodeGroupSnap(v sql.NullString) (*store.Group, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var s snap
+	if err := json.Unmarshal([]byte(v.String), &s); err != nil {
+		return nil, err
+	}
+	return &store.Group{Key: s.Key, ID: s.ID, DisplayName: str(s.DisplayName), ExternalID: str(s.ExternalID),
+		Source: s.source()}, nil
+}
+
+func decodeMemberSnap(v sql.NullString) (*store.OutboxMember, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var s snap
+	if err := json.Unmarshal([]byte(v.String), &s); err != nil {
+		return nil, err
+	}
+	return &store.OutboxMember{Type: store.MemberType(s.Type), ID: s.ID, Key: s.Key, Name: s.Name,
+		Source: s.source(), Inactive: s.Active == 0}, nil
+}
+
+// OutboxStats counts the outbox.
+func (r *reader) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
+	var st store.OutboxStats
+	var oldest sql.NullInt64
+	if err := r.queryRow(ctx, []any{&st.Enabled}, `SELECT enabled FROM outbox_state`); err != nil {
+		return st, err
+	}
+	if err := r.queryRow(ctx, []any{&st.Pending, &oldest, &st.Dead},
+		`SELECT coalesce(sum(dead = 0), 0), min(CASE WHEN dead = 0 THEN at END), coalesce(sum(dead), 0) FROM outbox`); err != nil {
+		return st, err
+	}
+	st.Oldest = fromMicros(oldest.Int64)
+	err := r.queryRow(ctx, []any{&st.LastErrorSeq, &st.LastError},
+		`SELECT seq, last_error FROM outbox WHERE last_failed > 0 ORDER BY last_failed DESC, seq DESC LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	return st, err
+}
+
+// SetOutbox turns recording on or off.
+func (t *txn) SetOutbox(ctx context.Context, enabled bool) error {
+	_, err := t.exec(ctx, `UPDATE outbox_state SET enabled = ?`, enabled)
+	return err
+}
+
+// AckOutbox deletes delivered entries.
+func (t *txn) AckOutbox(ctx context.Context, seqs ...int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	_, err := t.exec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`, jsonInts(seqs))
+	return err
+}
+
+// DeferOutbox records a failed attempt.
+func (t *txn) DeferOutbox(ctx context.Context, seq int64, lastError string, next time.Time, dead bool) error {
+	res, err := t.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, last_failed = ?, next_attempt = ?,
+ dead = ? WHERE seq = ?`, lastError, micros(t.now), micros(next), dead, seq)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.Errorf(store.KindNotFound, "outbox entry %d not found", seq)
+	}
+	return nil
+}
+
+// RetryOutbox revives dead entries.
+func (t *txn) RetryOutbox(ctx context.Context, seqs ...int64) (int, error) {
+	q := `UPDATE outbox SET dead = 0, attempts = 0, next_attempt = 0 WHERE dead = 1`
+	var args []any
+	if len(seqs) > 0 {
+		q += ` AND seq IN (SELECT value FROM json_each(?))`
+		args = append(args, jsonInts(seqs))
+	}
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
