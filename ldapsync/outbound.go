@@ -128,6 +128,24 @@ func (s *Syncer) DeliverOnce(ctx context.Context, opts DeliverOptions) (*Deliver
 	return s.out.deliver(ctx, opts)
 }
 
+// RetryDead makes every dead change pending again (due at once, attempts
+// reset) and wakes the delivery; it returns how many it revived.
+func (s *Syncer) RetryDead(ctx context.Context, seqs ...int64) (int, error) {
+	if s.out == nil {
+		return 0, ErrNoWriteBack
+	}
+	var n int
+	err := s.st.Write(ctx, writeBackActor, func(tx store.Tx) error {
+		var err error
+		n, err = tx.RetryOutbox(ctx, seqs...)
+		return err
+	})
+	if err == nil {
+		s.out.wake()
+	}
+	return n, err
+}
+
 // ErrNoWriteBack is the answer of the write-back calls when no source has
 // write_back.enabled.
 var ErrNoWriteBack = errors.New("ldapsync: no source has write_back.enabled")
@@ -652,4 +670,74 @@ func (p *pass) currentLink(ctx context.Context, typ, id string, recorded store.S
 		return recorded, nil
 	}
 	return src, err
+}
+
+// WriteBackStatus is the write-back's state, for the admin API, /readyz
+// and /metrics.
+type WriteBackStatus struct {
+	// Pending changes wait in the outbox (Oldest since when); Dead ones
+	// wait for an operator.
+	Pending       int       `json:"pending"`
+	Dead          int       `json:"dead"`
+	Oldest        time.Time `json:"oldest,omitzero"`
+	OldestSeconds float64   `json:"oldestSeconds"`
+	// LastError is the newest failure: of a change, or of reaching a
+	// directory.
+	LastError    string    `json:"lastError,omitempty"`
+	LastErrorAt  time.Time `json:"lastErrorAt,omitzero"`
+	LastDelivery time.Time `json:"lastDelivery,omitzero"`
+	// Delivered, Skipped and FailedAttempts count since the start.
+	Delivered      int64             `json:"delivered"`
+	Skipped        int64             `json:"skipped"`
+	FailedAttempts int64             `json:"failedAttempts"`
+	Sources        []WriteBackSource `json:"sources"`
+}
+
+// WriteBackSource is one write-back source's connection state.
+type WriteBackSource struct {
+	Name                string    `json:"name"`
+	Creates             bool      `json:"creates"`
+	ConsecutiveFailures int       `json:"consecutiveFailures"`
+	LastError           string    `json:"lastError,omitempty"`
+	RetryAt             time.Time `json:"retryAt,omitzero"`
+}
+
+// WriteBackStatus reads the write-back's state; ErrNoWriteBack when no
+// source writes back.
+func (s *Syncer) WriteBackStatus(ctx context.Context) (*WriteBackStatus, error) {
+	o := s.out
+	if o == nil {
+		return nil, ErrNoWriteBack
+	}
+	st, err := s.st.OutboxStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &WriteBackStatus{Pending: st.Pending, Dead: st.Dead, Oldest: st.Oldest, Sources: []WriteBackSource{}}
+	if !st.Oldest.IsZero() {
+		out.OldestSeconds = s.now().Sub(st.Oldest).Seconds()
+	}
+	o.smu.Lock()
+	c := o.counts
+	o.smu.Unlock()
+	out.Delivered, out.Skipped, out.FailedAttempts, out.LastDelivery = c.delivered, c.skipped, c.failed, c.lastDelivery
+	out.LastError, out.LastErrorAt = c.lastError, c.lastErrorAt
+	if out.LastError == "" && st.LastError != "" {
+		out.LastError = fmt.Sprintf("outbox entry %d: %s", st.LastErrorSeq, st.LastError)
+	}
+	for _, w := range o.sources {
+		w.mu.Lock()
+		out.Sources = append(out.Sources, WriteBackSource{Name: w.src.cfg.Name, Creates: w == o.creator,
+			ConsecutiveFailures: w.failures, LastError: w.err, RetryAt: w.next})
+		w.mu.Unlock()
+	}
+	return out, nil
+}
+
+// DeadLetters lists the dead changes, oldest first, with their errors.
+func (s *Syncer) DeadLetters(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
+	if s.out == nil {
+		return nil, ErrNoWriteBack
+	}
+	return s.st.ListOutbox(ctx, store.OutboxQuery{Dead: true, Limit: limit})
 }

@@ -369,16 +369,6 @@ func (t *template) render(get func(attr string) string) (string, bool) {
 	return b.String(), true
 }
 
-// uses reports whether the template names the SCIM attribute.
-func (t *template) uses(attr string) bool {
-	for _, p := range t.parts {
-		if slices.Contains(p.attrs, attr) {
-			return true
-		}
-	}
-	return false
-}
-
 // readSealKey reads a password sealing key: 32 bytes, raw or as hex or
 // base64 text.
 func readSealKey(path string) ([]byte, error) {

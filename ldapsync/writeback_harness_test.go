@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -142,8 +141,4 @@ func pendingOutbox(t testing.TB, st store.Store) []store.OutboxEntry {
 		t.Fatal(err)
 	}
 	return es
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

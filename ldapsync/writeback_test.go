@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 	"github.com/scimbridge/scimbridge/store"
@@ -160,5 +161,230 @@ func TestWriteBackUpdatesRenamesDeactivatesAndDeletes(t *testing.T) {
 	}
 	if es := pendingOutbox(t, st); len(es) != 0 {
 		t.Fatalf("outbox after everything: %+v", es)
+	}
+}
+
+// Groups: a group created through a door becomes a groupOfNames with its
+// members; a rename is a modrdn; the last member removed leaves the empty
+// placeholder groupOfNames needs; a delete removes the entry.
+func TestWriteBackGroups(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{})
+	st := newStore(t)
+	s := newSyncer(t, st, writeBackFor(t, srv))
+	ann := createUser(t, s, st, &store.User{UserName: "ann", Active: true, Name: store.Name{FamilyName: "A"}})
+	ben := createUser(t, s, st, &store.User{UserName: "ben", Active: true, Name: store.Name{FamilyName: "B"}})
+	g := &store.Group{DisplayName: "dev", Members: []store.Member{{ID: ann.ID}}}
+	door(t, s, st, func(tx store.Tx) error { return tx.CreateGroup(context.Background(), g) })
+	empty := &store.Group{DisplayName: "empty"}
+	door(t, s, st, func(tx store.Tx) error { return tx.CreateGroup(context.Background(), empty) })
+	ds, rep := deliver(t, s)
+	if rep.Failed != 0 || !slices.Equal(outcomes(ds), []string{"user.create:delivered", "user.create:delivered",
+		"group.create:delivered", "group.members.add:delivered", "group.create:delivered"}) {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if got := members(t, srv, groupDN("dev")); !slices.Equal(got, []string{userDN("ann")}) {
+		t.Fatalf("dev members: %v", got)
+	}
+	if got := members(t, srv, groupDN("empty")); !slices.Equal(got, []string{""}) {
+		t.Fatalf("an empty groupOfNames holds %v, want the empty placeholder", got)
+	}
+	if l := mustGroup(t, st, "dev").Source; l.Name != "corp" || l.ID != entryUUID(t, srv, groupDN("dev")) {
+		t.Fatalf("dev's link: %+v", l)
+	}
+
+	door(t, s, st, func(tx store.Tx) error {
+		if _, err := tx.AddMembers(context.Background(), g.ID, []store.MemberRef{{ID: ben.ID}}); err != nil {
+			return err
+		}
+		_, err := tx.UpdateGroup(context.Background(), g.ID, func(g *store.Group) error { g.DisplayName = "developers"; return nil })
+		return err
+	})
+	deliver(t, s)
+	uuid := entryUUID(t, srv, groupDN("developers"))
+	if got := members(t, srv, groupDN("developers")); !slices.Equal(got, []string{userDN("ann"), userDN("ben")}) ||
+		uuid != mustGroup(t, st, "developers").Source.ID {
+		t.Fatalf("developers after the rename: %v", got)
+	}
+
+	door(t, s, st, func(tx store.Tx) error {
+		_, err := tx.RemoveMembers(context.Background(), g.ID, []string{ann.ID, ben.ID})
+		return err
+	})
+	ds, _ = deliver(t, s)
+	if len(ds) != 1 || ds[0].Outcome != outcomeDelivered {
+		t.Fatalf("removing both members (one modify): %+v", ds)
+	}
+	if got := members(t, srv, groupDN("developers")); !slices.Equal(got, []string{""}) {
+		t.Fatalf("developers after its last member left: %v", got)
+	}
+	// The inbound sync reads the placeholder as no member.
+	if rep := syncOnce(t, s, RunOptions{Full: true}); rep.Failed != 0 || rep.Unresolved != 0 || rep.MembershipChanges != 0 {
+		t.Fatalf("inbound run: %s", rep.Summary())
+	}
+
+	door(t, s, st, func(tx store.Tx) error { return tx.DeleteGroup(context.Background(), g.ID) })
+	deliver(t, s)
+	if entry(t, srv, groupDN("developers")) != nil {
+		t.Fatal("the deleted group is still in the directory")
+	}
+}
+
+// An add whose DN is taken links to the entry when its link attribute
+// (by default the one userName maps to) holds the user's value; another
+// entry is never overwritten: the change is dead, reported, and an
+// operator can retry it once the directory is put right.
+func TestWriteBackConflictLinksOrReports(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{LDIF: person("carol", "Carol", "C", "carol@example.com") +
+		"dn: uid=dave," + ldaptest.PeopleDN + "\nobjectClass: inetOrgPerson\nuid: dave\nuid: david\ncn: D\nsn: D\n\n"})
+	st := newStore(t)
+	cfg := writeBackFor(t, srv)
+	cfg.WriteBack.LinkAttribute = "mail"
+	s := newSyncer(t, st, cfg)
+	createUser(t, s, st, &store.User{UserName: "carol", Active: true, Emails: []store.Value{{Value: "carol@example.com", Primary: true}}})
+	dave := createUser(t, s, st, &store.User{UserName: "dave", Active: true, Emails: []store.Value{{Value: "dave@example.com", Primary: true}}})
+	ds, rep := deliver(t, s)
+	if rep.Delivered != 1 || rep.Dead != 1 || ds[0].Note != "linked to the existing entry" {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if !strings.Contains(ds[1].Error, "already exists and its mail [] is not [dave@example.com]: not linked, not overwritten") {
+		t.Fatalf("conflict error: %q", ds[1].Error)
+	}
+	if c := mustUser(t, st, "carol"); c.Source.ID != entryUUID(t, srv, userDN("carol")) {
+		t.Fatalf("carol not linked: %+v", c.Source)
+	}
+	if e := entry(t, srv, userDN("carol"), "cn"); e.GetAttributeValue("cn") != "Carol C" {
+		t.Fatalf("the linked entry was overwritten: %v", e.GetAttributeValues("cn"))
+	}
+	if e := entry(t, srv, userDN("dave"), "mail"); len(e.GetAttributeValues("mail")) != 0 {
+		t.Fatal("the other entry was overwritten")
+	}
+	st0, err := s.WriteBackStatus(context.Background())
+	if err != nil || st0.Dead != 1 || st0.Pending != 0 || !strings.Contains(st0.LastError, "not overwritten") {
+		t.Fatalf("status: %+v %v", st0, err)
+	}
+	// A later change of dave waits behind the dead one: order holds.
+	updateUser(t, s, st, dave.ID, func(u *store.User) { u.Title = "Boss" })
+	if ds, _ := deliver(t, s); len(ds) != 0 {
+		t.Fatalf("a change behind a dead one was delivered: %+v", ds)
+	}
+	// The operator removes the stray entry and retries.
+	srv.Modify(t, "dn: uid=dave,"+ldaptest.PeopleDN+"\nchangetype: delete\n")
+	if n, err := s.RetryDead(context.Background()); err != nil || n != 1 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+	ds, rep = deliver(t, s)
+	if rep.Delivered != 2 || rep.Failed != 0 {
+		t.Fatalf("after the retry: %+v", ds)
+	}
+	if e := entry(t, srv, userDN("dave"), "title", "mail"); e.GetAttributeValue("title") != "Boss" || e.GetAttributeValue("mail") != "dave@example.com" {
+		t.Fatalf("dave after the retry: %+v", e)
+	}
+}
+
+// A directory outage blocks no door write and loses no change: the changes
+// stay pending with their attempts untouched while the source backs off,
+// and reach the directory in order once it is back.
+func TestWriteBackDirectoryOutage(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{})
+	st := newStore(t)
+	s := newSyncer(t, st, writeBackFor(t, srv))
+	srv.Stop()
+	u := createUser(t, s, st, &store.User{UserName: "erin", Active: true, Name: store.Name{FamilyName: "E"}})
+	updateUser(t, s, st, u.ID, func(u *store.User) { u.Title = "First" })
+	updateUser(t, s, st, u.ID, func(u *store.User) { u.Title = "Second" })
+
+	ds, rep := deliver(t, s)
+	if len(ds) != 0 || rep.Waiting != 3 {
+		t.Fatalf("pass with the directory down: %+v %+v", ds, rep)
+	}
+	for _, e := range pendingOutbox(t, st) {
+		if e.Attempts != 0 || e.Dead {
+			t.Fatalf("an outage counted against a change: %+v", e)
+		}
+	}
+	status, err := s.WriteBackStatus(context.Background())
+	if err != nil || status.Pending != 3 || status.OldestSeconds < 0 || status.Sources[0].ConsecutiveFailures != 1 ||
+		!strings.Contains(status.Sources[0].LastError, "connect") {
+		t.Fatalf("status during the outage: %+v %v", status, err)
+	}
+
+	srv.Start()
+	waitFor(t, 5*time.Second, "the backoff to pass", func() bool { return time.Now().After(status.Sources[0].RetryAt) })
+	ds, _ = deliver(t, s)
+	if !slices.Equal(outcomes(ds), []string{"user.create:delivered", "user.update:delivered", "user.update:delivered"}) {
+		t.Fatalf("after the outage: %+v", ds)
+	}
+	if e := entry(t, srv, userDN("erin"), "title"); e.GetAttributeValue("title") != "Second" {
+		t.Fatalf("erin's title = %v, want the last change", e.GetAttributeValues("title"))
+	}
+	if status, _ := s.WriteBackStatus(context.Background()); status.Pending != 0 || status.Sources[0].ConsecutiveFailures != 0 {
+		t.Fatalf("status after the outage: %+v", status)
+	}
+}
+
+// failingAcks is a store whose write-back commits fail while armed: a
+// crash between the directory write and the ack.
+type failingAcks struct {
+	store.Store
+	armed bool
+}
+
+func (f *failingAcks) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) error {
+	if f.armed && actor == writeBackActor {
+		return store.Errorf(store.KindUnavailable, "disk gone")
+	}
+	return f.Store.Write(ctx, actor, fn)
+}
+
+// A change written to the directory but not acked (a crash between the
+// two) is written again, safely: the member added again under the DN the
+// store still knows is renamed again by the rename that follows it, the
+// rename finds its entry renamed already; nothing is left twice or stale.
+func TestWriteBackRedeliveryIsIdempotent(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{})
+	st := &failingAcks{Store: newStore(t)}
+	s := newSyncer(t, st, writeBackFor(t, srv))
+	fay := createUser(t, s, st, &store.User{UserName: "fay", Active: true, Name: store.Name{FamilyName: "F"}})
+	g := &store.Group{DisplayName: "ops"}
+	door(t, s, st, func(tx store.Tx) error { return tx.CreateGroup(context.Background(), g) })
+	deliver(t, s)
+	door(t, s, st, func(tx store.Tx) error {
+		_, err := tx.AddMembers(context.Background(), g.ID, []store.MemberRef{{ID: fay.ID}})
+		return err
+	})
+	updateUser(t, s, st, fay.ID, func(u *store.User) { u.UserName = "faye" })
+
+	st.armed = true
+	if _, err := s.DeliverOnce(context.Background(), DeliverOptions{}); err == nil {
+		t.Fatal("a pass whose acks fail succeeded")
+	}
+	if got := members(t, srv, groupDN("ops")); !slices.Contains(got, userDN("faye")) || entry(t, srv, userDN("faye")) == nil {
+		t.Fatalf("the directory writes did not happen: members %v", got)
+	}
+	st.armed = false
+	ds, rep := deliver(t, s)
+	if rep.Failed != 0 || rep.Delivered != 2 {
+		t.Fatalf("redelivery: %+v", ds)
+	}
+	if got := members(t, srv, groupDN("ops")); !slices.Equal(got, []string{"", userDN("faye")}) {
+		t.Fatalf("ops members after redelivery: %v", got)
+	}
+	if es := pendingOutbox(t, st); len(es) != 0 {
+		t.Fatalf("outbox after redelivery: %+v", es)
+	}
+
+	// An add done but not acked finds its own entry and links it.
+	gus := createUser(t, s, st, &store.User{UserName: "gus", Active: true, Name: store.Name{FamilyName: "G"}})
+	st.armed = true
+	if _, err := s.DeliverOnce(context.Background(), DeliverOptions{}); err == nil {
+		t.Fatal("a pass whose acks fail succeeded")
+	}
+	st.armed = false
+	ds, _ = deliver(t, s)
+	if len(ds) != 1 || ds[0].Outcome != outcomeDelivered || ds[0].Note != "linked to the existing entry" {
+		t.Fatalf("redelivered add: %+v", ds)
+	}
+	if got := mustUser(t, st, "gus"); got.ID != gus.ID || got.Source.ID != entryUUID(t, srv, userDN("gus")) {
+		t.Fatalf("gus's link: %+v", got.Source)
 	}
 }

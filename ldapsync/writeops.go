@@ -307,7 +307,7 @@ func (d *delivery) planUserCreate(ctx context.Context, u *store.User) error {
 	d.res.linkType, d.res.linkID = "User", u.ID
 	d.res.link = &store.Source{Name: d.name(), DN: dn}
 	d.add("add "+dn+" "+describeAttrs(req.Attributes), func(ctx context.Context, conn *ldap.Conn) error {
-		return d.addEntry(conn, req, cfg.LinkAttribute, userField(u, "userName"), u.ID, "User")
+		return d.addEntry(conn, req, cfg.LinkAttribute, u.ID, "User")
 	})
 	if hasPassword {
 		d.planSetPassword(password)
@@ -330,7 +330,7 @@ const uacNormalAccount = 0x200
 // is taken, the existing entry is linked only if its link attribute holds
 // the value the resource would write; otherwise nothing is overwritten
 // and the change is reported.
-func (d *delivery) addEntry(conn *ldap.Conn, req *ldap.AddRequest, linkAttr, want, id, typ string) error {
+func (d *delivery) addEntry(conn *ldap.Conn, req *ldap.AddRequest, linkAttr, id, typ string) error {
 	err := conn.Add(req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 		return err
@@ -350,8 +350,17 @@ func (d *delivery) addEntry(conn *ldap.Conn, req *ldap.AddRequest, linkAttr, wan
 		if linkAttr == "" || linkAttr == MethodNone {
 			return permanentf("%s already exists; write_back.link_attribute is none, so it is not linked", req.DN)
 		}
-		if got := found.GetEqualFoldAttributeValues(linkAttr); !slices.ContainsFunc(got, func(v string) bool { return strings.EqualFold(v, want) }) {
-			return permanentf("%s already exists and its %s %v is not %q: not linked, not overwritten", req.DN, linkAttr, got, want)
+		var want []string
+		for _, a := range req.Attributes {
+			if strings.EqualFold(a.Type, linkAttr) {
+				want = a.Vals
+			}
+		}
+		got := found.GetEqualFoldAttributeValues(linkAttr)
+		if !slices.ContainsFunc(got, func(v string) bool {
+			return slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(v, w) })
+		}) {
+			return permanentf("%s already exists and its %s %v is not %v: not linked, not overwritten", req.DN, linkAttr, got, want)
 		}
 	}
 	sid, ierr := identity(found, idAttr)
@@ -403,21 +412,8 @@ func (d *delivery) planUserUpdate(ctx context.Context, before, after *store.User
 		return err
 	}
 	if oldRDN != newRDN && !strings.EqualFold(firstRDN(dn), newRDN) {
-		newDN := newRDN + "," + parentDN(dn)
-		d.add("modrdn "+dn+" → "+newRDN, func(ctx context.Context, conn *ldap.Conn) error {
-			return d.onEntry(ctx, conn, link, func(dn string) error {
-				err := conn.ModifyDN(ldap.NewModifyDNRequest(dn, newRDN, true, ""))
-				if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) && d.isEntry(conn, newRDN+","+parentDN(dn), link.ID) {
-					err = nil // renamed by an earlier attempt
-				}
-				if err == nil {
-					link.DN = newRDN + "," + parentDN(dn)
-					d.setLink("User", after.ID, link)
-				}
-				return err
-			})
-		})
-		link.DN = newDN
+		d.planRename("User", after.ID, link, newRDN)
+		link.DN = newRDN + "," + parentDN(dn)
 	}
 	rdnAttr, _, _ := strings.Cut(newRDN, "=")
 	m := ldap.NewModifyRequest(link.DN, nil)
@@ -451,6 +447,76 @@ func (d *delivery) planUserUpdate(ctx context.Context, before, after *store.User
 		d.planActive(after, d.linkNow("User", after.ID, link), after.Active)
 	}
 	return nil
+}
+
+// planRename gives an entry a new RDN (modrdn: the entry, its identity
+// and its other attributes stay). Outside AD, whose member links follow
+// by themselves, the member values naming the old DN are rewritten too,
+// as refint would: also when an earlier attempt renamed the entry, since
+// changes delivered again before it may have named the old DN once more.
+func (d *delivery) planRename(typ, id string, link store.Source, newRDN string) {
+	d.add("modrdn "+link.DN+" → "+newRDN, func(ctx context.Context, conn *ldap.Conn) error {
+		oldDN := link.DN
+		return d.onEntry(ctx, conn, link, func(dn string) error {
+			newDN := newRDN + "," + parentDN(dn)
+			err := conn.ModifyDN(ldap.NewModifyDNRequest(dn, newRDN, true, ""))
+			if err != nil && strings.EqualFold(firstRDN(dn), newRDN) {
+				err = nil // renamed by an earlier attempt
+			}
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) && d.isEntry(conn, newDN, link.ID) {
+				err = nil
+			}
+			if err != nil {
+				return err
+			}
+			l := link
+			l.DN = newDN
+			d.setLink(typ, id, l)
+			if d.w.ad {
+				return nil
+			}
+			return d.renameInGroups(ctx, conn, oldDN, newDN)
+		})
+	})
+}
+
+// renameInGroups rewrites the member values naming oldDN to newDN in the
+// groups of the source's group scope.
+func (d *delivery) renameInGroups(ctx context.Context, conn *ldap.Conn, oldDN, newDN string) error {
+	groups, err := d.groupsListing(ctx, conn, oldDN)
+	if err != nil {
+		return err
+	}
+	attr := d.w.cfg.GroupMemberAttribute
+	for _, gdn := range groups {
+		m := ldap.NewModifyRequest(gdn, nil)
+		m.Delete(attr, []string{oldDN})
+		m.Add(attr, []string{newDN})
+		err := conn.Modify(m)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) {
+			err = d.removeMembers(conn, gdn, []string{oldDN})
+		}
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupsListing finds the groups in the source's group scope whose member
+// attribute names dn.
+func (d *delivery) groupsListing(ctx context.Context, conn *ldap.Conn, dn string) ([]string, error) {
+	g := d.w.src.cfg.Groups
+	if g.BaseDN == "" {
+		return nil, nil
+	}
+	req := searchRequest(g.BaseDN, "sub", "("+d.w.cfg.GroupMemberAttribute+"="+ldap.EscapeFilter(dn)+")", []string{"1.1"})
+	var groups []string
+	_, err := pagedSearch(ctx, conn, req, d.w.src.cfg.PageSize, func(e *ldap.Entry) error {
+		groups = append(groups, e.DN)
+		return nil
+	})
+	return groups, err
 }
 
 // planActive writes an activation or a deactivation.
@@ -570,17 +636,8 @@ func (d *delivery) planDelete(typ, id string, link store.Source) {
 // removeFromGroups removes dn from the member values of the groups in the
 // source's group scope.
 func (d *delivery) removeFromGroups(ctx context.Context, conn *ldap.Conn, dn string) error {
-	g := d.w.src.cfg.Groups
-	if g.BaseDN == "" {
-		return nil
-	}
-	attr := d.w.cfg.GroupMemberAttribute
-	req := searchRequest(g.BaseDN, "sub", "("+attr+"="+ldap.EscapeFilter(dn)+")", []string{"1.1"})
-	var groups []string
-	if _, err := pagedSearch(ctx, conn, req, d.w.src.cfg.PageSize, func(e *ldap.Entry) error {
-		groups = append(groups, e.DN)
-		return nil
-	}); err != nil {
+	groups, err := d.groupsListing(ctx, conn, dn)
+	if err != nil {
 		return err
 	}
 	for _, gdn := range groups {
@@ -862,7 +919,7 @@ func (d *delivery) planGroupCreate(ctx context.Context, g *store.Group) error {
 	d.res.linkType, d.res.linkID = "Group", g.ID
 	d.res.link = &store.Source{Name: d.name(), DN: dn}
 	d.add("add "+dn+" "+describeAttrs(req.Attributes), func(ctx context.Context, conn *ldap.Conn) error {
-		return d.addEntry(conn, req, nameAttr, g.DisplayName, g.ID, "Group")
+		return d.addEntry(conn, req, nameAttr, g.ID, "Group")
 	})
 	return nil
 }
@@ -880,19 +937,7 @@ func (d *delivery) planGroupUpdate(before, after *store.Group, link store.Source
 	nameAttr := d.w.src.cfg.Groups.NameAttribute
 	rdnAttr, _, _ := strings.Cut(newRDN, "=")
 	if oldRDN != newRDN && !strings.EqualFold(firstRDN(link.DN), newRDN) {
-		d.add("modrdn "+link.DN+" → "+newRDN, func(ctx context.Context, conn *ldap.Conn) error {
-			return d.onEntry(ctx, conn, link, func(dn string) error {
-				err := conn.ModifyDN(ldap.NewModifyDNRequest(dn, newRDN, true, ""))
-				if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) && d.isEntry(conn, newRDN+","+parentDN(dn), link.ID) {
-					err = nil
-				}
-				if err == nil {
-					link.DN = newRDN + "," + parentDN(dn)
-					d.setLink("Group", after.ID, link)
-				}
-				return err
-			})
-		})
+		d.planRename("Group", after.ID, link, newRDN)
 	}
 	if before.DisplayName != after.DisplayName && !strings.EqualFold(rdnAttr, nameAttr) {
 		d.add("modify "+link.DN+" replace "+nameAttr+": "+after.DisplayName, func(ctx context.Context, conn *ldap.Conn) error {
