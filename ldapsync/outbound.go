@@ -190,9 +190,11 @@ type Delivery struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// DeliveryReport sums up a pass.
+// DeliveryReport sums up a pass: changes delivered, skipped (nothing to
+// write, or not for a directory), planned (a dry run), failed (of which
+// dead) and waiting (behind a failed change, or for a directory).
 type DeliveryReport struct {
-	Delivered, Skipped, Failed, Dead, Waiting int
+	Delivered, Skipped, Planned, Failed, Dead, Waiting int
 }
 
 // The outcomes of an entry in a pass.
@@ -512,7 +514,9 @@ func (p *pass) count(r *result) {
 		p.rep.Delivered++
 		o.counts.delivered++
 		o.counts.lastDelivery = p.now
-	case outcomeSkipped, outcomePlanned:
+	case outcomePlanned:
+		p.rep.Planned++
+	case outcomeSkipped:
 		p.rep.Skipped++
 		o.counts.skipped++
 	case outcomeFailed, outcomeDead:

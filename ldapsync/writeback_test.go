@@ -388,3 +388,72 @@ func TestWriteBackRedeliveryIsIdempotent(t *testing.T) {
 		t.Fatalf("gus's link: %+v", got.Source)
 	}
 }
+
+// Active Directory, on slapd with the AD mini schema standing in: a new
+// user is a `user` with sAMAccountName and userAccountControl (created
+// disabled, given its unicodePwd over StartTLS, then enabled), a
+// deactivation sets ACCOUNTDISABLE and keeps the other bits. slapd stores
+// unicodePwd as given; that AD takes it as the password, applies its
+// policy and assigns objectGUID only a real AD shows (see README.md).
+func TestWriteBackActiveDirectory(t *testing.T) {
+	files := testCA(t)
+	srv := writableServer(t, ldaptest.Options{ADSchema: true, TLS: files})
+	st := newStore(t)
+	cfg := writeBackFor(t, srv)
+	cfg.Preset, cfg.StartTLS, cfg.CAFile = PresetActiveDirectory, true, files.CAFile
+	// slapd assigns no objectGUID and keeps no uSNChanged.
+	cfg.IDAttribute, cfg.ChangeDetection = "entryUUID", DetectEntryCSN
+	s := newSyncer(t, st, cfg)
+	hal := createUser(t, s, st, &store.User{UserName: "hal", DisplayName: "Hal Jordan", Active: true,
+		Name: store.Name{GivenName: "Hal", FamilyName: "Jordan"}, Emails: []store.Value{{Value: "hal@example.com", Primary: true}},
+		PasswordHash: "$argon2id$x", NewPassword: "Gr33n!Lantern"})
+	ds, rep := deliver(t, s)
+	if rep.Delivered != 1 || len(ds[0].Ops) != 3 || !strings.Contains(ds[0].Ops[0], "userAccountControl=[514]") ||
+		!strings.Contains(ds[0].Ops[1], "unicodePwd: [redacted]") || !strings.Contains(ds[0].Ops[2], "userAccountControl: 512") {
+		t.Fatalf("AD create: %+v", ds)
+	}
+	dn := "CN=Hal Jordan," + ldaptest.PeopleDN
+	e := entry(t, srv, dn, "objectClass", "sAMAccountName", "userAccountControl", "unicodePwd", "mail")
+	if e == nil || e.GetAttributeValue("sAMAccountName") != "hal" || e.GetAttributeValue("userAccountControl") != "512" ||
+		!slices.Contains(e.GetAttributeValues("objectClass"), "user") || e.GetAttributeValue("mail") != "hal@example.com" {
+		t.Fatalf("AD entry: %+v", e)
+	}
+	if got := e.GetRawAttributeValue("unicodePwd"); string(got) != unicodePwd(`Gr33n!Lantern`) || len(got) != 2*len(`"Gr33n!Lantern"`) {
+		t.Fatalf("unicodePwd = %q, want the quoted password in UTF-16LE", got)
+	}
+	// Other bits of userAccountControl stay when ACCOUNTDISABLE flips.
+	srv.Modify(t, "dn: "+dn+"\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 66048\n") // + DONT_EXPIRE_PASSWORD
+	updateUser(t, s, st, hal.ID, func(u *store.User) { u.Active = false })
+	deliver(t, s)
+	if got := entry(t, srv, dn, "userAccountControl").GetAttributeValue("userAccountControl"); got != "66050" {
+		t.Fatalf("userAccountControl after deactivation = %s, want 66050", got)
+	}
+	if rep := syncOnce(t, s, RunOptions{}); mustUser(t, st, "hal").Active || rep.Failed != 0 {
+		t.Fatalf("inbound run: %s %+v", rep.Summary(), rep.Errors)
+	}
+	updateUser(t, s, st, hal.ID, func(u *store.User) { u.Active = true })
+	deliver(t, s)
+	if got := entry(t, srv, dn, "userAccountControl").GetAttributeValue("userAccountControl"); got != "66048" {
+		t.Fatalf("userAccountControl after activation = %s, want 66048", got)
+	}
+}
+
+// unicodePwd only travels encrypted: without TLS the change is refused,
+// dead, and nothing is sent.
+func TestWriteBackUnicodePwdNeedsTLS(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{ADSchema: true})
+	st := newStore(t)
+	cfg := writeBackFor(t, srv)
+	cfg.Preset, cfg.IDAttribute, cfg.ChangeDetection = PresetActiveDirectory, "entryUUID", DetectEntryCSN
+	s := newSyncer(t, st, cfg)
+	createUser(t, s, st, &store.User{UserName: "ivy", Active: true, Name: store.Name{FamilyName: "I"},
+		PasswordHash: "$argon2id$x", NewPassword: "plain"})
+	ds, rep := deliver(t, s)
+	if rep.Dead != 1 || !strings.Contains(ds[0].Error, "only over LDAPS or StartTLS") {
+		t.Fatalf("unicodePwd over plain LDAP: %+v", ds)
+	}
+	if e := entry(t, srv, "CN=ivy,"+ldaptest.PeopleDN, "unicodePwd", "userAccountControl"); e == nil ||
+		len(e.GetRawAttributeValue("unicodePwd")) != 0 || e.GetAttributeValue("userAccountControl") != "514" {
+		t.Fatalf("entry: %+v", e)
+	}
+}
