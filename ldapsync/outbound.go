@@ -194,7 +194,12 @@ type Delivery struct {
 // write, or not for a directory), planned (a dry run), failed (of which
 // dead) and waiting (behind a failed change, or for a directory).
 type DeliveryReport struct {
-	Delivered, Skipped, Planned, Failed, Dead, Waiting int
+	Delivered int `json:"delivered"`
+	Skipped   int `json:"skipped"`
+	Planned   int `json:"planned,omitempty"`
+	Failed    int `json:"failed"`
+	Dead      int `json:"dead"`
+	Waiting   int `json:"waiting"`
 }
 
 // The outcomes of an entry in a pass.
