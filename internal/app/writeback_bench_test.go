@@ -80,7 +80,9 @@ func BenchmarkWriteBack1000SCIMCreates(b *testing.B) {
 		}
 		lag := time.Since(last201)
 		b.StopTimer()
-		sort.Slice(entries, func(i, j int) bool { return entries[i].GetAttributeValue("entryCSN") < entries[j].GetAttributeValue("entryCSN") })
+		sort.Slice(entries, func(i, j int) bool {
+			return entries[i].GetAttributeValue("entryCSN") < entries[j].GetAttributeValue("entryCSN")
+		})
 		for i, e := range entries {
 			if want := fmt.Sprintf("wb%04d", i); !strings.EqualFold(e.GetAttributeValue("uid"), want) {
 				b.Fatalf("entry %d to arrive is %s, want %s: out of order", i, e.GetAttributeValue("uid"), want)
