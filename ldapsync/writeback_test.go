@@ -457,3 +457,47 @@ func TestWriteBackUnicodePwdNeedsTLS(t *testing.T) {
 		t.Fatalf("entry: %+v", e)
 	}
 }
+
+// write_back.doors limits what is written to the listed doors' changes;
+// deactivate: move and on_delete: move take entries to containers
+// (outside users.base_dn, so the inbound sync lets them go).
+func TestWriteBackDoorsAndMoves(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{LDIF: "dn: ou=disabled," + ldaptest.Suffix + "\nobjectClass: organizationalUnit\nou: disabled\n\n" +
+		"dn: ou=deleted," + ldaptest.Suffix + "\nobjectClass: organizationalUnit\nou: deleted\n\n"})
+	st := newStore(t)
+	cfg := writeBackFor(t, srv)
+	cfg.WriteBack.Doors = []string{"scim"}
+	cfg.WriteBack.Deactivate, cfg.WriteBack.DeactivateContainer = MethodMove, "ou=disabled,"+ldaptest.Suffix
+	cfg.WriteBack.OnDelete, cfg.WriteBack.DeleteContainer = MethodMove, "ou=deleted,"+ldaptest.Suffix
+	s := newSyncer(t, st, cfg)
+	mia := createUser(t, s, st, &store.User{UserName: "mia", Active: true, Name: store.Name{FamilyName: "M"}})
+	if err := s.DoorStore(st).Write(context.Background(), store.Actor{Door: "xyops", Principal: "admin"}, func(tx store.Tx) error {
+		return tx.CreateUser(context.Background(), &store.User{UserName: "ned", Active: true})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := deliver(t, s)
+	if !slices.Equal(outcomes(ds), []string{"user.create:delivered", "user.create:skipped"}) || ds[1].Note != "door xyops is not in write_back.doors" {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if entry(t, srv, userDN("ned")) != nil {
+		t.Fatal("a change of a door not listed was written")
+	}
+	uuid := entryUUID(t, srv, userDN("mia"))
+	updateUser(t, s, st, mia.ID, func(u *store.User) { u.Active = false })
+	deliver(t, s)
+	moved := "uid=mia,ou=disabled," + ldaptest.Suffix
+	if entry(t, srv, userDN("mia")) != nil || entryUUID(t, srv, moved) != uuid || !strings.EqualFold(mustUser(t, st, "mia").Source.DN, moved) {
+		t.Fatalf("deactivation did not move mia: link %+v", mustUser(t, st, "mia").Source)
+	}
+	updateUser(t, s, st, mia.ID, func(u *store.User) { u.Active = true })
+	deliver(t, s)
+	if entryUUID(t, srv, userDN("mia")) != uuid {
+		t.Fatal("activation did not move mia back")
+	}
+	door(t, s, st, func(tx store.Tx) error { return tx.DeleteUser(context.Background(), mia.ID) })
+	deliver(t, s)
+	if entry(t, srv, userDN("mia")) != nil || entryUUID(t, srv, "uid=mia,ou=deleted,"+ldaptest.Suffix) != uuid {
+		t.Fatal("delete did not move mia to ou=deleted")
+	}
+}
