@@ -3,6 +3,7 @@ package ldapsync
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -50,7 +51,10 @@ func (e *entries) gone() func(id string) bool {
 
 // newFetched opens the spools a fetch writes to.
 func newFetched(spoolDir string, st *state) (*fetched, error) {
+	// Cookies carry over runs that do not renew them (an incremental
+	// run's keys content sync, across full runs).
 	f := &fetched{watermark: st.Watermark, server: st.Server, cookies: map[string]string{}}
+	maps.Copy(f.cookies, st.Cookies)
 	var err error
 	if f.users.spool, err = newSpool(spoolDir); err != nil {
 		return nil, err
@@ -103,6 +107,9 @@ type directoryRead struct {
 	// opened on first use.
 	side        *ldap.Conn
 	releaseSide func()
+	// contentSync says whether the server offers content sync (read once,
+	// when an incremental run looks for deletions).
+	contentSync *bool
 }
 
 // search is one of a run's reads: users or groups.

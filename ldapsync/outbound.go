@@ -510,26 +510,29 @@ func linkResource(ctx context.Context, tx store.Tx, typ, id string, src store.So
 	return err
 }
 
+// count adds a result to the pass's report and the totals, one for each
+// outbox entry it stands for.
 func (p *pass) count(r *result) {
 	o := p.o
 	o.smu.Lock()
 	defer o.smu.Unlock()
+	n := len(r.entries)
 	switch r.d.Outcome {
 	case outcomeDelivered:
-		p.rep.Delivered++
-		o.counts.delivered++
+		p.rep.Delivered += n
+		o.counts.delivered += int64(n)
 		o.counts.lastDelivery = p.now
 	case outcomePlanned:
-		p.rep.Planned++
+		p.rep.Planned += n
 	case outcomeSkipped:
-		p.rep.Skipped++
-		o.counts.skipped++
+		p.rep.Skipped += n
+		o.counts.skipped += int64(n)
 	case outcomeFailed, outcomeDead:
-		p.rep.Failed++
+		p.rep.Failed += n
 		if r.dead {
-			p.rep.Dead++
+			p.rep.Dead += n
 		}
-		o.counts.failed++
+		o.counts.failed += int64(n)
 		o.counts.lastError, o.counts.lastErrorAt = fmt.Sprintf("outbox entry %d (%s %s): %s", r.d.Seq, r.d.Action, r.d.Object, r.d.Error), p.now
 		o.s.log.Warn("ldapsync: write-back failed", slog.Int64("seq", r.d.Seq), slog.String("action", r.d.Action),
 			slog.String("object", r.d.Object), slog.String("source", r.d.Source), slog.Bool("dead", r.dead),
