@@ -269,7 +269,10 @@ func (o *outbound) deliver(ctx context.Context, opts DeliverOptions) (*DeliveryR
 		}
 		after = page[len(page)-1].Seq
 		for i := 0; i < len(page); {
-			n := p.entry(ctx, page[i:])
+			n, err := p.entry(ctx, page[i:])
+			if err != nil {
+				return &p.rep, err
+			}
 			i += n
 		}
 		if err := p.commit(ctx); err != nil {
@@ -292,29 +295,33 @@ func (o *outbound) deliver(ctx context.Context, opts DeliverOptions) (*DeliveryR
 
 // entry handles the first entry of rest (with the membership entries that
 // follow it for the same group, as one modify) and says how many it took.
-func (p *pass) entry(ctx context.Context, rest []store.OutboxEntry) int {
+// An error is the store's, and ends the pass: nothing is acked unread.
+func (p *pass) entry(ctx context.Context, rest []store.OutboxEntry) (int, error) {
 	e := &rest[0]
 	obj := e.Object()
 	if e.Dead || e.NextAttempt.After(p.now) || p.blocked[obj] || p.memberBlocked(e) {
 		p.blocked[obj] = true
 		p.rep.Waiting++
-		return 1
+		return 1, nil
 	}
 	res := &result{entries: []*store.OutboxEntry{e}, d: Delivery{Seq: e.Seq, Action: e.Action, Object: objectName(e), Door: e.Actor.Door}}
-	w, note := p.route(ctx, e)
+	w, note, err := p.route(ctx, e)
+	if err != nil {
+		return 0, err
+	}
 	if w == nil {
 		res.ok, res.d.Outcome, res.d.Note = true, outcomeSkipped, note
 		if e.ResourceType == "User" && e.Action == "user.delete" {
 			res.dropPassword = e.ResourceID
 		}
 		p.results = append(p.results, res)
-		return 1
+		return 1, nil
 	}
 	res.d.Source = w.src.cfg.Name
 	if err := p.down[w]; err != nil {
 		p.blocked[obj] = true
 		p.rep.Waiting++
-		return 1
+		return 1, nil
 	}
 	if isMembership(e) {
 		// Consecutive additions (or removals) of members of one group are
@@ -330,10 +337,10 @@ func (p *pass) entry(ctx context.Context, rest []store.OutboxEntry) int {
 			n++
 		}
 		p.run(ctx, w, res)
-		return n
+		return n, nil
 	}
 	p.run(ctx, w, res)
-	return 1
+	return 1, nil
 }
 
 // run plans the result's entries for w and, unless dry, performs them.
@@ -625,23 +632,23 @@ func isMembership(e *store.OutboxEntry) bool {
 }
 
 // route finds the source an entry goes to, or says why none.
-func (p *pass) route(ctx context.Context, e *store.OutboxEntry) (*wbSource, string) {
+func (p *pass) route(ctx context.Context, e *store.OutboxEntry) (*wbSource, string, error) {
 	link, err := p.currentLink(ctx, e.ResourceType, e.ResourceID, entrySource(e))
 	if err != nil {
-		return nil, "cannot read the resource: " + err.Error()
+		return nil, "", err
 	}
 	w := p.o.sourceFor(link, e.ResourceType)
 	switch {
 	case w == nil && link.Name != "":
-		return nil, "linked to source " + link.Name + ", which has no write-back"
+		return nil, "linked to source " + link.Name + ", which has no write-back", nil
 	case w == nil && e.ResourceType == "Group":
-		return nil, "no source writes new groups (write_back.create and group_base)"
+		return nil, "no source writes new groups (write_back.create and group_base)", nil
 	case w == nil:
-		return nil, "no source creates new users (write_back.create)"
+		return nil, "no source creates new users (write_back.create)", nil
 	case !w.writes(e.Actor):
-		return nil, "door " + e.Actor.Door + " is not in write_back.doors"
+		return nil, "door " + e.Actor.Door + " is not in write_back.doors", nil
 	}
-	return w, ""
+	return w, "", nil
 }
 
 // entrySource is the directory link an entry recorded.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -307,7 +308,7 @@ func (d *delivery) planUserCreate(ctx context.Context, u *store.User) error {
 	d.res.linkType, d.res.linkID = "User", u.ID
 	d.res.link = &store.Source{Name: d.name(), DN: dn}
 	d.add("add "+dn+" "+describeAttrs(req.Attributes), func(ctx context.Context, conn *ldap.Conn) error {
-		return d.addEntry(conn, req, cfg.LinkAttribute, u.ID, "User")
+		return d.addEntry(ctx, conn, req, cfg.LinkAttribute, u.ID, "User")
 	})
 	if hasPassword {
 		d.planSetPassword(password)
@@ -330,7 +331,7 @@ const uacNormalAccount = 0x200
 // is taken, the existing entry is linked only if its link attribute holds
 // the value the resource would write; otherwise nothing is overwritten
 // and the change is reported.
-func (d *delivery) addEntry(conn *ldap.Conn, req *ldap.AddRequest, linkAttr, id, typ string) error {
+func (d *delivery) addEntry(ctx context.Context, conn *ldap.Conn, req *ldap.AddRequest, linkAttr, id, typ string) error {
 	err := conn.Add(req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 		return err
@@ -367,7 +368,7 @@ func (d *delivery) addEntry(conn *ldap.Conn, req *ldap.AddRequest, linkAttr, id,
 	if ierr != nil {
 		return ierr
 	}
-	if err := d.notLinkedElsewhere(typ, id, sid, req.DN); err != nil {
+	if err := d.notLinkedElsewhere(ctx, typ, id, sid, req.DN); err != nil {
 		return err
 	}
 	d.res.link = &store.Source{Name: d.name(), ID: sid, DN: req.DN}
@@ -379,15 +380,22 @@ func (d *delivery) addEntry(conn *ldap.Conn, req *ldap.AddRequest, linkAttr, id,
 
 // notLinkedElsewhere refuses to link a resource to an entry another
 // resource is already linked to.
-func (d *delivery) notLinkedElsewhere(typ, id, sourceID, dn string) error {
-	ctx := context.Background()
+func (d *delivery) notLinkedElsewhere(ctx context.Context, typ, id, sourceID, dn string) error {
 	var other string
+	var err error
 	if typ == "Group" {
-		if g, err := d.p.o.s.st.GetGroupBySource(ctx, d.name(), sourceID); err == nil {
+		var g *store.Group
+		if g, err = d.p.o.s.st.GetGroupBySource(ctx, d.name(), sourceID); err == nil {
 			other = g.ID
 		}
-	} else if u, err := d.p.o.s.st.GetUserBySource(ctx, d.name(), sourceID); err == nil {
-		other = u.ID
+	} else {
+		var u *store.User
+		if u, err = d.p.o.s.st.GetUserBySource(ctx, d.name(), sourceID); err == nil {
+			other = u.ID
+		}
+	}
+	if err != nil && !store.IsNotFound(err) {
+		return err
 	}
 	if other != "" && other != id {
 		return permanentf("%s already exists and is linked to another %s (%s)", dn, strings.ToLower(typ), other)
@@ -759,7 +767,10 @@ func (d *delivery) setLink(typ, id string, link store.Source) {
 // or renamed in the directory since the store last saw it), it finds the
 // entry by its identity and runs fn again on the DN found.
 func (d *delivery) onEntry(ctx context.Context, conn *ldap.Conn, link store.Source, fn func(dn string) error) error {
-	err := fn(link.DN)
+	err := ldap.NewError(ldap.LDAPResultNoSuchObject, errors.New("no DN known"))
+	if link.DN != "" {
+		err = fn(link.DN)
+	}
 	if !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || link.ID == "" {
 		return err
 	}
@@ -919,7 +930,7 @@ func (d *delivery) planGroupCreate(ctx context.Context, g *store.Group) error {
 	d.res.linkType, d.res.linkID = "Group", g.ID
 	d.res.link = &store.Source{Name: d.name(), DN: dn}
 	d.add("add "+dn+" "+describeAttrs(req.Attributes), func(ctx context.Context, conn *ldap.Conn) error {
-		return d.addEntry(conn, req, nameAttr, g.ID, "Group")
+		return d.addEntry(ctx, conn, req, nameAttr, g.ID, "Group")
 	})
 	return nil
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// The outbox's rows are written by triggers (migrations/0020_outbox.sql) in
-// the transaction of each change; this file reads them back and keeps the
+// The outbox's rows are written by triggers (outboxTriggers, created while
+// the outbox is on; its tables are migrations/0020_outbox.sql) in the
+// transaction of each change; this file also reads them back and keeps the
 // readers' bookkeeping (acks, failed attempts, dead entries).
 
 const outboxCols = `seq, at, door, principal, address, action, resource_type, resource_id, resource_key, detail,
@@ -169,10 +170,89 @@ func (r *reader) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 	return st, err
 }
 
-// SetOutbox turns recording on or off.
+// SetOutbox turns recording on or off: it creates the triggers that
+// record, or drops them. A store without write-back thus has none: a
+// trigger is compiled into every statement it watches, and these would
+// cost every write transaction a fifth of its time even while idle.
 func (t *txn) SetOutbox(ctx context.Context, enabled bool) error {
+	for _, tr := range outboxTriggers {
+		q := `DROP TRIGGER IF EXISTS ` + tr.name
+		if enabled {
+			q = `CREATE TRIGGER IF NOT EXISTS ` + tr.name + ` ` + tr.body
+		}
+		if _, err := t.tx.ExecContext(context.WithoutCancel(ctx), q); err != nil {
+			return fmt.Errorf("sqlite: outbox trigger %s: %w", tr.name, err)
+		}
+	}
 	_, err := t.exec(ctx, `UPDATE outbox_state SET enabled = ?`, enabled)
 	return err
+}
+
+// userSnap renders a users row (of OLD, NEW or an alias) as the JSON
+// snapshot decodeUserSnap reads.
+func userSnap(r string) string {
+	return `json_object('key', ` + r + `.key, 'id', ` + r + `.id, 'user_name', ` + r + `.user_name, 'external_id', ` + r +
+		`.external_id, 'display_name', ` + r + `.display_name, 'active', ` + r + `.active, 'source', ` + r +
+		`.source, 'source_id', ` + r + `.source_id, 'source_dn', ` + r + `.source_dn, 'doc', json(` + r + `.doc))`
+}
+
+// groupSnap renders a groups row as the snapshot decodeGroupSnap reads.
+func groupSnap(r string) string {
+	return `json_object('key', ` + r + `.key, 'id', ` + r + `.id, 'display_name', ` + r + `.display_name, 'external_id', ` + r +
+		`.external_id, 'source', ` + r + `.source, 'source_id', ` + r + `.source_id, 'source_dn', ` + r + `.source_dn)`
+}
+
+// memberSnap renders a membership's member as decodeMemberSnap reads it.
+func memberSnap(typ, r, name, active string) string {
+	return `json_object('type', '` + typ + `', 'id', ` + r + `.id, 'key', ` + r + `.key, 'name', ` + r + `.` + name +
+		`, 'active', ` + active + `, 'source', ` + r + `.source, 'source_id', ` + r + `.source_id, 'source_dn', ` + r + `.source_dn)`
+}
+
+// outboxTriggers record the outbox while it is on. The row triggers keep
+// a resource as it was before an update or a delete (version bumps, which
+// change no attribute, are left out); the activity entry every change
+// records right after its rows names the door and the action, so its
+// trigger makes the outbox row. A membership entry names the member by id
+// in its detail ("member=<id>") and, for a user, by key in user_key. The
+// sync's own changes (door ldapsync) make none.
+var outboxTriggers = []struct{ name, body string }{
+	{"outbox_user_updated", `AFTER UPDATE ON users
+WHEN OLD.doc IS NOT NEW.doc OR OLD.user_name IS NOT NEW.user_name OR OLD.active IS NOT NEW.active
+  OR OLD.password_hash IS NOT NEW.password_hash OR OLD.source IS NOT NEW.source OR OLD.source_id IS NOT NEW.source_id
+  OR OLD.source_dn IS NOT NEW.source_dn
+BEGIN INSERT OR REPLACE INTO outbox_before VALUES ('User', OLD.key, ` + userSnap("OLD") + `); END`},
+	{"outbox_user_deleted", `AFTER DELETE ON users
+BEGIN INSERT OR REPLACE INTO outbox_before VALUES ('User', OLD.key, ` + userSnap("OLD") + `); END`},
+	{"outbox_group_updated", `AFTER UPDATE ON groups
+WHEN OLD.display_name IS NOT NEW.display_name OR OLD.external_id IS NOT NEW.external_id OR OLD.source IS NOT NEW.source
+  OR OLD.source_id IS NOT NEW.source_id OR OLD.source_dn IS NOT NEW.source_dn
+BEGIN INSERT OR REPLACE INTO outbox_before VALUES ('Group', OLD.key, ` + groupSnap("OLD") + `); END`},
+	{"outbox_group_deleted", `AFTER DELETE ON groups
+BEGIN INSERT OR REPLACE INTO outbox_before VALUES ('Group', OLD.key, ` + groupSnap("OLD") + `); END`},
+	{"outbox_collect", `AFTER INSERT ON activity
+WHEN NEW.resource_type IN ('User', 'Group')
+BEGIN
+  INSERT INTO outbox (at, door, principal, address, action, resource_type, resource_id, resource_key, detail,
+    before, after, member)
+  SELECT NEW.at, NEW.door, NEW.principal, NEW.address, NEW.action, NEW.resource_type, NEW.resource_id,
+    NEW.resource_key, NEW.detail,
+    (SELECT snap FROM outbox_before WHERE resource_type = NEW.resource_type AND resource_key = NEW.resource_key),
+    CASE
+      WHEN NEW.action IN ('group.members.add', 'group.members.remove') THEN NULL
+      WHEN NEW.resource_type = 'User' THEN (SELECT ` + userSnap("u") + ` FROM users u WHERE u.key = NEW.resource_key)
+      ELSE (SELECT ` + groupSnap("g") + ` FROM groups g WHERE g.key = NEW.resource_key)
+    END,
+    CASE
+      WHEN NEW.action NOT IN ('group.members.add', 'group.members.remove') THEN NULL
+      WHEN NEW.user_key <> 0 THEN (SELECT ` + memberSnap("User", "u", "user_name", "u.active") + ` FROM users u WHERE u.key = NEW.user_key)
+      ELSE (SELECT ` + memberSnap("Group", "g", "display_name", "1") + ` FROM groups g
+        WHERE g.id = substr(NEW.detail, length('member=') + 1))
+    END
+  WHERE NEW.door <> 'ldapsync' AND NEW.action IN ('user.create', 'user.update', 'user.activate', 'user.deactivate',
+    'user.delete', 'password.change', 'group.create', 'group.update', 'group.delete', 'group.members.add',
+    'group.members.remove');
+  DELETE FROM outbox_before WHERE resource_type = NEW.resource_type AND resource_key = NEW.resource_key;
+END`},
 }
 
 // AckOutbox deletes delivered entries.
