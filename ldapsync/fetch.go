@@ -29,7 +29,8 @@ type entries struct {
 	seen map[string]struct{}
 	// deleted are identities an incremental content sync reported deleted.
 	deleted []string
-	// spooled holds the identities spooled, so an entry is spooled once.
+	// spooled holds the identities an incremental run spooled; nil in a
+	// full run.
 	spooled map[string]struct{}
 }
 
@@ -139,7 +140,11 @@ func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
 	}
 	// Decided after the root DSE, which may turn the run into a full one.
 	full := r.rep.Mode == "full"
-	r.out.users.spooled, r.out.groups.spooled = map[string]struct{}{}, map[string]struct{}{}
+	if !full {
+		// What an incremental run spooled, so the groups it re-reads
+		// (memberrefresh.go) are spooled once; a full run reads each once.
+		r.out.users.spooled, r.out.groups.spooled = map[string]struct{}{}, map[string]struct{}{}
+	}
 	u := r.cfg.Users
 	users := r.newSearch("users", u.BaseDN, u.Scope, u.Filter, r.m.userAttributes(), full, &r.out.users, &r.rep.ReadUsers)
 	if err := r.search(ctx, conn, users); err != nil {
@@ -275,10 +280,12 @@ func (r *directoryRead) entry(ctx context.Context, q *search, e *ldap.Entry) err
 		*q.count--
 		return nil
 	}
-	if _, done := q.into.spooled[rec.ID]; done {
-		return nil
+	if q.into.spooled != nil {
+		if _, done := q.into.spooled[rec.ID]; done {
+			return nil
+		}
+		q.into.spooled[rec.ID] = struct{}{}
 	}
-	q.into.spooled[rec.ID] = struct{}{}
 	if q.into.seen != nil {
 		q.into.seen[rec.ID] = struct{}{}
 	}
