@@ -501,3 +501,30 @@ func TestWriteBackDoorsAndMoves(t *testing.T) {
 		t.Fatal("delete did not move mia to ou=deleted")
 	}
 }
+
+// A user that predates write-back reaches the directory with its first
+// change after write-back is on; before that, nothing is recorded.
+func TestWriteBackProvisionsOnFirstChange(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{})
+	st := newStore(t)
+	plain := newSyncer(t, st, sourceFor(srv)) // no write-back: the store records nothing
+	old := createUser(t, plain, st, &store.User{UserName: "ola", Active: true, Name: store.Name{FamilyName: "O"}})
+	if es := pendingOutbox(t, st); len(es) != 0 {
+		t.Fatalf("outbox without write-back: %+v", es)
+	}
+	s := newSyncer(t, st, writeBackFor(t, srv))
+	updateUser(t, s, st, old.ID, func(u *store.User) { u.Title = "Veteran" })
+	ds, _ := deliver(t, s)
+	if len(ds) != 1 || ds[0].Outcome != outcomeDelivered || !strings.HasPrefix(ds[0].Ops[0], "add uid=ola,") {
+		t.Fatalf("first change: %+v", ds)
+	}
+	if e := entry(t, srv, userDN("ola"), "title"); e == nil || e.GetAttributeValue("title") != "Veteran" {
+		t.Fatalf("entry: %+v", e)
+	}
+	// Without write-back again, the store stops recording.
+	newSyncer(t, st, sourceFor(srv))
+	updateUser(t, plain, st, old.ID, func(u *store.User) { u.Title = "Retired" })
+	if es := pendingOutbox(t, st); len(es) != 0 {
+		t.Fatalf("outbox after write-back was turned off: %+v", es)
+	}
+}
