@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // Benchmark sizes from the issue: 100,000 users and 1,000 groups of 100.
@@ -117,12 +118,24 @@ func BenchmarkFullImport(b *testing.B) {
 }
 
 // BenchmarkIncremental100Changes measures an incremental run after 100
-// users changed, on top of the full 100,000-user import.
+// users changed, on top of the full 100,000-user import. The run reads the
+// keys of the whole scope to find deletions (find_deletions: every_run).
 func BenchmarkIncremental100Changes(b *testing.B) {
+	benchmarkIncremental(b, FindDeletionsEveryRun)
+}
+
+// BenchmarkIncremental100ChangesWithoutKeysSearch is the same run with
+// find_deletions: full_runs, which reads only the changed entries.
+func BenchmarkIncremental100ChangesWithoutKeysSearch(b *testing.B) {
+	benchmarkIncremental(b, FindDeletionsFullRuns)
+}
+
+func benchmarkIncremental(b *testing.B, findDeletions string) {
 	srv := ldaptest.Start(b, ldaptest.Options{LDIFFile: writeFixture(b, benchUsers, benchGroups, benchGroupMembers)})
 	st := newStore(b)
 	cfg := sourceFor(srv)
 	cfg.PageSize, cfg.BatchSize = 1000, 1000
+	cfg.FindDeletions = findDeletions
 	s := newSyncer(b, st, cfg)
 	if rep, err := s.SyncOnce(context.Background(), "corp", RunOptions{}); err != nil {
 		b.Fatalf("initial import: %v %s", err, rep.Summary())
@@ -165,5 +178,31 @@ func BenchmarkFullResyncUnchanged(b *testing.B) {
 			b.Fatalf("resync: %v %s", err, rep.Summary())
 		}
 		b.Logf("%s", rep.Summary())
+	}
+}
+
+// BenchmarkWriteBackBacklog measures one write-back pass over a backlog of
+// 1,000 new users (as after an outage), each an add, a read of its
+// entryUUID and a link in the store, in one pass.
+func BenchmarkWriteBackBacklog(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		srv := writableServer(b, ldaptest.Options{})
+		st := newStore(b)
+		s := newSyncer(b, st, writeBackFor(b, srv))
+		for i := range 1000 {
+			createUser(b, s, st, &store.User{UserName: fmt.Sprintf("bl%04d", i), Active: true,
+				Name: store.Name{GivenName: "Back", FamilyName: fmt.Sprintf("Log %d", i)}})
+		}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := s.DeliverOnce(context.Background(), DeliverOptions{})
+		took := time.Since(start)
+		b.StopTimer()
+		if err != nil || rep.Delivered != 1000 {
+			b.Fatalf("pass: %v %+v", err, rep)
+		}
+		b.ReportMetric(1000/took.Seconds(), "changes/s")
+		b.StartTimer()
 	}
 }

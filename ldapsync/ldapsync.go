@@ -63,6 +63,10 @@ type Syncer struct {
 	progressEvery time.Duration
 	now           func() time.Time
 
+	// out delivers the doors' changes to the write-back sources; nil when
+	// no source writes back.
+	out *outbound
+
 	mu     sync.Mutex
 	runCtx context.Context // set by Run; admin-triggered runs end with it
 	bg     sync.WaitGroup
@@ -140,7 +144,29 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
 		s.sources = append(s.sources, src)
 		s.byName[c.Name] = src
 	}
+	var err error
+	if s.out, err = newOutbound(s, s.sources); err != nil {
+		return nil, err
+	}
+	if err := s.recordChanges(ctx); err != nil {
+		return nil, fmt.Errorf("turn the store's outbox on or off: %w", err)
+	}
 	return s, nil
+}
+
+// recordChanges has the store record the doors' changes in its outbox
+// exactly while a source writes back, so that nothing accumulates there
+// for no reader.
+func (s *Syncer) recordChanges(ctx context.Context) error {
+	st, err := s.st.OutboxStats(ctx)
+	if err != nil {
+		return err
+	}
+	want := s.out != nil
+	if st.Enabled == want {
+		return nil
+	}
+	return s.st.Write(ctx, writeBackActor, func(tx store.Tx) error { return tx.SetOutbox(ctx, want) })
 }
 
 // Sources names the configured sources in configuration order.
@@ -372,6 +398,9 @@ func (s *Syncer) Run(ctx context.Context) {
 			defer wg.Done()
 			s.schedule(ctx, src)
 		}()
+	}
+	if s.out != nil {
+		wg.Go(func() { s.out.run(ctx) })
 	}
 	wg.Wait()
 	s.bg.Wait()

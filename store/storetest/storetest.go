@@ -55,6 +55,8 @@ func RunPending(t *testing.T, newStore func(t *testing.T) store.Store, pending m
 		{"PrimaryFlags", testPrimaryFlags},
 		{"NoLostUpdate", testNoLostUpdate},
 		{"FailedChangeKeepsTransaction", testFailedChangeKeepsTransaction},
+		{"Outbox", testOutbox},
+		{"OutboxExternalID", testOutboxExternalID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
