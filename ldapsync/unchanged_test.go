@@ -4,19 +4,24 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 	"github.com/scimbridge/scimbridge/store"
 )
 
-// writeCounter is a store that counts the write transactions opened on it.
+// writeCounter is a store that counts the write transactions opened on it
+// and the time spent in them (waiting for the writer included).
 type writeCounter struct {
 	store.Store
-	writes atomic.Int64
+	writes  atomic.Int64
+	writeNs atomic.Int64
 }
 
 func (w *writeCounter) Write(ctx context.Context, a store.Actor, fn func(tx store.Tx) error) error {
 	w.writes.Add(1)
+	start := time.Now()
+	defer func() { w.writeNs.Add(int64(time.Since(start))) }()
 	return w.Store.Write(ctx, a, fn)
 }
 
