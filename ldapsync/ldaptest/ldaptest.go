@@ -74,6 +74,9 @@ type Options struct {
 	// SyncWrites lets the sync account write every entry and password
 	// (directory write-back), as a deployment's ACL would.
 	SyncWrites bool
+	// MaxSize is the database's maximum size in bytes (0: 4 GiB), for
+	// fixtures of millions of entries.
+	MaxSize int64
 	// Refint loads the referential integrity overlay, as many real servers
 	// run it: deleting or renaming an entry rewrites the member and
 	// uniqueMember values naming it, without moving the groups' entryCSN.
@@ -171,8 +174,12 @@ func (s *Server) config(opts Options) string {
 	if t := opts.TLS; t != nil {
 		fmt.Fprintf(&b, "TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n", t.CAFile, t.CertFile, t.KeyFile)
 	}
-	fmt.Fprintf(&b, "database mdb\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s/db\nmaxsize 4294967296\ndbnosync\n",
-		Suffix, AdminDN, AdminPassword, s.Dir)
+	maxSize := opts.MaxSize
+	if maxSize == 0 {
+		maxSize = 4 << 30
+	}
+	fmt.Fprintf(&b, "database mdb\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s/db\nmaxsize %d\ndbnosync\n",
+		Suffix, AdminDN, AdminPassword, s.Dir, maxSize)
 	b.WriteString("index objectClass eq\nindex entryUUID,entryCSN eq\nindex uid,cn,mail eq\n")
 	b.WriteString("index member,uniqueMember,memberUid eq\nindex modifyTimestamp eq\n")
 	if opts.ADSchema {
