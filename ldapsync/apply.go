@@ -39,7 +39,7 @@ type applier struct {
 	// seenUsers is the set of identities in scope, when the run knows them
 	// (a full run, an incremental run's keys-only search), to allow taking
 	// over a userName whose old entry vanished.
-	seenUsers map[string]struct{}
+	seenUsers *idSet
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.
 	groupIDs map[string]string

@@ -26,7 +26,7 @@ type entries struct {
 	// seen holds every identity read when the read covered the whole scope
 	// (a full run, a complete content sync), for finding entries that
 	// vanished; nil otherwise.
-	seen map[string]struct{}
+	seen *idSet
 	// deleted are identities an incremental content sync reported deleted.
 	deleted []string
 	// spooled holds the identities an incremental run spooled; nil in a
@@ -41,7 +41,7 @@ func (e *entries) findsDeletions() bool { return e.seen != nil || len(e.deleted)
 // directory, by what the read saw or by the deletions it was told.
 func (e *entries) gone() func(id string) bool {
 	if e.seen != nil {
-		return func(id string) bool { _, ok := e.seen[id]; return !ok }
+		return func(id string) bool { return !e.seen.has(id) }
 	}
 	deleted := make(map[string]bool, len(e.deleted))
 	for _, id := range e.deleted {
@@ -209,7 +209,7 @@ func (r *directoryRead) newSearch(kind, base, scopeName, filter string, attrs []
 	}
 	// A read of every entry in scope tells which are gone.
 	if all && into.seen == nil {
-		into.seen = map[string]struct{}{}
+		into.seen = newIDSet(0)
 	}
 	q.req = searchRequest(base, scopeName, filter, attrs)
 	return q
@@ -242,14 +242,14 @@ func (r *directoryRead) readContentSync(ctx context.Context, conn *ldap.Conn, q 
 		cookie = []byte(c)
 	}
 	if q.into.seen == nil {
-		q.into.seen = map[string]struct{}{}
+		q.into.seen = newIDSet(0)
 	}
 	res, err := contentSync(ctx, conn, q.req, cookie, func(e *ldap.Entry) error { return r.entry(ctx, q, e) })
 	if err != nil {
 		return fmt.Errorf("content sync of %s under %s: %w", q.kind, q.req.BaseDN, err)
 	}
 	for _, id := range res.present {
-		q.into.seen[id] = struct{}{}
+		q.into.seen.add(id)
 	}
 	if !res.complete {
 		q.into.seen, q.into.deleted = nil, res.deleted
@@ -287,7 +287,7 @@ func (r *directoryRead) entry(ctx context.Context, q *search, e *ldap.Entry) err
 		q.into.spooled[rec.ID] = struct{}{}
 	}
 	if q.into.seen != nil {
-		q.into.seen[rec.ID] = struct{}{}
+		q.into.seen.add(rec.ID)
 	}
 	if q.reverseMembers {
 		if err := r.readReverseMembers(ctx, rec); err != nil {

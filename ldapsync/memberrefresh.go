@@ -103,10 +103,10 @@ func (r *directoryRead) readKeysByContentSync(ctx context.Context, conn *ldap.Co
 		return fmt.Errorf("content sync of the keys of %s under %s: %w", q.kind, q.base, err)
 	}
 	if res.complete {
-		seen := make(map[string]struct{}, len(res.present)+len(res.changed))
+		seen := newIDSet(len(res.present) + len(res.changed))
 		for _, ids := range [][]string{res.present, res.changed} {
 			for _, id := range ids {
-				seen[id] = struct{}{}
+				seen.add(id)
 			}
 		}
 		q.into.seen = seen
@@ -121,12 +121,12 @@ func (r *directoryRead) readKeysByContentSync(ctx context.Context, conn *ldap.Co
 // what it does not list is gone.
 func (r *directoryRead) readKeysByPagedSearch(ctx context.Context, conn *ldap.Conn, q *search) error {
 	req := searchRequest(q.base, q.scope, q.filter, []string{r.cfg.IDAttribute})
-	seen := map[string]struct{}{}
+	seen := newIDSet(0)
 	_, err := pagedSearch(ctx, conn, req, r.cfg.PageSize, func(e *ldap.Entry) error {
 		// An entry without an identity was reported by the change search,
 		// or never synced; it cannot be a stored user either way.
 		if id, err := identity(e, r.cfg.IDAttribute); err == nil {
-			seen[id] = struct{}{}
+			seen.add(id)
 		}
 		return nil
 	})
