@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimbridge/scimbridge/httpjson"
 )
@@ -16,6 +17,9 @@ import (
 //
 //	GET  /admin/sync/ or /admin/sync/status   → {"sources": [SourceStatus…]}
 //	POST /admin/sync/run?source=NAME&full=true[&force=true][&wait=true]
+//	GET  /admin/sync/writeback                → {"writeBack": WriteBackStatus, "dead": [DeadLetter…]}
+//	POST /admin/sync/writeback/retry[?seq=N…]  → {"revived": n}
+//	POST /admin/sync/writeback/deliver        → {"report": DeliveryReport, "deliveries": [Delivery…]}
 //
 // A run without wait starts in the background (202 with the started
 // sources); with wait=true the response carries the reports.
@@ -23,6 +27,10 @@ func (s *Syncer) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := strings.TrimSuffix(r.URL.Path, "/")
 		last := path[strings.LastIndexByte(path, '/')+1:]
+		if i := strings.LastIndex(path, "/writeback"); i >= 0 && (strings.HasSuffix(path, "/writeback") || strings.HasPrefix(path[i:], "/writeback/")) {
+			s.serveWriteBack(w, r, strings.TrimPrefix(path[i+len("/writeback"):], "/"))
+			return
+		}
 		switch {
 		case last == "run":
 			if r.Method != http.MethodPost {
@@ -42,6 +50,82 @@ func (s *Syncer) AdminHandler() http.Handler {
 			writeJSONError(w, http.StatusNotFound, "no such sync endpoint; use status or run")
 		}
 	})
+}
+
+// DeadLetter is a dead change as the admin API shows it.
+type DeadLetter struct {
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	Action    string    `json:"action"`
+	Object    string    `json:"object"`
+	Door      string    `json:"door"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"lastError"`
+}
+
+// serveWriteBack serves /admin/sync/writeback and its operations.
+func (s *Syncer) serveWriteBack(w http.ResponseWriter, r *http.Request, op string) {
+	if s.out == nil {
+		writeJSONError(w, http.StatusNotFound, "no source has write_back.enabled")
+		return
+	}
+	want := http.MethodPost
+	if op == "" {
+		want = http.MethodGet
+	}
+	switch {
+	case op != "" && op != "retry" && op != "deliver":
+		writeJSONError(w, http.StatusNotFound, "no such write-back endpoint; use writeback, writeback/retry or writeback/deliver")
+		return
+	case r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead):
+		w.Header().Set("Allow", want)
+		writeJSONError(w, http.StatusMethodNotAllowed, "use "+want)
+		return
+	}
+	ctx := r.Context()
+	switch op {
+	case "":
+		status, err := s.WriteBackStatus(ctx)
+		if err != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "cannot read the outbox")
+			return
+		}
+		dead, err := s.DeadLetters(ctx, 100)
+		if err != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "cannot read the outbox")
+			return
+		}
+		letters := make([]DeadLetter, len(dead))
+		for i, e := range dead {
+			letters[i] = DeadLetter{Seq: e.Seq, At: e.At, Action: e.Action, Object: objectName(&e), Door: e.Actor.Door,
+				Attempts: e.Attempts, LastError: e.LastError}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"writeBack": status, "dead": letters})
+	case "retry":
+		var seqs []int64
+		for _, v := range r.URL.Query()["seq"] {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				writeJSONError(w, http.StatusBadRequest, "query parameter seq must be an outbox sequence number")
+				return
+			}
+			seqs = append(seqs, n)
+		}
+		n, err := s.RetryDead(ctx, seqs...)
+		if err != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "cannot write the outbox")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"revived": n})
+	case "deliver":
+		deliveries := []Delivery{}
+		rep, err := s.DeliverOnce(ctx, DeliverOptions{OnDelivery: func(d Delivery) { deliveries = append(deliveries, d) }})
+		status := http.StatusOK
+		if err != nil {
+			status = http.StatusBadGateway
+		}
+		writeJSON(w, status, map[string]any{"report": rep, "deliveries": deliveries})
+	}
 }
 
 func (s *Syncer) serveRun(w http.ResponseWriter, r *http.Request) {

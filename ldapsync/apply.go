@@ -39,7 +39,7 @@ type applier struct {
 	// seenUsers is the set of identities in scope, when the run knows them
 	// (a full run, an incremental run's keys-only search), to allow taking
 	// over a userName whose old entry vanished.
-	seenUsers map[string]struct{}
+	seenUsers *idSet
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.
 	groupIDs map[string]string
@@ -175,6 +175,13 @@ func (a *applier) dryRun(ctx context.Context, f *fetched, gone *vanished) error 
 	return err
 }
 
+// Each phase first tells, outside any transaction, which of a batch's
+// items would change the store, and opens a transaction only for those:
+// a run that changes nothing opens none (issue 16). The run lock makes
+// the sync the only writer of its source's users and groups, so what it
+// reads before the transaction still holds inside it; a door's change in
+// between is at worst a failed entry, reported and retried next run.
+
 // batchOp writes item i of a batch inside transaction tx.
 type batchOp func(ctx context.Context, tx store.Tx, i int) ([]Change, error)
 
@@ -182,6 +189,9 @@ type batchOp func(ctx context.Context, tx store.Tx, i int) ([]Change, error)
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
 func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op batchOp) error {
+	if n == 0 {
+		return nil // no transaction for nothing
+	}
 	if a.dryTx != nil {
 		return a.batchInDryRun(ctx, n, dn, op)
 	}

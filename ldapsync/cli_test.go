@@ -51,3 +51,57 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Fatal("unknown flag accepted")
 	}
 }
+
+// sync --write-back --dry-run prints the LDAP operations it would send and
+// sends none; without --dry-run it sends them.
+func TestWriteBackDryRunPrintsTheOperations(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{})
+	st := newStore(t)
+	cfg := writeBackFor(t, srv)
+	c := Config{Sources: []SourceConfig{cfg}}
+	s := newSyncer(t, st, cfg)
+	u := createUser(t, s, st, &store.User{UserName: "jo", Active: true, DisplayName: "Jo March", Name: store.Name{FamilyName: "March"},
+		PasswordHash: "$argon2id$x", NewPassword: "little-women"})
+	g := &store.Group{DisplayName: "sisters", Members: []store.Member{{ID: u.ID}}}
+	door(t, s, st, func(tx store.Tx) error { return tx.CreateGroup(context.Background(), g) })
+
+	var out bytes.Buffer
+	if err := RunCLI(context.Background(), []string{"--write-back", "--dry-run"}, c, st, testLogger(t), &out); err != nil {
+		t.Fatalf("dry run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"corp: would write outbox 1 user.create User jo (door scim)",
+		"    add uid=jo," + ldaptest.PeopleDN + " objectClass=[inetOrgPerson] cn=[Jo March] sn=[March] uid=[jo]",
+		"    password modify (RFC 3062) (the new entry): [redacted]",
+		"corp: would write outbox 2 group.create Group sisters (door scim)",
+		"    add cn=sisters," + ldaptest.GroupsDN + " objectClass=[groupOfNames] cn=[sisters] member=[uid=jo," + ldaptest.PeopleDN + "]",
+		"    modify cn=sisters," + ldaptest.GroupsDN + " add member: uid=jo," + ldaptest.PeopleDN,
+		"dry run (nothing sent): write-back: 3 would be written, 0 skipped, 0 waiting; outbox: 3 pending, 0 dead",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry-run output lacks %q", want)
+		}
+	}
+	if strings.Contains(out.String(), "little-women") {
+		t.Error("the dry run printed the password")
+	}
+	if t.Failed() {
+		t.Log(out.String())
+	}
+	if entry(t, srv, userDN("jo")) != nil || len(pendingOutbox(t, st)) != 3 {
+		t.Fatal("the dry run sent or acked something")
+	}
+
+	out.Reset()
+	if err := RunCLI(context.Background(), []string{"--write-back"}, c, st, testLogger(t), &out); err != nil {
+		t.Fatalf("write-back: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "write-back: 3 delivered") || entry(t, srv, userDN("jo")) == nil || !canBind(t, srv, userDN("jo"), "little-women") {
+		t.Fatalf("write-back output:\n%s", out.String())
+	}
+	for _, args := range [][]string{{"--retry-dead"}, {"--write-back", "--full"}, {"--write-back", "--retry-dead", "--dry-run"}} {
+		if err := RunCLI(context.Background(), args, c, st, testLogger(t), &out); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

@@ -101,6 +101,9 @@ type SourceConfig struct {
 	RetryMax time.Duration `yaml:"retry_max"`
 	// BatchSize is how many entries one store transaction writes (default 500).
 	BatchSize int `yaml:"batch_size"`
+
+	// WriteBack writes the doors' changes to this directory (writeback.go).
+	WriteBack WriteBack `yaml:"write_back"`
 }
 
 // UserSearch says where users are.
@@ -203,6 +206,7 @@ func (c SourceConfig) withDefaults() SourceConfig {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
 	}
+	c.writeBackDefaults()
 	return c
 }
 
@@ -254,8 +258,9 @@ func mergeAttributes(preset, configured map[string]string) map[string]string {
 func (c *Config) Validate() error {
 	var errs []error
 	names := map[string]bool{}
+	creator := ""
 	for i, raw := range c.Sources {
-		v := &sourceCheck{at: fmt.Sprintf("ldap.sources[%d]", i), raw: raw, s: raw.withDefaults(), names: names}
+		v := &sourceCheck{at: fmt.Sprintf("ldap.sources[%d]", i), raw: raw, s: raw.withDefaults(), names: names, creator: &creator}
 		for _, rule := range sourceRules {
 			rule(v)
 		}
@@ -285,6 +290,7 @@ var sourceRules = []func(*sourceCheck){
 	(*sourceCheck).maxDeletes,
 	(*sourceCheck).pageSize,
 	(*sourceCheck).retry,
+	(*sourceCheck).writeBack,
 }
 
 // sourceCheck is one source under validation and the problems found.
@@ -293,7 +299,9 @@ type sourceCheck struct {
 	raw   SourceConfig // as configured
 	s     SourceConfig // with the defaults filled in
 	names map[string]bool
-	errs  []error
+	// creator names the source that creates new entries by write-back.
+	creator *string
+	errs    []error
 }
 
 // bad reports a problem with key (a path below the source; "" for the

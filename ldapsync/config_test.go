@@ -151,3 +151,63 @@ ldap.sources[0].retry_min: 1h0m0s is more than retry_max 1m0s
 ldap.sources[1].name: duplicate source name "x"
 ldap.sources[1].change_detection: syncrepl identifies entries by entryUUID; id_attribute is "objectGUID"
 ldap.sources[1].page_size: Active Directory serves at most 1000 entries a page, got 5000`
+
+// The write_back keys are checked only when write-back is on, and named by
+// their paths.
+func TestValidateWriteBack(t *testing.T) {
+	no := false
+	base := SourceConfig{Name: "a", URL: "ldap://h", Users: UserSearch{BaseDN: "ou=people,dc=x"}, Groups: GroupSearch{BaseDN: "ou=groups,dc=x"}}
+	off := base
+	off.WriteBack = WriteBack{UserRDN: "{broken", Deactivate: "melt"}
+	if err := (&Config{Sources: []SourceConfig{off}}).Validate(); err != nil {
+		t.Fatalf("write-back keys checked while it is off: %v", err)
+	}
+	bad := base
+	bad.WriteBack = WriteBack{Enabled: true, UserBase: "ou=elsewhere,dc=y", GroupBase: "ou=g,ou=groups,dc=x",
+		UserRDN: "uid={shoeSize}", GroupRDN: "{displayName}", Attributes: map[string]string{"active": "x", "hat": "y"},
+		UserDefaults: map[string]string{"sn": "{nope"}, Deactivate: "melt", OnDelete: "move", PasswordKeyFile: "/nonexistent/key"}
+	second := base
+	second.Name = "b"
+	second.IDAttribute = "uid"
+	second.WriteBack = WriteBack{Enabled: true, UserBase: "ou=people,dc=x", Deactivate: "move"}
+	third := base
+	third.Name = "c"
+	third.WriteBack = WriteBack{Enabled: true, UserBase: "ou=people,dc=x", Create: &no, Deactivate: DeactivateAttribute}
+	err := (&Config{Sources: []SourceConfig{bad, second, third}}).Validate()
+	if err == nil {
+		t.Fatal("bad write-back configuration accepted")
+	}
+	want := `ldap.sources[0].write_back.user_base: "ou=elsewhere,dc=y" is not inside users.base_dn "ou=people,dc=x": the inbound sync would not see what write-back creates
+ldap.sources[0].write_back.user_rdn: "{shoeSize}": {shoeSize} is not a SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager, id)
+ldap.sources[0].write_back.group_rdn: "{displayName}": want attribute={SCIM attribute}, e.g. uid={userName}
+ldap.sources[0].write_back.attributes.active: not a writable SCIM attribute (one of the attributes map's, but active)
+ldap.sources[0].write_back.attributes.hat: not a writable SCIM attribute (one of the attributes map's, but active)
+ldap.sources[0].write_back.user_defaults.sn: "{nope": unclosed {
+ldap.sources[0].write_back.deactivate: must be "userAccountControl", "attribute", "move" or "none", got "melt"
+ldap.sources[0].write_back.delete_container: required by the move method
+ldap.sources[0].write_back.password_key_file: open /nonexistent/key: no such file or directory
+ldap.sources[1].write_back.deactivate_container: required by the move method
+ldap.sources[1].write_back: needs id_attribute entryUUID or objectGUID, which the directory assigns; got "uid"
+ldap.sources[1].write_back.create: source "a" creates new users and groups already; only one source may (set create: false)
+ldap.sources[2].write_back.deactivate_attribute: required by deactivate: attribute (or map active in attributes)`
+	if got := err.Error(); got != want {
+		t.Fatalf("messages differ.\ngot:\n%s\nwant:\n%s", got, want)
+	}
+	// The defaults a valid source gets.
+	good := base
+	good.WriteBack = WriteBack{Enabled: true, UserBase: "ou=people,dc=x"}
+	if err := (&Config{Sources: []SourceConfig{good}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	w := good.withDefaults().WriteBack
+	if w.UserRDN != "uid={userName}" || w.Deactivate != MethodNone || w.OnDelete != MethodDelete || w.LinkAttribute != "uid" ||
+		w.MaxAttempts != 10 || w.UserDefaults["sn"] != "{name.familyName|userName}" || w.EmptyGroupMember == nil || !w.creates() {
+		t.Fatalf("defaults: %+v", w)
+	}
+	ad := good
+	ad.Preset = PresetActiveDirectory
+	if w := ad.withDefaults().WriteBack; w.UserRDN != "CN={displayName|userName}" || w.Deactivate != DeactivateUAC ||
+		w.LinkAttribute != "sAMAccountName" || w.EmptyGroupMember != nil || w.UserDefaults != nil {
+		t.Fatalf("AD defaults: %+v", w)
+	}
+}

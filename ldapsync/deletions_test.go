@@ -9,11 +9,25 @@ import (
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 )
 
+// keysModes are the two ways an incremental run learns what vanished: a
+// keys-only content sync where the server offers one, else a keys-only
+// paged search of the scope.
+var keysModes = []struct {
+	name string
+	opts ldaptest.Options
+}{{"content sync", ldaptest.Options{}}, {"paged search", ldaptest.Options{NoContentSync: true}}}
+
 // An incremental run in the default entryCSN mode finds deletions and moves
-// out of scope by a keys-only search of the scope.
+// out of scope, by a keys-only content sync or a keys-only search.
 func TestIncrementalRunFindsDeletionsAndMovesOutOfScope(t *testing.T) {
-	srv := ldaptest.Start(t, ldaptest.Options{LDIF: directoryLDIF() +
-		"dn: ou=former," + ldaptest.Suffix + "\nobjectClass: organizationalUnit\nou: former\n\n"})
+	for _, mode := range keysModes {
+		t.Run(mode.name, func(t *testing.T) { testIncrementalRunFindsDeletions(t, mode.opts) })
+	}
+}
+
+func testIncrementalRunFindsDeletions(t *testing.T, opts ldaptest.Options) {
+	opts.LDIF = directoryLDIF() + "dn: ou=former," + ldaptest.Suffix + "\nobjectClass: organizationalUnit\nou: former\n\n"
+	srv := ldaptest.Start(t, opts)
 	st := newStore(t)
 	s := newSyncer(t, st, sourceFor(srv))
 	syncOnce(t, s, RunOptions{})
@@ -28,10 +42,19 @@ func TestIncrementalRunFindsDeletionsAndMovesOutOfScope(t *testing.T) {
 	if mustUser(t, st, "erin").Active || mustUser(t, st, "bob").Active || !mustUser(t, st, "alice").Active {
 		t.Fatal("the vanished users are still active, or others were deactivated")
 	}
-	// The full run that follows finds nothing left to do.
+	// An idle run finds nothing gone; the full run that follows finds
+	// nothing left to do.
+	if rep = syncOnce(t, s, RunOptions{}); rep.Users.Deactivated+rep.Groups.Deleted != 0 {
+		t.Fatalf("idle incremental run: %s", rep.Summary())
+	}
 	rep = syncOnce(t, s, RunOptions{Full: true})
 	if rep.Users.Deactivated+rep.Groups.Deleted+rep.Users.Updated+rep.Users.Created != 0 {
 		t.Fatalf("full run after the incremental one: %s", rep.Summary())
+	}
+	// Deletions after a full run are found by the next incremental one.
+	srv.Modify(t, "dn: "+userDN("carol")+"\nchangetype: delete\n")
+	if rep = syncOnce(t, s, RunOptions{}); rep.Mode != "incremental" || rep.Users.Deactivated != 1 || mustUser(t, st, "carol").Active {
+		t.Fatalf("incremental run after a full one: %s", rep.Summary())
 	}
 }
 
@@ -77,10 +100,18 @@ func TestMassDeleteGuardOnIncrementalRuns(t *testing.T) {
 // is deleted or renamed, without moving the groups' entryCSN: an
 // incremental run re-reads the groups that listed such a user.
 func TestRefintRewrittenMembershipsAreRefreshed(t *testing.T) {
-	srv := ldaptest.Start(t, ldaptest.Options{Refint: true, LDIF: person("alice", "A", "A", "") + person("bob", "B", "B", "") +
+	for _, mode := range keysModes {
+		t.Run(mode.name, func(t *testing.T) { testRefintRewrittenMemberships(t, mode.opts) })
+	}
+}
+
+func testRefintRewrittenMemberships(t *testing.T, opts ldaptest.Options) {
+	opts.Refint = true
+	opts.LDIF = person("alice", "A", "A", "") + person("bob", "B", "B", "") +
 		person("carol", "C", "C", "") + person("dave", "D", "D", "") +
 		groupOfNames("dev", userDN("alice"), userDN("bob"), userDN("carol")) + groupOfNames("solo", userDN("dave")) +
-		groupOfNames("other", userDN("carol"))})
+		groupOfNames("other", userDN("carol"))
+	srv := ldaptest.Start(t, opts)
 	st := newStore(t)
 	s := newSyncer(t, st, sourceFor(srv))
 	syncOnce(t, s, RunOptions{})

@@ -274,6 +274,7 @@ type syncResult struct {
 	complete bool
 	present  []string // unchanged entries' entryUUIDs (present phase)
 	deleted  []string // deleted entries' entryUUIDs (delete phase)
+	changed  []string // added or modified entries' entryUUIDs
 	// refreshDeletes (a delete phase) and added decide complete.
 	refreshDeletes bool
 	added          int
@@ -327,6 +328,7 @@ func (res *syncResult) entry(e *ldap.Entry, controls []ldap.Control, fn func(*ld
 		res.deleted = append(res.deleted, st.EntryUUID.String())
 	default:
 		res.added++
+		res.changed = append(res.changed, st.EntryUUID.String())
 		if err := fn(e); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package ldapsync
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -25,10 +26,11 @@ type entries struct {
 	// seen holds every identity read when the read covered the whole scope
 	// (a full run, a complete content sync), for finding entries that
 	// vanished; nil otherwise.
-	seen map[string]struct{}
+	seen *idSet
 	// deleted are identities an incremental content sync reported deleted.
 	deleted []string
-	// spooled holds the identities spooled, so an entry is spooled once.
+	// spooled holds the identities an incremental run spooled; nil in a
+	// full run.
 	spooled map[string]struct{}
 }
 
@@ -39,7 +41,7 @@ func (e *entries) findsDeletions() bool { return e.seen != nil || len(e.deleted)
 // directory, by what the read saw or by the deletions it was told.
 func (e *entries) gone() func(id string) bool {
 	if e.seen != nil {
-		return func(id string) bool { _, ok := e.seen[id]; return !ok }
+		return func(id string) bool { return !e.seen.has(id) }
 	}
 	deleted := make(map[string]bool, len(e.deleted))
 	for _, id := range e.deleted {
@@ -50,7 +52,10 @@ func (e *entries) gone() func(id string) bool {
 
 // newFetched opens the spools a fetch writes to.
 func newFetched(spoolDir string, st *state) (*fetched, error) {
+	// Cookies carry over runs that do not renew them (an incremental
+	// run's keys content sync, across full runs).
 	f := &fetched{watermark: st.Watermark, server: st.Server, cookies: map[string]string{}}
+	maps.Copy(f.cookies, st.Cookies)
 	var err error
 	if f.users.spool, err = newSpool(spoolDir); err != nil {
 		return nil, err
@@ -103,6 +108,9 @@ type directoryRead struct {
 	// opened on first use.
 	side        *ldap.Conn
 	releaseSide func()
+	// contentSync says whether the server offers content sync (read once,
+	// when an incremental run looks for deletions).
+	contentSync *bool
 }
 
 // search is one of a run's reads: users or groups.
@@ -132,7 +140,11 @@ func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
 	}
 	// Decided after the root DSE, which may turn the run into a full one.
 	full := r.rep.Mode == "full"
-	r.out.users.spooled, r.out.groups.spooled = map[string]struct{}{}, map[string]struct{}{}
+	if !full {
+		// What an incremental run spooled, so the groups it re-reads
+		// (memberrefresh.go) are spooled once; a full run reads each once.
+		r.out.users.spooled, r.out.groups.spooled = map[string]struct{}{}, map[string]struct{}{}
+	}
 	u := r.cfg.Users
 	users := r.newSearch("users", u.BaseDN, u.Scope, u.Filter, r.m.userAttributes(), full, &r.out.users, &r.rep.ReadUsers)
 	if err := r.search(ctx, conn, users); err != nil {
@@ -197,7 +209,7 @@ func (r *directoryRead) newSearch(kind, base, scopeName, filter string, attrs []
 	}
 	// A read of every entry in scope tells which are gone.
 	if all && into.seen == nil {
-		into.seen = map[string]struct{}{}
+		into.seen = newIDSet(0)
 	}
 	q.req = searchRequest(base, scopeName, filter, attrs)
 	return q
@@ -230,14 +242,14 @@ func (r *directoryRead) readContentSync(ctx context.Context, conn *ldap.Conn, q 
 		cookie = []byte(c)
 	}
 	if q.into.seen == nil {
-		q.into.seen = map[string]struct{}{}
+		q.into.seen = newIDSet(0)
 	}
 	res, err := contentSync(ctx, conn, q.req, cookie, func(e *ldap.Entry) error { return r.entry(ctx, q, e) })
 	if err != nil {
 		return fmt.Errorf("content sync of %s under %s: %w", q.kind, q.req.BaseDN, err)
 	}
 	for _, id := range res.present {
-		q.into.seen[id] = struct{}{}
+		q.into.seen.add(id)
 	}
 	if !res.complete {
 		q.into.seen, q.into.deleted = nil, res.deleted
@@ -268,12 +280,14 @@ func (r *directoryRead) entry(ctx context.Context, q *search, e *ldap.Entry) err
 		*q.count--
 		return nil
 	}
-	if _, done := q.into.spooled[rec.ID]; done {
-		return nil
+	if q.into.spooled != nil {
+		if _, done := q.into.spooled[rec.ID]; done {
+			return nil
+		}
+		q.into.spooled[rec.ID] = struct{}{}
 	}
-	q.into.spooled[rec.ID] = struct{}{}
 	if q.into.seen != nil {
-		q.into.seen[rec.ID] = struct{}{}
+		q.into.seen.add(rec.ID)
 	}
 	if q.reverseMembers {
 		if err := r.readReverseMembers(ctx, rec); err != nil {

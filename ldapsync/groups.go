@@ -12,7 +12,21 @@ import (
 // attributes (members come later, once every group exists).
 func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
 	cfg := a.src.cfg
-	return a.eachSpooled(f.groups.spool, "write groups", func(batch []*record) error {
+	return a.eachSpooled(f.groups.spool, "write groups", func(spooled []*record) error {
+		// Groups the store already holds as they are cost no transaction.
+		var todo []*record
+		for _, r := range spooled {
+			same, err := a.groupUnchanged(ctx, r)
+			if err != nil {
+				return err
+			}
+			if same {
+				a.commit([]Change{{Action: "unchanged", Type: "Group"}})
+				continue
+			}
+			todo = append(todo, r)
+		}
+		batch := todo
 		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
 			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
 				r := batch[i]
@@ -32,6 +46,29 @@ func (a *applier) applyGroups(ctx context.Context, f *fetched) error {
 				return []Change{c}, nil
 			})
 	})
+}
+
+// groupUnchanged says, without a transaction, whether the store already
+// holds the group of r with its name and directory link, and if so
+// records its id.
+func (a *applier) groupUnchanged(ctx context.Context, r *record) (bool, error) {
+	cfg := a.src.cfg
+	name := strings.TrimSpace(r.first(cfg.Groups.NameAttribute))
+	if name == "" {
+		return false, nil // reported by the write
+	}
+	g, err := a.reader().GetGroupBySource(ctx, cfg.Name, r.ID)
+	if store.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if g.DisplayName != name || g.Source != (store.Source{Name: cfg.Name, ID: r.ID, DN: r.DN}) {
+		return false, nil
+	}
+	a.groupIDs[normDN(r.DN)] = g.ID
+	return true, nil
 }
 
 func (a *applier) putGroup(ctx context.Context, tx store.Tx, name string, src store.Source) (Change, string, error) {
@@ -95,11 +132,70 @@ func (a *applier) applyMembers(ctx context.Context, f *fetched) error {
 		}
 	}
 	return f.groups.spool.each(a.src.cfg.BatchSize, func(batch []*record) error {
-		return a.batch(ctx, len(batch), func(i int) string { return batch[i].DN },
+		// Members are resolved once, outside the transaction; groups whose
+		// members the store already holds cost none.
+		type todo struct {
+			r    *record
+			id   string
+			want []store.MemberRef
+		}
+		var todos []todo
+		for _, r := range batch {
+			id, ok := a.groupIDs[normDN(r.DN)]
+			if !ok {
+				continue // the group itself failed and was reported
+			}
+			want, err := a.wantMembers(ctx, r, graph)
+			if err != nil {
+				return err
+			}
+			same, err := a.membersUnchanged(ctx, id, want)
+			if err != nil {
+				return err
+			}
+			if !same {
+				todos = append(todos, todo{r, id, want})
+			}
+		}
+		return a.batch(ctx, len(todos), func(i int) string { return todos[i].r.DN },
 			func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
-				return a.setMembers(ctx, tx, batch[i], graph)
+				return a.setMembers(ctx, tx, todos[i].r, todos[i].id, todos[i].want)
 			})
 	})
+}
+
+// wantMembers resolves the members the store should hold for group r:
+// its own member references, or with a graph (flattening) every user
+// reachable through its nested groups.
+func (a *applier) wantMembers(ctx context.Context, r *record, graph map[string][]memberRef) ([]store.MemberRef, error) {
+	refs := a.src.m.groupMembers(r)
+	if graph != nil {
+		refs = flatten(normDN(r.DN), graph)
+	}
+	return a.resolveMembers(ctx, a.reader(), refs, graph != nil)
+}
+
+// membersUnchanged says whether the group with SCIM id id has exactly the
+// members want.
+func (a *applier) membersUnchanged(ctx context.Context, id string, want []store.MemberRef) (bool, error) {
+	g, err := a.reader().GetGroup(ctx, id, false)
+	if err != nil {
+		return false, err
+	}
+	current, err := a.reader().GroupMembers(ctx, g.Key, 0, -1)
+	if err != nil || len(current) != len(want) {
+		return false, err
+	}
+	has := make(map[store.MemberRef]bool, len(current))
+	for _, m := range current {
+		has[store.MemberRef{ID: m.ID, Type: m.Type}] = true
+	}
+	for _, m := range want {
+		if !has[m] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // memberGraph reads every spooled group's member references, by group DN.
@@ -116,21 +212,8 @@ func (a *applier) memberGraph(f *fetched) (map[string][]memberRef, error) {
 	return graph, err
 }
 
-// setMembers sets one group's members: its own member references, or with
-// a graph (flattening) every user reachable through its nested groups.
-func (a *applier) setMembers(ctx context.Context, tx store.Tx, r *record, graph map[string][]memberRef) ([]Change, error) {
-	id, ok := a.groupIDs[normDN(r.DN)]
-	if !ok {
-		return nil, nil // the group itself failed and was reported
-	}
-	refs := a.src.m.groupMembers(r)
-	if graph != nil {
-		refs = flatten(normDN(r.DN), graph)
-	}
-	want, err := a.resolveMembers(ctx, tx, refs, graph != nil)
-	if err != nil {
-		return nil, err
-	}
+// setMembers sets the members of group r (SCIM id id) to want.
+func (a *applier) setMembers(ctx context.Context, tx store.Tx, r *record, id string, want []store.MemberRef) ([]Change, error) {
 	before, err := tx.GetGroup(ctx, id, false)
 	if err != nil {
 		return nil, err
@@ -182,7 +265,7 @@ func flatten(start string, graph map[string][]memberRef) []memberRef {
 
 // resolveMembers turns directory member references into store members of
 // this source; references to unknown entries are counted, not fatal.
-func (a *applier) resolveMembers(ctx context.Context, tx store.Tx, refs []memberRef, usersOnly bool) ([]store.MemberRef, error) {
+func (a *applier) resolveMembers(ctx context.Context, tx store.Reader, refs []memberRef, usersOnly bool) ([]store.MemberRef, error) {
 	out := make([]store.MemberRef, 0, len(refs))
 	seen := map[string]bool{}
 	for _, ref := range refs {
@@ -208,7 +291,7 @@ func (a *applier) resolveMembers(ctx context.Context, tx store.Tx, refs []member
 }
 
 // resolveUserName finds a memberUid's user among this source's users.
-func (a *applier) resolveUserName(ctx context.Context, tx store.Tx, name string) (store.MemberRef, bool, error) {
+func (a *applier) resolveUserName(ctx context.Context, tx store.Reader, name string) (store.MemberRef, bool, error) {
 	u, err := tx.GetUserByUserName(ctx, name)
 	switch {
 	case err == nil && u.Source.Name == a.src.cfg.Name:
@@ -221,7 +304,7 @@ func (a *applier) resolveUserName(ctx context.Context, tx store.Tx, name string)
 
 // resolveDN finds a member DN among this source's groups and users. With
 // usersOnly a group is known but left out (a zero reference).
-func (a *applier) resolveDN(ctx context.Context, tx store.Tx, dn string, usersOnly bool) (store.MemberRef, bool, error) {
+func (a *applier) resolveDN(ctx context.Context, tx store.Reader, dn string, usersOnly bool) (store.MemberRef, bool, error) {
 	key := normDN(dn)
 	if id, ok := a.groupIDs[key]; ok {
 		if usersOnly {

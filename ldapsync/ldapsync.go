@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -63,6 +64,10 @@ type Syncer struct {
 	progressEvery time.Duration
 	now           func() time.Time
 
+	// out delivers the doors' changes to the write-back sources; nil when
+	// no source writes back.
+	out *outbound
+
 	mu     sync.Mutex
 	runCtx context.Context // set by Run; admin-triggered runs end with it
 	bg     sync.WaitGroup
@@ -81,6 +86,20 @@ type source struct {
 
 	mu     sync.Mutex
 	status SourceStatus
+	// kept is the timing of the runs since the state was last stored (see
+	// keepOrSave); nil when the stored state is current. Only the run
+	// holding running reads or writes it.
+	kept *keptTiming
+}
+
+// keptTiming is what a run that changed nothing leaves in memory instead
+// of storing: when it ran, and the version of the stored state it
+// belongs to.
+type keptTiming struct {
+	version     int64
+	lastFull    time.Time
+	lastSuccess time.Time
+	lastRun     *Report
 }
 
 // SourceStatus is a source's sync status, for the admin endpoint,
@@ -140,7 +159,29 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Syncer, error) {
 		s.sources = append(s.sources, src)
 		s.byName[c.Name] = src
 	}
+	var err error
+	if s.out, err = newOutbound(s, s.sources); err != nil {
+		return nil, err
+	}
+	if err := s.recordChanges(ctx); err != nil {
+		return nil, fmt.Errorf("turn the store's outbox on or off: %w", err)
+	}
 	return s, nil
+}
+
+// recordChanges has the store record the doors' changes in its outbox
+// exactly while a source writes back, so that nothing accumulates there
+// for no reader.
+func (s *Syncer) recordChanges(ctx context.Context) error {
+	st, err := s.st.OutboxStats(ctx)
+	if err != nil {
+		return err
+	}
+	want := s.out != nil
+	if st.Enabled == want {
+		return nil
+	}
+	return s.st.Write(ctx, writeBackActor, func(tx store.Tx) error { return tx.SetOutbox(ctx, want) })
 }
 
 // Sources names the configured sources in configuration order.
@@ -206,14 +247,18 @@ func (s *Syncer) SyncOnce(ctx context.Context, name string, opts RunOptions) (*R
 	defer src.setRunning(false)
 
 	rep := &Report{Source: name, Started: s.now().UTC(), DryRun: opts.DryRun}
-	st, err := s.syncOnce(ctx, src, opts, rep)
+	run, err := s.syncOnce(ctx, src, opts, rep)
 	rep.Duration = s.now().Sub(rep.Started)
 	rep.Seconds = rep.Duration.Seconds()
-	if err == nil && !opts.DryRun {
-		// The watermark moves only after everything is written.
-		st.LastRun = rep
-		if err = s.saveState(ctx, name, st); err != nil {
-			err = fmt.Errorf("save sync state: %w", err)
+	var st *state
+	if err == nil {
+		st = run.next
+		if !opts.DryRun {
+			// The watermark moves only after everything is written.
+			st.LastRun = rep
+			if err = s.keepOrSave(ctx, src, run); err != nil {
+				err = fmt.Errorf("save sync state: %w", err)
+			}
 		}
 	}
 	if err != nil {
@@ -249,12 +294,23 @@ func (s *Syncer) logRun(rep *Report, err error) {
 	s.log.Info("ldapsync: sync done", attrs...)
 }
 
+// runState is the state a run started from (as stored, at version, with
+// the timing kept in memory since) and the state it leaves.
+type runState struct {
+	prev    *state
+	version int64
+	next    *state
+}
+
 // syncOnce is one run: choose the mode, read the directory, prepare and
 // check the writes, write. It returns the state to save.
-func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep *Report) (*state, error) {
-	st, _, err := s.loadState(ctx, src.cfg.Name)
+func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep *Report) (*runState, error) {
+	st, version, err := s.loadState(ctx, src.cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("read sync state: %w", err)
+	}
+	if k := src.kept; k != nil && k.version == version {
+		st.LastFull, st.LastSuccess, st.LastRun = k.lastFull, k.lastSuccess, k.lastRun
 	}
 	rep.Mode, rep.Reason = runMode(src.cfg, st, opts, s.now())
 	readStart := s.now()
@@ -273,17 +329,17 @@ func (s *Syncer) syncOnce(ctx context.Context, src *source, opts RunOptions, rep
 	if err != nil {
 		return nil, err
 	}
-	next := s.nextState(src.cfg, st, f, rep)
+	run := &runState{prev: st, version: version, next: s.nextState(src.cfg, st, f, rep)}
 	if opts.DryRun {
 		if err := a.dryRun(ctx, f, gone); err != nil {
 			return nil, err
 		}
-		return next, rep.onlyFailures()
+		return run, rep.onlyFailures()
 	}
 	if err := a.apply(ctx, f, gone); err != nil {
 		return nil, fmt.Errorf("write store: %w", err)
 	}
-	return next, rep.onlyFailures()
+	return run, rep.onlyFailures()
 }
 
 // runMode says whether a run is full or incremental, and why it is full.
@@ -332,6 +388,26 @@ func (src *source) setNext(t time.Time) {
 	src.mu.Unlock()
 }
 
+// keepOrSave stores the state a successful run leaves, unless it differs
+// from the stored one only in when runs happened: a run that changed
+// nothing opens no write transaction (issue 16), so its timing stays in
+// memory until a run that changes something stores it too. A restart
+// forgets that timing: the status shows the last stored run, and a full
+// run that was due before an unchanged one may run once more.
+func (s *Syncer) keepOrSave(ctx context.Context, src *source, run *runState) error {
+	prev, next := run.prev, run.next
+	if run.version != 0 && prev.Watermark == next.Watermark && prev.Detection == next.Detection &&
+		prev.Server == next.Server && maps.Equal(prev.Cookies, next.Cookies) {
+		src.kept = &keptTiming{version: run.version, lastFull: next.LastFull, lastSuccess: next.LastSuccess, lastRun: next.LastRun}
+		return nil
+	}
+	if err := s.saveState(ctx, src.cfg.Name, next); err != nil {
+		return err
+	}
+	src.kept = nil
+	return nil
+}
+
 // saveState stores a source's state after a successful run.
 func (s *Syncer) saveState(ctx context.Context, name string, st *state) error {
 	doc, err := json.Marshal(st)
@@ -372,6 +448,9 @@ func (s *Syncer) Run(ctx context.Context) {
 			defer wg.Done()
 			s.schedule(ctx, src)
 		}()
+	}
+	if s.out != nil {
+		wg.Go(func() { s.out.run(ctx) })
 	}
 	wg.Wait()
 	s.bg.Wait()

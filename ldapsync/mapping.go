@@ -262,6 +262,10 @@ type scimAttribute struct {
 	set func(u *store.User, dir, first string, vals []string) error
 	// copy copies the attribute from the directory's view to dst.
 	copy func(dst, view *store.User)
+	// get is the attribute's values as write-back writes them (the primary
+	// value first); nil for active, which has its own rules, and for
+	// manager, whose value is a user to resolve to a DN.
+	get func(u *store.User) []string
 }
 
 // scimAttributes lists every mappable SCIM attribute, in the order the
@@ -288,7 +292,24 @@ var scimAttributes = []scimAttribute{
 	enterpriseText("enterprise.costCenter", func(e *store.Enterprise) *string { return &e.CostCenter }),
 	enterpriseText("enterprise.organization", func(e *store.Enterprise) *string { return &e.Organization }),
 	enterpriseText("enterprise.division", func(e *store.Enterprise) *string { return &e.Division }),
-	{name: "enterprise.manager", set: setManager, copy: copyManager},
+	{name: "enterprise.manager", set: setManager, copy: copyManager, get: managerID},
+}
+
+// managerID is the SCIM id of the user's manager, which write-back turns
+// into the manager's DN.
+func managerID(u *store.User) []string {
+	if u.Enterprise == nil || u.Enterprise.Manager == nil || u.Enterprise.Manager.Value == "" {
+		return nil
+	}
+	return []string{u.Enterprise.Manager.Value}
+}
+
+// one is a single value, or none when it is empty.
+func one(v string) []string {
+	if v = strings.TrimSpace(v); v == "" {
+		return nil
+	}
+	return []string{v}
 }
 
 // mappable names the SCIM attributes the attribute map may name.
@@ -309,6 +330,7 @@ func text(name string, field func(*store.User) *string) scimAttribute {
 			return nil
 		},
 		copy: func(dst, view *store.User) { *field(dst) = *field(view) },
+		get:  func(u *store.User) []string { return one(*field(u)) },
 	}
 }
 
@@ -322,7 +344,24 @@ func workValues(name string, field func(*store.User) *[]store.Value) scimAttribu
 			return nil
 		},
 		copy: func(dst, view *store.User) { *field(dst) = *field(view) },
+		get:  func(u *store.User) []string { return primaryFirst(*field(u)) },
 	}
+}
+
+// primaryFirst lists the values, the primary one first, each once.
+func primaryFirst(vs []store.Value) []string {
+	var out []string
+	for _, v := range vs {
+		if v.Primary && strings.TrimSpace(v.Value) != "" {
+			out = append(out, strings.TrimSpace(v.Value))
+		}
+	}
+	for _, v := range vs {
+		if x := strings.TrimSpace(v.Value); x != "" && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // enterpriseText is a string attribute of the enterprise extension.
@@ -339,6 +378,12 @@ func enterpriseText(name string, field func(*store.Enterprise) *string) scimAttr
 				v = *field(view.Enterprise)
 			}
 			*field(enterprise(dst)) = v
+		},
+		get: func(u *store.User) []string {
+			if u.Enterprise == nil {
+				return nil
+			}
+			return one(*field(u.Enterprise))
 		},
 	}
 }
@@ -388,6 +433,9 @@ func (m *mapper) groupMembers(r *record) []memberRef {
 	for _, attr := range m.src.Groups.MemberAttributes {
 		for _, v := range r.all(attr) {
 			switch {
+			case strings.TrimSpace(v) == "":
+				// The empty DN stands in for the last member of a
+				// groupOfNames (write-back's empty_group_member): no member.
 			case strings.EqualFold(attr, "memberUid"):
 				out = append(out, memberRef{UserName: v})
 			case strings.EqualFold(attr, "uniqueMember"):

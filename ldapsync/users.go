@@ -27,11 +27,20 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 			}
 		}
 		// Entries the mapping rejects are reported at once, so they never
-		// cost their batch a retry.
+		// cost their batch a retry; those the store already holds as they
+		// are cost no transaction.
 		var good []int
 		for i := range batch {
 			if bad[i] != nil {
 				a.rep.fail(batch[i].DN, bad[i])
+				continue
+			}
+			same, err := a.userUnchanged(ctx, batch[i], views[i], managers[i])
+			if err != nil {
+				return err
+			}
+			if same {
+				a.commit([]Change{{Action: "unchanged", Type: "User"}})
 				continue
 			}
 			good = append(good, i)
@@ -45,6 +54,19 @@ func (a *applier) applyUsers(ctx context.Context, f *fetched) error {
 				return a.putUser(ctx, tx, batch[i], views[i])
 			})
 	})
+}
+
+// userUnchanged says, without a transaction, whether the store already
+// holds the user of r as view (with its manager resolved) would write it.
+func (a *applier) userUnchanged(ctx context.Context, r *record, view *store.User, manager string) (bool, error) {
+	if err := a.resolveManager(ctx, a.reader(), r.ID, view, manager); err != nil {
+		return false, err
+	}
+	ref, known, err := a.idx.get(ctx, a.reader(), r.ID)
+	if err != nil {
+		return false, err
+	}
+	return known && ref.hash != 0 && ref.hash == a.fingerprint(view), nil
 }
 
 func (a *applier) putUser(ctx context.Context, tx store.Tx, r *record, view *store.User) ([]Change, error) {
@@ -143,11 +165,11 @@ func (a *applier) fingerprint(u *store.User) uint64 {
 
 // resolveManager points the user at its manager when the manager's DN is
 // known; a manager synced later in the run is set by applyManagers.
-func (a *applier) resolveManager(ctx context.Context, tx store.Tx, sourceID string, view *store.User, dn string) error {
+func (a *applier) resolveManager(ctx context.Context, r store.Reader, sourceID string, view *store.User, dn string) error {
 	if dn == "" {
 		return nil
 	}
-	id, ok, err := a.idx.dn(ctx, tx, dn)
+	id, ok, err := a.idx.dn(ctx, r, dn)
 	if err != nil {
 		return err
 	}
@@ -180,9 +202,18 @@ func (a *applier) applyManagers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if okU && okM {
-			todo = append(todo, pending{u, m})
+		if !okU || !okM {
+			continue
 		}
+		// A manager already set (an unchanged run) costs no transaction.
+		cur, err := a.reader().GetUser(ctx, u)
+		if err != nil && !store.IsNotFound(err) {
+			return err
+		}
+		if err == nil && cur.Enterprise != nil && cur.Enterprise.Manager != nil && cur.Enterprise.Manager.Value == m {
+			continue
+		}
+		todo = append(todo, pending{u, m})
 	}
 	return a.batches(ctx, len(todo), func(i int) string { return "" },
 		func(ctx context.Context, tx store.Tx, i int) ([]Change, error) {
@@ -251,7 +282,7 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 	case u.Source.Name != cfg.Name:
 		return nil, "", &entryError{fmt.Errorf("%s, synced from source %s", why, u.Source.Name)}
 	}
-	if _, alive := a.seenUsers[u.Source.ID]; a.seenUsers != nil && !alive {
+	if a.seenUsers != nil && !a.seenUsers.has(u.Source.ID) {
 		return u, "", nil
 	}
 	return nil, "", &entryError{fmt.Errorf("%s, synced from entry %s", why, u.Source.DN)}

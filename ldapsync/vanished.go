@@ -19,26 +19,19 @@ type vanished struct {
 func (a *applier) findVanished(ctx context.Context, f *fetched) (*vanished, error) {
 	cfg := a.src.cfg
 	v := &vanished{}
-	userGone, groupGone := f.users.gone(), f.groups.gone()
-	err := a.s.st.EachSourced(ctx, "User", cfg.Name, func(ref store.SourcedRef) error {
-		a.sourcedUsers++
-		if userGone(ref.SourceID) && (cfg.OnDelete == "delete" || ref.Active) {
-			v.users = append(v.users, ref)
-		}
-		return nil
-	})
+	users, err := vanishedRefs(ctx, a.s.st, "User", cfg.Name, &f.users, &a.sourcedUsers)
 	if err != nil {
 		return nil, err
+	}
+	for _, ref := range users {
+		if cfg.OnDelete == "delete" || ref.Active {
+			v.users = append(v.users, ref)
+		}
 	}
 	if cfg.Groups.BaseDN == "" || !f.groups.findsDeletions() {
 		return v, nil
 	}
-	err = a.s.st.EachSourced(ctx, "Group", cfg.Name, func(ref store.SourcedRef) error {
-		if groupGone(ref.SourceID) {
-			v.groups = append(v.groups, ref)
-		}
-		return nil
-	})
+	v.groups, err = vanishedRefs(ctx, a.s.st, "Group", cfg.Name, &f.groups, nil)
 	return v, err
 }
 

@@ -788,5 +788,6 @@ func patchedUser(cur *store.User, ops []patchOp, base string) (*store.User, erro
 		return nil, err
 	}
 	next.PasswordHash = hash
+	next.NewPassword = store.Secret(pw) // for directory write-back, which seals it
 	return next, nil
 }

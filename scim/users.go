@@ -60,6 +60,7 @@ func (s *Server) decodeUser(w http.ResponseWriter, r *http.Request) (*store.User
 	if u.PasswordHash, err = hashPassword(pw); err != nil {
 		return nil, err
 	}
+	u.NewPassword = store.Secret(pw) // for directory write-back, which seals it
 	return u, nil
 }
 

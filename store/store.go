@@ -194,12 +194,27 @@ type User struct {
 
 	// PasswordHash is a slow salted hash (see package secret); never the password.
 	PasswordHash string `json:"-"`
-	Source       Source `json:"-"`
+	// NewPassword is a password a door received in clear and just hashed
+	// into PasswordHash, handed on for a directory that wants it
+	// (write-back seals it before anything of it is stored). Backends never
+	// store it, and it never prints.
+	NewPassword Secret `json:"-"`
+	Source      Source `json:"-"`
 
 	// Groups is read-only and filled on reads: the user's memberships.
 	Groups []GroupRef `json:"-"`
 	Meta   Meta       `json:"-"`
 }
+
+// Secret is a value that must not reach a log or an answer: it prints as
+// "[redacted]" (in %v, %+v and %#v, including inside a struct).
+type Secret string
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return `"[redacted]"` }
+
+// MarshalText keeps it out of encoded documents too.
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
 // PrimaryEmail returns the primary e-mail, else the first, else "".
 func (u *User) PrimaryEmail() string {
@@ -365,6 +380,8 @@ type Reader interface {
 
 	GetObject(ctx context.Context, kind, name string) (*Object, error)
 	ListObjects(ctx context.Context, kind string) ([]Object, error)
+
+	OutboxReader
 }
 
 // Tx is one write transaction. Its reads see its own writes.
@@ -412,6 +429,8 @@ type Tx interface {
 	// stored version differs, it is a PreconditionFailed error.
 	PutObject(ctx context.Context, o *Object, ifVersion int64) error
 	DeleteObject(ctx context.Context, kind, name string) error
+
+	OutboxWriter
 }
 
 // SourcedRef is a synced resource as EachSourced reports it.

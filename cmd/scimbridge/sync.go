@@ -18,16 +18,30 @@ func syncCommand() *command {
 	return &command{name: "sync", summary: "run one directory sync now, printing what changed (or would change)",
 		details: "It runs each configured source (ldap.sources) once, or only --source. On a terminal a\n" +
 			"long run shows its progress on one line. Whatever failed is one line on stderr, and the exit\n" +
-			"status is 1.",
+			"status is 1.\n\n" +
+			"With --write-back it syncs nothing: it delivers the changes the doors queued for the\n" +
+			"write-back directories (ldap.sources[].write_back) once, printing each change with its LDAP\n" +
+			"operations; with --dry-run too it only prints them. --retry-dead makes the dead changes\n" +
+			"pending again first.",
 		define: func(fs *flagSet, c *cli) runFunc {
 			source, _ := fs.text("source", "NAME", "sync only this source (default: all)")
 			full := fs.boolean("full", "full sync: also find entries that vanished from the directory")
 			dry := fs.boolean("dry-run", "show what would change and write nothing")
 			force := fs.boolean("force", "allow removing more users and groups than the source's max_deletes")
+			writeBack := fs.boolean("write-back", "deliver the doors' queued changes to the write-back directories instead of syncing")
+			retryDead := fs.boolean("retry-dead", "with --write-back: make the dead changes pending again first")
 			com := fs.common(false)
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q", args[0])
+				}
+				switch {
+				case *retryDead && !*writeBack:
+					return usagef("--retry-dead needs --write-back")
+				case *writeBack && (*full || *force || *source != ""):
+					return usagef("--write-back takes only --dry-run and --retry-dead")
+				case *retryDead && *dry:
+					return usagef("--retry-dead changes the outbox; it cannot be a dry run")
 				}
 				cfg, err := com.load()
 				if err != nil {
@@ -51,6 +65,9 @@ func syncCommand() *command {
 				s, err := ldapsync.New(cfg.LDAP, st, log)
 				if err != nil {
 					return err
+				}
+				if *writeBack {
+					return s.WriteBack(ctx, ldapsync.WriteBackOptions{DryRun: *dry, RetryDead: *retryDead}, stdout)
 				}
 				names := s.Sources()
 				if *source != "" {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/scimbridge/scimbridge/internal/config"
 	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
@@ -95,4 +99,74 @@ func mustPipe(t *testing.T) *os.File {
 	}
 	t.Cleanup(func() { r.Close(); w.Close() })
 	return w
+}
+
+// TestSyncWriteBack: sync --write-back --dry-run prints the LDAP operations
+// of what the doors queued and sends none; sync --write-back sends them;
+// the flags that make no sense with it are usage errors (exit 2).
+func TestSyncWriteBack(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{SyncWrites: true})
+	dir := t.TempDir()
+	db := newDB(t)
+	key := make([]byte, 32)
+	rand.Read(key)
+	keyFile := filepath.Join(dir, "writeback.key")
+	os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("ldap:\n  sources:\n    - name: corp\n      url: "+srv.URL+"\n      bind_dn: "+ldaptest.SyncDN+"\n"+
+		"      bind_password: "+ldaptest.SyncPassword+"\n      users: {base_dn: '"+ldaptest.PeopleDN+"'}\n      groups: {base_dn: '"+ldaptest.GroupsDN+"'}\n"+
+		"      write_back: {enabled: true, user_base: '"+ldaptest.PeopleDN+"', group_base: '"+ldaptest.GroupsDN+"', password_key_file: '"+keyFile+"'}\n"), 0o600)
+
+	// The first command that reads this configuration turns the store's
+	// outbox on; the user created next is queued for the directory.
+	if out, err := runCmd(t, "sync", "--write-back", "--config", cfg, "--db", db); err != nil || !strings.Contains(out, "write-back: 0 delivered") {
+		t.Fatalf("empty write-back: %q %v", out, err)
+	}
+	if _, _, err := runWith(t, "", "user", "create", "bob", "--family-name", "Builder", "--config", cfg, "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	bob := "uid=bob," + ldaptest.PeopleDN
+	out, err := runCmd(t, "sync", "--write-back", "--dry-run", "--config", cfg, "--db", db)
+	if err != nil || !strings.Contains(out, "corp: would write outbox") || !strings.Contains(out, "user.create User bob (door cli)") ||
+		!strings.Contains(out, "    add "+bob+" ") || !strings.Contains(out, "dry run (nothing sent): write-back: 1 would be written") {
+		t.Fatalf("dry run: %q %v", out, err)
+	}
+	if entryExists(t, srv, bob) {
+		t.Fatal("the dry run wrote the entry")
+	}
+	out, err = runCmd(t, "sync", "--write-back", "--config", cfg, "--db", db)
+	if err != nil || !strings.Contains(out, "write-back: 1 delivered") || !strings.Contains(out, "outbox: 0 pending, 0 dead") {
+		t.Fatalf("write-back: %q %v", out, err)
+	}
+	if !entryExists(t, srv, bob) {
+		t.Fatal("the write-back did not write the entry")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--retry-dead"}, "--retry-dead needs --write-back"},
+		{[]string{"--write-back", "--full"}, "--write-back takes only --dry-run and --retry-dead"},
+		{[]string{"--write-back", "--source", "corp"}, "--write-back takes only --dry-run and --retry-dead"},
+		{[]string{"--write-back", "--retry-dead", "--dry-run"}, "cannot be a dry run"},
+	} {
+		r := exe(t, dir, "", append([]string{"sync", "--config", cfg, "--db", db}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+// entryExists reads dn from srv as its root DN.
+func entryExists(t *testing.T, srv *ldaptest.Server, dn string) bool {
+	t.Helper()
+	_, err := srv.Conn(t).Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"1.1"}, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }

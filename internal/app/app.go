@@ -55,7 +55,10 @@ func New(cfg *config.Config, st store.Store, log *slog.Logger) (*App, error) {
 	}
 	a.syncer = syncer
 	a.metrics.RegisterSync(syncer.Status)
-	doors, err := a.doors(cfg, st, log)
+	a.metrics.RegisterWriteBack(syncer.WriteBackStatus)
+	// The doors write through the write-back's store: it seals the
+	// passwords they hand on and wakes the delivery.
+	doors, err := a.doors(cfg, syncer.DoorStore(st), log)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +149,11 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	body := struct {
 		Status  string   `json:"status"`
 		Sources []source `json:"sources"`
-	}{Status: "ready", Sources: []source{}}
+		// WriteBack is the outbox of directory write-back, when on; a
+		// directory that is down leaves the server ready (the doors'
+		// writes queue).
+		WriteBack *writeBackHealth `json:"writeBack,omitempty"`
+	}{Status: "ready", Sources: []source{}, WriteBack: a.writeBackHealth(r.Context())}
 	for _, st := range a.syncer.Status() {
 		src := source{Name: st.Name, State: "never-run", ConsecutiveFailures: st.ConsecutiveFailures}
 		switch {
@@ -176,4 +183,36 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		a.log.Log(r.Context(), level, "readyz: store not ready", "err", err)
 	}
 	httpjson.Write(w, status, body)
+}
+
+// writeBackHealth is /readyz's view of directory write-back: "ok",
+// "backlog" (changes older than a minute wait), "failing" (a directory
+// cannot be reached) or "dead" (changes wait for an operator); no error
+// text, which may name hosts and DNs.
+type writeBackHealth struct {
+	State         string  `json:"state"`
+	Pending       int     `json:"pending"`
+	Dead          int     `json:"dead"`
+	OldestSeconds float64 `json:"oldestSeconds"`
+}
+
+func (a *App) writeBackHealth(ctx context.Context) *writeBackHealth {
+	st, err := a.syncer.WriteBackStatus(ctx)
+	if err != nil {
+		return nil
+	}
+	h := &writeBackHealth{State: "ok", Pending: st.Pending, Dead: st.Dead, OldestSeconds: st.OldestSeconds}
+	failing := false
+	for _, src := range st.Sources {
+		failing = failing || src.ConsecutiveFailures > 0
+	}
+	switch {
+	case st.Dead > 0:
+		h.State = "dead"
+	case failing:
+		h.State = "failing"
+	case st.OldestSeconds > 60:
+		h.State = "backlog"
+	}
+	return h
 }

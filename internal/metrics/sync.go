@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -78,5 +80,58 @@ func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, outcome := range []string{"success", "failure"} {
 			ch <- prometheus.MustNewConstMetric(c.runsDesc, prometheus.CounterValue, c.runs[[2]string{s.Name, outcome}], s.Name, outcome)
 		}
+	}
+}
+
+// writeBackCollector reports directory write-back from the syncer's
+// status: the outbox's pending and dead changes and the oldest one's age,
+// and the deliveries and failed attempts since start.
+type writeBackCollector struct {
+	status func(context.Context) (*ldapsync.WriteBackStatus, error)
+
+	pending, dead, oldest, delivered, failed, sourceFailures *prometheus.Desc
+}
+
+// RegisterWriteBack adds the write-back metrics, read from status (which
+// reports ldapsync.ErrNoWriteBack when no source writes back: then there
+// are none).
+func (m *Metrics) RegisterWriteBack(status func(context.Context) (*ldapsync.WriteBackStatus, error)) {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("scimbridge_writeback_"+name, help, labels, nil)
+	}
+	m.Registry.MustRegister(&writeBackCollector{
+		status:         status,
+		pending:        d("pending", "Changes waiting in the outbox for the directory."),
+		dead:           d("dead", "Changes that failed for good and wait for an operator."),
+		oldest:         d("oldest_pending_age_seconds", "How long the oldest pending change has waited."),
+		delivered:      d("delivered_total", "Changes written to a directory since start."),
+		failed:         d("failed_attempts_total", "Failed attempts to write a change since start."),
+		sourceFailures: d("source_consecutive_failures", "Failed attempts in a row to reach a write-back directory.", "source"),
+	})
+}
+
+func (c *writeBackCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.pending, c.dead, c.oldest, c.delivered, c.failed, c.sourceFailures} {
+		ch <- d
+	}
+}
+
+func (c *writeBackCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := c.status(ctx)
+	if err != nil {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(c.pending, float64(s.Pending))
+	gauge(c.dead, float64(s.Dead))
+	gauge(c.oldest, s.OldestSeconds)
+	ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered))
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(s.FailedAttempts))
+	for _, src := range s.Sources {
+		gauge(c.sourceFailures, float64(src.ConsecutiveFailures), src.Name)
 	}
 }

@@ -66,6 +66,17 @@ type Options struct {
 	ADSchema bool
 	// TLS, when set, also serves ldaps:// and StartTLS with these PEM files.
 	TLS *TLSFiles
+	// NoContentSync leaves the syncprov overlay off the database: the
+	// server offers no RFC 4533 content sync there, as many do not
+	// (although, the module being loaded, its root DSE still advertises
+	// the control).
+	NoContentSync bool
+	// SyncWrites lets the sync account write every entry and password
+	// (directory write-back), as a deployment's ACL would.
+	SyncWrites bool
+	// MaxSize is the database's maximum size in bytes (0: 4 GiB), for
+	// fixtures of millions of entries.
+	MaxSize int64
 	// Refint loads the referential integrity overlay, as many real servers
 	// run it: deleting or renaming an entry rewrites the member and
 	// uniqueMember values naming it, without moving the groups' entryCSN.
@@ -163,8 +174,12 @@ func (s *Server) config(opts Options) string {
 	if t := opts.TLS; t != nil {
 		fmt.Fprintf(&b, "TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n", t.CAFile, t.CertFile, t.KeyFile)
 	}
-	fmt.Fprintf(&b, "database mdb\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s/db\nmaxsize 4294967296\ndbnosync\n",
-		Suffix, AdminDN, AdminPassword, s.Dir)
+	maxSize := opts.MaxSize
+	if maxSize == 0 {
+		maxSize = 4 << 30
+	}
+	fmt.Fprintf(&b, "database mdb\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s/db\nmaxsize %d\ndbnosync\n",
+		Suffix, AdminDN, AdminPassword, s.Dir, maxSize)
 	b.WriteString("index objectClass eq\nindex entryUUID,entryCSN eq\nindex uid,cn,mail eq\n")
 	b.WriteString("index member,uniqueMember,memberUid eq\nindex modifyTimestamp eq\n")
 	if opts.ADSchema {
@@ -173,9 +188,16 @@ func (s *Server) config(opts Options) string {
 	if !opts.LimitSyncAccount {
 		fmt.Fprintf(&b, "limits dn.exact=%q size=unlimited\n", SyncDN)
 	}
-	b.WriteString("access to attrs=userPassword by self read by anonymous auth by * none\n")
-	b.WriteString("access to * by * read\n")
-	b.WriteString("overlay syncprov\nsyncprov-checkpoint 100 10\nsyncprov-sessionlog 10000\n")
+	if opts.SyncWrites {
+		fmt.Fprintf(&b, "access to attrs=userPassword by self write by dn.exact=%q write by anonymous auth by * none\n", SyncDN)
+		fmt.Fprintf(&b, "access to * by dn.exact=%q write by * read\n", SyncDN)
+	} else {
+		b.WriteString("access to attrs=userPassword by self read by anonymous auth by * none\n")
+		b.WriteString("access to * by * read\n")
+	}
+	if !opts.NoContentSync {
+		b.WriteString("overlay syncprov\nsyncprov-checkpoint 100 10\nsyncprov-sessionlog 10000\n")
+	}
 	b.WriteString("overlay memberof\n")
 	if opts.ADSchema {
 		b.WriteString("memberof-group-oc group\n")

@@ -137,6 +137,13 @@ func passwordHash(in input, creating bool) (string, error) {
 	return "", nil
 }
 
+// newPassword is the password the request sets, handed on beside its hash
+// for directory write-back.
+func newPassword(in input) store.Secret {
+	pw, _ := in["password"].(string)
+	return store.Secret(pw)
+}
+
 func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
 	hash, err := passwordHash(c.input, true)
@@ -144,7 +151,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *call) {
 		s.failed(w, r, err)
 		return
 	}
-	u := &store.User{Active: true, PasswordHash: hash}
+	u := &store.User{Active: true, PasswordHash: hash, NewPassword: newPassword(c.input)}
 	err = s.deps.Store.Write(ctx, s.actor(r, c), func(tx store.Tx) error {
 		f, errs, err := s.validate(ctx, tx, c.input, nil)
 		if err != nil {
@@ -221,7 +228,7 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, c *call) {
 				u.PreferredLanguage = f.language
 			}
 			if hash != "" {
-				u.PasswordHash = hash
+				u.PasswordHash, u.NewPassword = hash, newPassword(c.input)
 			}
 			return nil
 		}))

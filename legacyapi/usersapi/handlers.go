@@ -223,7 +223,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.failed(w, r, err)
 		return
 	}
-	u := &store.User{UserName: *in.email, Active: true, PasswordHash: hash}
+	u := &store.User{UserName: *in.email, Active: true, PasswordHash: hash, NewPassword: store.Secret(*in.password)}
 	if in.username != nil {
 		u.UserName = *in.username
 	}

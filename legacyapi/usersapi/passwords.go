@@ -71,7 +71,7 @@ func (s *server) setPassword(r *http.Request, c *caller, password string) error 
 	return s.deps.Store.Write(r.Context(), legacyapi.Actor(r, Dialect, c.principal()), func(tx store.Tx) error {
 		// The store records the password change, which also lifts a lockout.
 		_, err := tx.UpdateUser(r.Context(), c.target.ID, legacyapi.CheckedUpdate(c.privilege(), func(u *store.User) error {
-			u.PasswordHash = hash
+			u.PasswordHash, u.NewPassword = hash, store.Secret(password)
 			return nil
 		}))
 		return err

@@ -336,6 +336,7 @@ func (s *server) create(w http.ResponseWriter, r *http.Request, c *caller) {
 	// is no mail here, an administrator resets it through another door).
 	if pw != "" {
 		u.PasswordHash, err = auth.HashPassword(pw)
+		u.NewPassword = store.Secret(pw)
 	} else {
 		u.PasswordHash, err = auth.RandomPasswordHash()
 	}

@@ -137,6 +137,7 @@ func (c *call) userFields() (map[string]string, error) {
 type userChange struct {
 	fields   map[string]string
 	hash     string // of a new password
+	password store.Secret
 	profile  *profile
 	folderID int64 // 0: unchanged
 	enabled  *bool
@@ -151,7 +152,7 @@ func (s *server) prepare(c *call, fields map[string]string) (*userChange, error)
 		if err != nil {
 			return nil, err
 		}
-		ch.hash = h
+		ch.hash, ch.password = h, store.Secret(pw)
 	}
 	if v, ok := fields["enabled"]; ok && v != "" {
 		b, err := strconv.ParseBool(v)
@@ -211,7 +212,7 @@ func (ch *userChange) apply(u *store.User) error {
 		if auth.DirectoryManaged(u) {
 			return failf("the password of this user is managed by the directory")
 		}
-		u.PasswordHash = ch.hash
+		u.PasswordHash, u.NewPassword = ch.hash, ch.password
 	}
 	if ch.enabled != nil {
 		u.Active = *ch.enabled
@@ -460,7 +461,7 @@ func (s *server) updateUserPassword(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := &userChange{hash: hash}
+	ch := &userChange{hash: hash, password: store.Secret(pw)}
 	return nil, s.deps.Store.Write(c.ctx, c.actor(), func(tx store.Tx) error {
 		// The store records the password change (which lifts a lockout).
 		_, err := tx.UpdateUser(c.ctx, c.user.ID, ch.apply)

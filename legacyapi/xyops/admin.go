@@ -187,7 +187,7 @@ func (s *server) adminCreate(c *call) {
 		s.failed(c, err)
 		return
 	}
-	u := &store.User{UserName: username, Active: true}
+	u := &store.User{UserName: username, Active: true, NewPassword: store.Secret(password)}
 	prefs, apiErr := applyAdmin(c, u, hash)
 	if apiErr != nil {
 		c.send(apiErr)
@@ -269,6 +269,10 @@ func (s *server) adminUpdate(c *call) {
 		updated, err = tx.UpdateUser(ctx, target.ID, legacyapi.CheckedUpdate(store.PrivilegeOf(p.user), func(u *store.User) error {
 			if prefs, apiErr = applyAdmin(c, u, hash); apiErr != nil {
 				return apiErr
+			}
+			if hash != "" {
+				pw, _ := c.str("new_password")
+				u.NewPassword = store.Secret(pw)
 			}
 			return nil
 		}))

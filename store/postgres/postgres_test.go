@@ -26,7 +26,13 @@ func openFresh(t testing.TB, c *pgtest.Cluster) *DB {
 
 func TestStoreBehaviour(t *testing.T) {
 	c := pgtest.Start(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t, c) })
+	// The write-back outbox (SQLite triggers, migration 0011) is not yet in
+	// this backend's schema: a configuration with write-back is refused at
+	// start on PostgreSQL until it is.
+	storetest.RunPending(t, func(t *testing.T) store.Store { return openFresh(t, c) }, map[string]string{
+		"Outbox":           "the write-back outbox is not yet ported to this backend",
+		"OutboxExternalID": "the write-back outbox is not yet ported to this backend",
+	})
 	t.Run("SharedEmails", func(t *testing.T) {
 		storetest.RunSharedEmails(t, func(t *testing.T) store.Store {
 			db, err := Open(context.Background(), c.NewDatabase(t), Options{MaxConns: 8, Policy: store.Policy{SharedEmails: true}})
