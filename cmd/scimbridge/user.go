@@ -21,7 +21,7 @@ var roles = []string{store.PrivilegeUser.String(), store.PrivilegeModerator.Stri
 	store.PrivilegeAdmin.String(), store.PrivilegeOwner.String()}
 
 func userCommand() *command {
-	return &command{name: "user", summary: "users: create, list, give a role, deactivate", subs: []*command{
+	return &command{name: "user", summary: "users: create, list, give a role, set a password, log out, deactivate", subs: []*command{
 		{name: "create", summary: "create a user (active, with a password from stdin if asked)", args: "USERNAME",
 			define: func(fs *flagSet, c *cli) runFunc {
 				email, _ := fs.text("email", "ADDRESS", "the user's primary (work) e-mail address")
@@ -116,7 +116,72 @@ func userCommand() *command {
 					return c.updateUsers(ctx, com, args, func(u *store.User) string { u.Active = true; return "activated" })
 				}
 			}},
+		{name: "set-password", summary: "set a user's password from stdin; it ends the user's sessions in every door", args: "USERNAME",
+			define: func(fs *flagSet, c *cli) runFunc {
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) != 1 {
+						return usagef("give one USERNAME")
+					}
+					hash, err := passwordFrom(c.stdin)
+					if err != nil {
+						return err
+					}
+					// The store ends the user's sessions and refresh tokens in
+					// the transaction that changes the hash, whatever the door.
+					return c.updateUsers(ctx, com, args, func(u *store.User) string {
+						u.PasswordHash = hash
+						return "password set; every session and refresh token ended"
+					})
+				}
+			}},
+		{name: "logout", summary: "log users out everywhere: end their sessions and refresh tokens in every door", args: "USERNAME...",
+			define: func(fs *flagSet, c *cli) runFunc {
+				com := fs.common(false)
+				return func(ctx context.Context, args []string) error {
+					if len(args) == 0 {
+						return usagef("give the USERNAME(s) to log out")
+					}
+					return c.logoutUsers(ctx, com, args)
+				}
+			}},
 	}}
+}
+
+// logoutUsers ends every session and refresh token of each named user in
+// every door, as POST /admin/users/{user}/logout does, in one transaction:
+// all of them or, if one is unknown, none. API keys and SCIM tokens stay
+// (they are revoked by name: apikey revoke, token revoke).
+func (c *cli) logoutUsers(ctx context.Context, com *common, names []string) error {
+	_, st, err := com.open(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ended := make([]int, len(names))
+	err = st.Write(ctx, cliActor(), func(tx store.Tx) error {
+		for i, name := range names {
+			u, err := tx.GetUserByUserName(ctx, name)
+			if err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
+			if ended[i], err = auth.EndEverywhere(ctx, tx, u.Key, nil); err != nil {
+				return fmt.Errorf("user %q: %w", name, err)
+			}
+			if err := tx.Record(ctx, store.Activity{Action: auth.ActionLogoutEverywhere, ResourceType: "User", ResourceID: u.ID,
+				ResourceKey: u.Key, UserKey: u.Key, Detail: fmt.Sprintf("every session and refresh token ended (%d)", ended[i])}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, name := range names {
+		fmt.Fprintf(c.stdout, "user %s: logged out everywhere (%d sessions and refresh tokens ended)\n", name, ended[i])
+	}
+	return nil
 }
 
 func validRole(r string) bool {

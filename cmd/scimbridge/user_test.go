@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/store"
@@ -94,5 +95,111 @@ func TestUserCommands(t *testing.T) {
 	assertAligned(t, lines, "ACTIVE")
 	if out, _, err := runWith(t, "", "user", "activate", "alice@example.com", "--db", db); err != nil || !strings.Contains(out, "activated") {
 		t.Fatalf("activate: %q %v", out, err)
+	}
+}
+
+// TestUserLogoutAndSetPassword: `user logout` ends every session and
+// refresh token of the named users in every door and leaves other users'
+// and API keys alone; `user set-password` sets the password and, by the
+// store's rule, ends the user's sessions too; an unknown name changes
+// nothing.
+func TestUserLogoutAndSetPassword(t *testing.T) {
+	db := newDB(t, "alice", "bob")
+	ctx := context.Background()
+	open := func() *sqlite.DB {
+		st, err := sqlite.Open(ctx, db, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// Sessions of two dialects and a refresh token for alice, a session
+	// for bob, an API key for alice.
+	kinds := []string{auth.SessionKind("xyops"), auth.SessionKind("xstudio"), "refresh:usersapi", "apikey:xpdev"}
+	seed := func() {
+		st := open()
+		defer st.Close()
+		err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
+			for _, name := range []string{"alice", "bob"} {
+				u, err := tx.GetUserByUserName(ctx, name)
+				if err != nil {
+					return err
+				}
+				for _, k := range kinds {
+					if name == "bob" && k != auth.SessionKind("xyops") {
+						continue
+					}
+					c := &store.Credential{Kind: k, Name: name + " " + k, SecretHash: auth.HashToken(name + k + t.Name()),
+						UserKey: u.Key, Expires: time.Now().Add(time.Hour)}
+					if err := tx.CreateCredential(ctx, c); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func(name string) []string {
+		st := open()
+		defer st.Close()
+		u, err := st.GetUserByUserName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range kinds {
+			cs, err := st.ListCredentials(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cs {
+				if c.UserKey == u.Key {
+					out = append(out, k)
+				}
+			}
+		}
+		return out
+	}
+	seed()
+
+	if _, _, err := runWith(t, "", "user", "logout", "alice", "nobody", "--db", db); err == nil || !strings.Contains(err.Error(), "nobody") {
+		t.Fatalf("logout of an unknown user: %v", err)
+	}
+	if got := held("alice"); len(got) != 4 {
+		t.Fatalf("a refused logout ended credentials: alice holds %v", got)
+	}
+	out, _, err := runWith(t, "", "user", "logout", "alice", "--db", db)
+	if err != nil || !strings.Contains(out, "user alice: logged out everywhere (3 ") {
+		t.Fatalf("user logout: %q %v", out, err)
+	}
+	if got := held("alice"); len(got) != 1 || got[0] != "apikey:xpdev" {
+		t.Errorf("after logout alice holds %v, want only her API key", got)
+	}
+	if got := held("bob"); len(got) != 1 {
+		t.Errorf("alice's logout touched bob: %v", got)
+	}
+
+	bobKinds := held("bob")
+	out, _, err = runWith(t, "N3w-Passw0rd-for-bob\n", "user", "set-password", "bob", "--db", db)
+	if err != nil || !strings.Contains(out, "user bob: password set") {
+		t.Fatalf("user set-password: %q %v", out, err)
+	}
+	if got := held("bob"); len(got) != 0 {
+		t.Errorf("a password set by the CLI left bob's sessions %v (before: %v)", got, bobKinds)
+	}
+	st := open()
+	bob, err := st.GetUserByUserName(ctx, "bob")
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := auth.CheckPassword(bob.PasswordHash, "N3w-Passw0rd-for-bob"); !ok {
+		t.Error("the password set by the CLI does not check")
+	}
+	if _, _, err := runWith(t, "", "user", "set-password", "bob", "--db", db); err == nil || !strings.Contains(err.Error(), "no password") {
+		t.Errorf("set-password without a password: %v", err)
 	}
 }
