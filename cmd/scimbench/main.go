@@ -54,15 +54,22 @@ type bench struct {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) > 0 && args[0] == "soak" {
-		return runSoak(ctx, args[1:], out)
+	if len(args) > 0 {
+		switch args[0] {
+		case "soak":
+			return runSoak(ctx, args[1:], out)
+		case "compare":
+			return runCompare(ctx, args[1:], out)
+		case "reference":
+			return serveReference(ctx, args[1:], out)
+		}
 	}
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:8080/scim/v2", "SCIM root URL")
 	token := fs.String("token", os.Getenv("SCIMBENCH_TOKEN"), "bearer token (or SCIMBENCH_TOKEN)")
 	users := fs.Int("users", 10000, "seed users until this many bench users exist")
 	seedConc := fs.Int("seed-concurrency", 16, "concurrent clients while seeding")
-	ops := fs.String("ops", "get,filter,list,create", "operations to measure, in turn: get, filter, list, create")
+	ops := fs.String("ops", "get,filter,list,create", "operations to measure, in turn: get, filter, list, create, patch")
 	conc := fs.Int("concurrency", 32, "concurrent clients per operation (create uses --create-concurrency)")
 	createConc := fs.Int("create-concurrency", 8, "concurrent clients for create")
 	duration := fs.Duration("duration", 10*time.Second, "how long to measure each operation")
@@ -269,6 +276,12 @@ func (b *bench) op(name string) (opFunc, error) {
 		return func(ctx context.Context, rng *rand.Rand) error {
 			return b.expect(ctx, "GET", "/Users?startIndex=1&count=100", nil, 200)
 		}, nil
+	case "patch":
+		// Alternating values make every PATCH a real change.
+		return func(ctx context.Context, rng *rand.Rand) error {
+			body := fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":%t}}]}`, rng.IntN(2) == 0)
+			return b.expect(ctx, "PATCH", "/Users/"+b.ids[rng.IntN(len(b.ids))], body, 200)
+		}, nil
 	case "create":
 		runID := time.Now().UnixNano()
 		return func(ctx context.Context, rng *rand.Rand) error {
@@ -276,7 +289,7 @@ func (b *bench) op(name string) (opFunc, error) {
 			return b.expect(ctx, "POST", "/Users", userBody(fmt.Sprintf("bench-new-%d-%d", runID, n)), 201)
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown op %q (want get, filter, list, create)", name)
+	return nil, fmt.Errorf("unknown op %q (want get, filter, list, create, patch)", name)
 }
 
 type result struct {
