@@ -3,9 +3,11 @@
 // It runs SQLite in WAL mode: writes go through a single connection (SQLite
 // has one writer anyway, and one connection makes BEGIN IMMEDIATE queue in Go
 // instead of spinning on SQLITE_BUSY), reads through a pool that sees
-// committed snapshots. synchronous=NORMAL in WAL mode survives a process
-// crash (the crash test kills it with SIGKILL); only a power loss can drop the
-// last commits.
+// committed snapshots. synchronous=NORMAL (the default) in WAL mode survives
+// a process crash (the crash test kills it with SIGKILL); only a power loss
+// can drop the last commits. synchronous=FULL (Options.Synchronous) also
+// survives a power loss: SQLite fsyncs the WAL at every commit, and since
+// concurrent writes share one commit (write.go), that is one fsync per batch.
 package sqlite
 
 import (
@@ -55,10 +57,26 @@ type Options struct {
 	// Create opens the path even when the database that was in use there
 	// is missing (see ErrVanished): it starts a new, empty one.
 	Create bool
+	// Synchronous is SQLite's synchronous mode: SyncNormal (the zero
+	// value) or SyncFull.
+	Synchronous Synchronous
 	// Log receives the store's own alarms (a full disk, a removed file),
 	// each once; nil means slog.Default().
 	Log *slog.Logger
 }
+
+// Synchronous says what an acknowledged write survives.
+type Synchronous string
+
+const (
+	// SyncNormal survives a crash of the process, not a power loss or an
+	// operating system crash: the last commits may be lost then (the
+	// database stays consistent).
+	SyncNormal Synchronous = "normal"
+	// SyncFull also survives a power loss: every commit is fsynced before
+	// it is acknowledged.
+	SyncFull Synchronous = "full"
+)
 
 // DB is a Store on one SQLite file.
 type DB struct {
@@ -113,6 +131,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	var syncMode string
+	switch opts.Synchronous {
+	case "", SyncNormal:
+		syncMode = "NORMAL"
+	case SyncFull:
+		syncMode = "FULL"
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous %q is not one of normal, full", opts.Synchronous)
+	}
 	mark, err := checkPresence(path, opts.Create, opts.Log)
 	if err != nil {
 		return nil, err
@@ -120,7 +147,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	dsn := func(cacheKiB int, extra string) string {
 		v := url.Values{}
 		v.Set("_journal_mode", "WAL")
-		v.Set("_synchronous", "NORMAL")
+		v.Set("_synchronous", syncMode)
 		v.Set("_busy_timeout", strconv.Itoa(int(opts.BusyTimeout/time.Millisecond)))
 		v.Set("_foreign_keys", "on")
 		v.Set("_cache_size", strconv.Itoa(-cacheKiB))
