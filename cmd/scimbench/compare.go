@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,15 +26,17 @@ import (
 
 // comparePhases are the operations compare measures, in order, with the
 // clients each runs and the row label of the table.
-var comparePhases = []struct {
-	op, label string
-	clients   func(conc, createConc int) int
-}{
+var comparePhases = []comparePhase{
 	{"create", "POST /Users", func(_, c int) int { return c }},
 	{"get", "GET /Users/{id}", func(c, _ int) int { return c }},
 	{"patch", "PATCH replace active", func(c, _ int) int { return c }},
 	{"list", "list count=100", func(c, _ int) int { return c }},
 	{"filter", "filter userName eq", func(c, _ int) int { return c }},
+}
+
+type comparePhase struct {
+	op, label string
+	clients   func(conc, createConc int) int
 }
 
 // server is one process compare started and measures.
@@ -60,6 +63,8 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	sync := fs.String("synchronous", "", "scimbridge's sqlite.synchronous (normal or full; empty: its default)")
 	pprof := fs.String("pprof", "", "scimbridge's debug.pprof_listen address, for profiling during the run")
 	noPin := fs.Bool("no-pin", false, "do not pin the servers and the load generator to cores")
+	seedMode := fs.String("seed", "direct", "how users are seeded: direct (the reference fills its map at start, scimbridge's database is written through its store before it starts; same users as over SCIM) or http (POST /Users)")
+	phases := fs.String("phases", "", "comma-separated subset of the phases to run: create, get, patch, list, filter (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,7 +104,30 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "pinned: servers on core 0, load generator on core %s\n", last)
 		}
 	}
-	ref, err := startReference(ctx, dir, pin)
+	var want map[string]bool
+	if *phases != "" {
+		want = map[string]bool{}
+		for p := range strings.SplitSeq(*phases, ",") {
+			if !slices.ContainsFunc(comparePhases, func(ph comparePhase) bool { return ph.op == p }) {
+				return fmt.Errorf("unknown phase %q (want create, get, patch, list, filter)", p)
+			}
+			want[p] = true
+		}
+	}
+	refSeed := 0
+	switch *seedMode {
+	case "direct":
+		refSeed = *users
+		start := time.Now()
+		if err := seedStore(ctx, filepath.Join(dir, "scimbridge.db"), "bench-user-", *users); err != nil {
+			return fmt.Errorf("seed scimbridge's store: %w", err)
+		}
+		fmt.Fprintf(out, "scimbridge: %d users written through the store in %s\n", *users, time.Since(start).Round(time.Millisecond))
+	case "http":
+	default:
+		return fmt.Errorf("--seed %q: want direct or http", *seedMode)
+	}
+	ref, err := startReference(ctx, dir, pin, refSeed)
 	if err != nil {
 		return err
 	}
@@ -114,6 +142,9 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	benches := make([]*bench, len(servers))
 	for i, s := range servers {
 		benches[i] = newBench(s.url, s.token, "bench-user-", *conc)
+		// Both servers hold bench users only: sample them without a filter,
+		// which the reference would evaluate over every user.
+		benches[i].sampleAll = true
 		fmt.Fprintf(out, "%s: ", s.name)
 		if err := benches[i].prepare(ctx, *users, *seedConc, out); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -124,6 +155,9 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "operation\tclients\treference req/s\tp99\terrors\tscimbridge req/s\tp99\terrors\tratio\t")
 	for _, ph := range comparePhases {
+		if want != nil && !want[ph.op] {
+			continue
+		}
 		clients := ph.clients(*conc, *createConc)
 		var res [2]*result
 		for i, b := range benches {
@@ -158,11 +192,15 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 func serveReference(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("scimbench reference", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	seedN := fs.Int("seed", 0, "users to create at start (named as scimbench seeds them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	h, err := reference.New()
 	if err != nil {
+		return err
+	}
+	if err := seedHandler(h, "bench-user-", *seedN); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)
@@ -188,12 +226,12 @@ func pinned(pin bool, name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
-func startReference(ctx context.Context, dir string, pin bool) (*server, error) {
+func startReference(ctx context.Context, dir string, pin bool, seed int) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := pinned(pin, self, "reference", "--listen", "127.0.0.1:0")
+	cmd := pinned(pin, self, "reference", "--listen", "127.0.0.1:0", "--seed", strconv.Itoa(seed))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

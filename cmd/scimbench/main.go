@@ -51,6 +51,9 @@ type bench struct {
 	ids         []string // a sample of seeded user ids
 	names       []string // their userNames
 	created     atomic.Int64
+	// sampleAll samples ids without the prefix filter (every user is a
+	// bench user).
+	sampleAll bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -226,7 +229,11 @@ func (b *bench) sampleIDs(ctx context.Context, n int) error {
 	pages := max(1, n/100)
 	step := max(1, b.seeded/pages)
 	for start := 1; start <= b.seeded && len(b.ids) < n; start += step {
-		status, data, err := b.do(ctx, "GET", fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d&filter=%s", start, f), nil)
+		path := fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d&filter=%s", start, f)
+		if b.sampleAll {
+			path = fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d", start)
+		}
+		status, data, err := b.do(ctx, "GET", path, nil)
 		if err != nil {
 			return err
 		}

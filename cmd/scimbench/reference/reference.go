@@ -13,6 +13,7 @@ package reference
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +60,7 @@ type users struct {
 	mu     sync.RWMutex
 	byID   map[string]*user
 	byName map[string]string // lower-cased userName → id, for uniqueness
-	order  []string
+	order  []string          // ids in creation order
 	next   int
 }
 
@@ -119,11 +120,16 @@ func (h *users) GetAll(_ *http.Request, p scim.ListRequestParams) (scim.Page, er
 	defer h.mu.RUnlock()
 	page := scim.Page{Resources: []scim.Resource{}}
 	start := max(p.StartIndex, 1)
+	if p.FilterValidator == nil {
+		// No filter: the page is a slice of the order.
+		page.TotalResults = len(h.order)
+		for i := start - 1; i >= 0 && i < len(h.order) && len(page.Resources) < p.Count; i++ {
+			page.Resources = append(page.Resources, h.resource(h.order[i], h.byID[h.order[i]]))
+		}
+		return page, nil
+	}
 	for _, id := range h.order {
 		u := h.byID[id]
-		if u == nil {
-			continue
-		}
 		if p.FilterValidator != nil {
 			if err := p.FilterValidator.PassesFilter(u.attrs); err != nil {
 				continue
@@ -166,6 +172,7 @@ func (h *users) Delete(_ *http.Request, id string) error {
 	}
 	delete(h.byName, userName(u.attrs))
 	delete(h.byID, id)
+	h.order = slices.DeleteFunc(h.order, func(o string) bool { return o == id })
 	return nil
 }
 
