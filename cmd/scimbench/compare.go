@@ -63,7 +63,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	sync := fs.String("synchronous", "", "scimbridge's sqlite.synchronous (normal or full; empty: its default)")
 	pprof := fs.String("pprof", "", "scimbridge's debug.pprof_listen address, for profiling during the run")
 	noPin := fs.Bool("no-pin", false, "do not pin the servers and the load generator to cores")
-	seedMode := fs.String("seed", "direct", "how users are seeded: direct (the reference fills its map at start, scimbridge's database is written through its store before it starts; same users as over SCIM) or http (POST /Users)")
+	seedMode := fs.String("seed", "direct", "how scimbridge is seeded: direct (its database is written through its store before it starts; the same users as over SCIM) or http (POST /Users; for a binary whose schema differs from this scimbench's). The reference always fills its map at start, through its own handler")
 	phases := fs.String("phases", "", "comma-separated subset of the phases to run: create, get, patch, list, filter (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -114,10 +114,8 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 			want[p] = true
 		}
 	}
-	refSeed := 0
 	switch *seedMode {
 	case "direct":
-		refSeed = *users
 		start := time.Now()
 		if err := seedStore(ctx, filepath.Join(dir, "scimbridge.db"), "bench-user-", *users); err != nil {
 			return fmt.Errorf("seed scimbridge's store: %w", err)
@@ -127,7 +125,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return fmt.Errorf("--seed %q: want direct or http", *seedMode)
 	}
-	ref, err := startReference(ctx, dir, pin, refSeed)
+	ref, err := startReference(ctx, dir, pin, *users)
 	if err != nil {
 		return err
 	}
