@@ -187,3 +187,24 @@ func BenchmarkDeepPaging(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkUpdateUserActive is Okta's deactivation: an update that changes
+// one column and leaves everything else (e-mail addresses included) as is.
+func BenchmarkUpdateUserActive(b *testing.B) {
+	db := openTemp(b)
+	ids := seed(b, db, 10000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		err := db.Write(ctx, store.Actor{Door: "bench"}, func(tx store.Tx) error {
+			_, err := tx.UpdateUser(ctx, ids[(i*7919)%len(ids)], func(u *store.User) error {
+				u.Active = !u.Active
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
