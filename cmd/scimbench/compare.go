@@ -62,6 +62,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	workDir := fs.String("dir", "", "work directory for the database, config and logs (default: a new temporary one, removed afterwards)")
 	sync := fs.String("synchronous", "", "scimbridge's sqlite.synchronous (normal or full; empty: its default)")
 	pprof := fs.String("pprof", "", "scimbridge's debug.pprof_listen address, for profiling during the run")
+	baseline := fs.String("baseline", "", "a second scimbridge binary (e.g. built from an older commit), measured in the same run: the table adds its figures and scimbridge/baseline")
 	noPin := fs.Bool("no-pin", false, "do not pin the servers and the load generator to cores")
 	seedMode := fs.String("seed", "direct", "how scimbridge is seeded: direct (its database is written through its store before it starts; the same users as over SCIM) or http (POST /Users; for a binary whose schema differs from this scimbench's). The reference always fills its map at start, through its own handler")
 	phases := fs.String("phases", "", "comma-separated subset of the phases to run: create, get, patch, list, filter (default: all)")
@@ -114,29 +115,46 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 			want[p] = true
 		}
 	}
-	switch *seedMode {
-	case "direct":
-		start := time.Now()
-		if err := seedStore(ctx, filepath.Join(dir, "scimbridge.db"), "bench-user-", *users); err != nil {
-			return fmt.Errorf("seed scimbridge's store: %w", err)
+	sbDirs := []string{dir}
+	if *baseline != "" {
+		sbDirs = append(sbDirs, filepath.Join(dir, "baseline"))
+		if err := os.Mkdir(sbDirs[1], 0o700); err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "scimbridge: %d users written through the store in %s\n", *users, time.Since(start).Round(time.Millisecond))
-	case "http":
-	default:
-		return fmt.Errorf("--seed %q: want direct or http", *seedMode)
+	}
+	for _, d := range sbDirs {
+		switch *seedMode {
+		case "direct":
+			start := time.Now()
+			if err := seedStore(ctx, filepath.Join(d, "scimbridge.db"), "bench-user-", *users); err != nil {
+				return fmt.Errorf("seed scimbridge's store: %w", err)
+			}
+			fmt.Fprintf(out, "%s: %d users written through the store in %s\n", d, *users, time.Since(start).Round(time.Millisecond))
+		case "http":
+		default:
+			return fmt.Errorf("--seed %q: want direct or http", *seedMode)
+		}
 	}
 	ref, err := startReference(ctx, dir, pin, *users)
 	if err != nil {
 		return err
 	}
 	defer ref.stop()
-	sb, err := startScimbridge(ctx, bin, dir, pin, *sync, *pprof)
+	sb, err := startScimbridge(ctx, "scimbridge", bin, dir, pin, *sync, *pprof)
 	if err != nil {
 		return err
 	}
 	defer sb.stop()
-
 	servers := []*server{ref, sb}
+	if *baseline != "" {
+		base, err := startScimbridge(ctx, "baseline", *baseline, sbDirs[1], pin, *sync, "")
+		if err != nil {
+			return err
+		}
+		defer base.stop()
+		servers = append(servers, base)
+	}
+
 	benches := make([]*bench, len(servers))
 	for i, s := range servers {
 		benches[i] = newBench(s.url, s.token, "bench-user-", *conc)
@@ -151,13 +169,17 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%d users, %d connections (create %d), %s per phase and server, load average %s\n\n",
 		*users, *conc, *createConc, *duration, loadAverage())
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "operation\tclients\treference req/s\tp99\terrors\tscimbridge req/s\tp99\terrors\tratio\t")
+	head := "operation\tclients\treference req/s\tp99\terrors\tscimbridge req/s\tp99\terrors\tratio\t"
+	if len(servers) > 2 {
+		head += "baseline req/s\tp99\terrors\tratio\tscimbridge/baseline\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, ph := range comparePhases {
 		if want != nil && !want[ph.op] {
 			continue
 		}
 		clients := ph.clients(*conc, *createConc)
-		var res [2]*result
+		res := make([]*result, len(benches))
 		for i, b := range benches {
 			fn, err := b.op(ph.op)
 			if err != nil {
@@ -168,19 +190,23 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 				return ctx.Err()
 			}
 		}
-		ratio := "-"
-		if res[0].rate > 0 {
-			ratio = fmt.Sprintf("%.2f×", res[1].rate/res[0].rate)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%d\t%.0f\t%s\t%d\t%s\t", ph.label, clients,
+			res[0].rate, ms(res[0].pct(99)), res[0].errors, res[1].rate, ms(res[1].pct(99)), res[1].errors, ratio(res[1].rate, res[0].rate))
+		if len(res) > 2 {
+			fmt.Fprintf(tw, "%.0f\t%s\t%d\t%s\t%s\t", res[2].rate, ms(res[2].pct(99)), res[2].errors,
+				ratio(res[2].rate, res[0].rate), ratio(res[1].rate, res[2].rate))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%d\t%.0f\t%s\t%d\t%s\t\n", ph.label, clients,
-			res[0].rate, ms(res[0].pct(99)), res[0].errors, res[1].rate, ms(res[1].pct(99)), res[1].errors, ratio)
+		fmt.Fprintln(tw)
 	}
-	rss := [2]int64{vmHWM(ref), vmHWM(sb)}
-	ratio := "-"
-	if rss[0] > 0 {
-		ratio = fmt.Sprintf("%.2f×", float64(rss[1])/float64(rss[0]))
+	rss := make([]float64, len(servers))
+	for i, s := range servers {
+		rss[i] = float64(vmHWM(s)) / 1024
 	}
-	fmt.Fprintf(tw, "peak RSS\t\t%.0f MiB\t\t\t%.0f MiB\t\t\t%s\t\n", float64(rss[0])/1024, float64(rss[1])/1024, ratio)
+	fmt.Fprintf(tw, "peak RSS\t\t%.0f MiB\t\t\t%.0f MiB\t\t\t%s\t", rss[0], rss[1], ratio(rss[1], rss[0]))
+	if len(rss) > 2 {
+		fmt.Fprintf(tw, "%.0f MiB\t\t\t%s\t%s\t", rss[2], ratio(rss[2], rss[0]), ratio(rss[1], rss[2]))
+	}
+	fmt.Fprintln(tw)
 	return tw.Flush()
 }
 
@@ -254,7 +280,15 @@ func startReference(ctx context.Context, dir string, pin bool, seed int) (*serve
 	return s, s.waitReady(ctx)
 }
 
-func startScimbridge(ctx context.Context, bin, dir string, pin bool, synchronous, pprof string) (*server, error) {
+// ratio is a/b as "1.23×", or "-" when b is 0.
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func startScimbridge(ctx context.Context, name, bin, dir string, pin bool, synchronous, pprof string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -263,7 +297,7 @@ func startScimbridge(ctx context.Context, bin, dir string, pin bool, synchronous
 	if _, err := rand.Read(token); err != nil {
 		return nil, err
 	}
-	s := &server{name: "scimbridge", url: "http://" + addr + "/scim/v2", token: hex.EncodeToString(token), exited: make(chan struct{})}
+	s := &server{name: name, url: "http://" + addr + "/scim/v2", token: hex.EncodeToString(token), exited: make(chan struct{})}
 	cfg := fmt.Sprintf("listen: %q\ndb: %q\nscim:\n  token: %q\n", addr, filepath.Join(dir, "scimbridge.db"), s.token)
 	if synchronous != "" {
 		cfg += fmt.Sprintf("sqlite:\n  synchronous: %q\n", synchronous)
