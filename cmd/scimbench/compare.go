@@ -169,9 +169,9 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "%d users, %d connections (create %d), %s per phase and server, load average %s\n\n",
 		*users, *conc, *createConc, *duration, loadAverage())
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	head := "operation\tclients\treference req/s\tp99\terrors\tscimbridge req/s\tp99\terrors\tratio\t"
+	head := "operation\tclients\treference req/s\tp99\terrors\tcpu/req\tscimbridge req/s\tp99\terrors\tcpu/req\tratio\t"
 	if len(servers) > 2 {
-		head += "baseline req/s\tp99\terrors\tratio\tscimbridge/baseline\t"
+		head += "baseline req/s\tp99\terrors\tcpu/req\tratio\tscimbridge/baseline\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, ph := range comparePhases {
@@ -180,20 +180,26 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		}
 		clients := ph.clients(*conc, *createConc)
 		res := make([]*result, len(benches))
+		// The server's CPU time per request: on a shared machine req/s
+		// moves with everyone else's load, CPU per request much less.
+		cpu := make([]string, len(benches))
 		for i, b := range benches {
 			fn, err := b.op(ph.op)
 			if err != nil {
 				return err
 			}
+			cpu0 := cpuTime(servers[i])
 			res[i] = b.measure(ctx, fn, clients, *duration)
+			cpu[i] = perRequest(cpuTime(servers[i])-cpu0, res[i].n)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%d\t%.0f\t%s\t%d\t%s\t", ph.label, clients,
-			res[0].rate, ms(res[0].pct(99)), res[0].errors, res[1].rate, ms(res[1].pct(99)), res[1].errors, ratio(res[1].rate, res[0].rate))
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%d\t%s\t%.0f\t%s\t%d\t%s\t%s\t", ph.label, clients,
+			res[0].rate, ms(res[0].pct(99)), res[0].errors, cpu[0], res[1].rate, ms(res[1].pct(99)), res[1].errors, cpu[1],
+			ratio(res[1].rate, res[0].rate))
 		if len(res) > 2 {
-			fmt.Fprintf(tw, "%.0f\t%s\t%d\t%s\t%s\t", res[2].rate, ms(res[2].pct(99)), res[2].errors,
+			fmt.Fprintf(tw, "%.0f\t%s\t%d\t%s\t%s\t%s\t", res[2].rate, ms(res[2].pct(99)), res[2].errors, cpu[2],
 				ratio(res[2].rate, res[0].rate), ratio(res[1].rate, res[2].rate))
 		}
 		fmt.Fprintln(tw)
@@ -202,9 +208,9 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	for i, s := range servers {
 		rss[i] = float64(vmHWM(s)) / 1024
 	}
-	fmt.Fprintf(tw, "peak RSS\t\t%.0f MiB\t\t\t%.0f MiB\t\t\t%s\t", rss[0], rss[1], ratio(rss[1], rss[0]))
+	fmt.Fprintf(tw, "peak RSS\t\t%.0f MiB\t\t\t\t%.0f MiB\t\t\t\t%s\t", rss[0], rss[1], ratio(rss[1], rss[0]))
 	if len(rss) > 2 {
-		fmt.Fprintf(tw, "%.0f MiB\t\t\t%s\t%s\t", rss[2], ratio(rss[2], rss[0]), ratio(rss[1], rss[2]))
+		fmt.Fprintf(tw, "%.0f MiB\t\t\t\t%s\t%s\t", rss[2], ratio(rss[2], rss[0]), ratio(rss[1], rss[2]))
 	}
 	fmt.Fprintln(tw)
 	return tw.Flush()
@@ -399,6 +405,31 @@ func vmHWM(s *server) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is the user and system CPU time the server process has used
+// (0 if unknown), from /proc/PID/stat in clock ticks of 10 ms.
+func cpuTime(s *server) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; count from its ")".
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+func perRequest(cpu time.Duration, n int) string {
+	if n == 0 || cpu <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dµs", (cpu / time.Duration(n)).Microseconds())
 }
 
 func loadAverage() string {

@@ -47,7 +47,7 @@ func TestCompareSmoke(t *testing.T) {
 	}
 	for _, ph := range comparePhases {
 		row := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ph.label) +
-			`\s+\d+\s+(\d+)\s+[\d.]+ms\s+(\d+)\s+(\d+)\s+[\d.]+ms\s+(\d+)\s+[\d.]+×`).FindStringSubmatch(text)
+			`\s+\d+\s+(\d+)\s+[\d.]+ms\s+(\d+)\s+\S+\s+(\d+)\s+[\d.]+ms\s+(\d+)\s+\S+\s+[\d.]+×`).FindStringSubmatch(text)
 		if row == nil {
 			t.Errorf("no complete row for %q", ph.label)
 			continue
