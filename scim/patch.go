@@ -732,22 +732,20 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	base := baseFrom(r.Context())
 	var out *store.User
 	err = s.st.Write(r.Context(), actor(r), func(tx store.Tx) error {
-		cur, err := tx.GetUser(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(r, cur.Meta.Version); err != nil {
-			return err
-		}
-		next, err := patchedUser(cur, ops, base)
-		if err != nil {
-			return err
-		}
-		if err := checkSelfService(r, cur, next); err != nil {
-			return err
-		}
-		out, err = tx.UpdateUser(r.Context(), id, func(u *store.User) error {
-			replaceUser(u, next)
+		// UpdateUser hands fn the stored user: the patch applies to it, so
+		// the user is read once (like PUT), not once here and once there.
+		out, err = tx.UpdateUser(r.Context(), id, func(cur *store.User) error {
+			if err := checkIfMatch(r, cur.Meta.Version); err != nil {
+				return err
+			}
+			next, err := patchedUser(cur, ops, base)
+			if err != nil {
+				return err
+			}
+			if err := checkSelfService(r, cur, next); err != nil {
+				return err
+			}
+			replaceUser(cur, next)
 			return nil
 		})
 		return err

@@ -18,11 +18,29 @@ import (
 	"github.com/scimbridge/scimbridge/store/storetest"
 )
 
-// spyStore counts member reads and can be told to panic.
+// spyStore counts member reads and the door's own user reads inside
+// writes, and can be told to panic.
 type spyStore struct {
 	*sqlite.DB
 	memberReads atomic.Int64
+	txUserReads atomic.Int64
 	panicOnGet  bool
+}
+
+// spyTx counts the user reads the door makes in a write (not those the
+// store makes inside UpdateUser).
+type spyTx struct {
+	store.Tx
+	reads *atomic.Int64
+}
+
+func (t spyTx) GetUser(ctx context.Context, id string) (*store.User, error) {
+	t.reads.Add(1)
+	return t.Tx.GetUser(ctx, id)
+}
+
+func (s *spyStore) Write(ctx context.Context, actor store.Actor, fn func(tx store.Tx) error) error {
+	return s.DB.Write(ctx, actor, func(tx store.Tx) error { return fn(spyTx{Tx: tx, reads: &s.txUserReads}) })
 }
 
 func (s *spyStore) GetGroup(ctx context.Context, id string, withMembers bool) (*store.Group, error) {
@@ -98,5 +116,41 @@ func TestPanicBecomesSCIMError(t *testing.T) {
 	_, _ = body.ReadFrom(resp.Body)
 	if resp.StatusCode != 500 || !strings.Contains(body.String(), `"status":"500"`) || strings.Contains(body.String(), "boom") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// TestPatchReadsTheUserOnce: a PATCH of a user applies inside UpdateUser,
+// which reads the user, so the door reads it no second time; If-Match is
+// still checked against what UpdateUser read.
+func TestPatchReadsTheUserOnce(t *testing.T) {
+	spy, url := startSpy(t)
+	u := storetest.CreateUser(t, spy, &store.User{UserName: "once", Active: true})
+	patch := func(ifMatch string) int {
+		t.Helper()
+		req, _ := http.NewRequest("PATCH", url+"/scim/v2/Users/"+u.ID, strings.NewReader(
+			`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`))
+		req.Header.Set("Content-Type", "application/scim+json")
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := patch(`W/"1"`); code != http.StatusOK {
+		t.Fatalf("PATCH: %d", code)
+	}
+	if n := spy.txUserReads.Load(); n != 0 {
+		t.Errorf("the door read the user %d times besides UpdateUser", n)
+	}
+	if code := patch(`W/"1"`); code != http.StatusPreconditionFailed {
+		t.Errorf("PATCH with a stale If-Match: %d, want 412", code)
+	}
+	got, err := spy.GetUser(context.Background(), u.ID)
+	if err != nil || got.Active || got.Meta.Version != 2 {
+		t.Errorf("after the PATCH: %+v, %v", got, err)
 	}
 }

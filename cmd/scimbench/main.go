@@ -62,11 +62,21 @@ type bench struct {
 	ids         []string // a sample of seeded user ids
 	names       []string // their userNames
 	created     atomic.Int64
+	// sampleAll samples ids without the prefix filter (every user is a
+	// bench user).
+	sampleAll bool
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) > 0 && args[0] == "soak" {
-		return runSoak(ctx, args[1:], out)
+	if len(args) > 0 {
+		switch args[0] {
+		case "soak":
+			return runSoak(ctx, args[1:], out)
+		case "compare":
+			return runCompare(ctx, args[1:], out)
+		case "reference":
+			return serveReference(ctx, args[1:], out)
+		}
 	}
 	fs := flag.NewFlagSet("scimbench", flag.ContinueOnError)
 	base := fs.String("url", "http://127.0.0.1:8080/scim/v2", "SCIM root URL; several, comma-separated, take requests in turn")
@@ -255,7 +265,11 @@ func (b *bench) sampleIDs(ctx context.Context, n int) error {
 	pages := max(1, n/100)
 	step := max(1, b.seeded/pages)
 	for start := 1; start <= b.seeded && len(b.ids) < n; start += step {
-		status, data, err := b.do(ctx, "GET", fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d&filter=%s", start, f), nil)
+		path := fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d&filter=%s", start, f)
+		if b.sampleAll {
+			path = fmt.Sprintf("/Users?attributes=id,userName&count=100&startIndex=%d", start)
+		}
+		status, data, err := b.do(ctx, "GET", path, nil)
 		if err != nil {
 			return err
 		}
@@ -306,14 +320,10 @@ func (b *bench) op(name string) (opFunc, error) {
 			return b.expect(ctx, "GET", "/Users?startIndex=1&count=100", nil, 200)
 		}, nil
 	case "patch":
+		// Alternating values make every PATCH a real change.
 		return func(ctx context.Context, rng *rand.Rand) error {
-			body := fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
- "Operations":[{"op":"replace","path":"displayName","value":"Bench %d"}]}`, rng.IntN(1_000_000))
-			status, data, err := b.do(ctx, "PATCH", "/Users/"+b.ids[rng.IntN(len(b.ids))], body)
-			if err == nil && status != 200 && status != 204 {
-				err = fmt.Errorf("PATCH: HTTP %d: %.200s", status, data)
-			}
-			return err
+			body := fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":%t}}]}`, rng.IntN(2) == 0)
+			return b.expect(ctx, "PATCH", "/Users/"+b.ids[rng.IntN(len(b.ids))], body, 200)
 		}, nil
 	case "create":
 		runID := time.Now().UnixNano()

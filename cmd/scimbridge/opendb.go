@@ -102,7 +102,7 @@ func openStore(ctx context.Context, cfg *config.Config, mode openMode, log *slog
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Create: mode == createAnew, Log: log, WALMaxBytes: cfg.SQLite.WALMaxBytes, Policy: cfg.Identity.Policy()})
+	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Create: mode == createAnew, Log: log, WALMaxBytes: cfg.SQLite.WALMaxBytes, Synchronous: sqlite.Synchronous(cfg.SQLite.Synchronous), Policy: cfg.Identity.Policy()})
 	if errors.Is(err, sqlite.ErrVanished) {
 		return nil, fmt.Errorf("%w\nrefusing to start on a new, empty database; if that is what you want, start once with --create", err)
 	}

@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/internal/app/apptest"
 	"github.com/scimbridge/scimbridge/store"
@@ -70,5 +73,37 @@ func BenchmarkSCIMHandler(b *testing.B) {
 	})
 	b.Run("list-100", func(b *testing.B) {
 		run(b, func(i int) string { return "/scim/v2/Users?startIndex=1&count=100" })
+	})
+	// One counter over every run of b.N, so that creates never repeat a name.
+	var next atomic.Int64
+	write := func(b *testing.B, method string, want int, path func(i int) string, body func(i int) string) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := int(next.Add(1))
+				req := httptest.NewRequest(method, path(i), strings.NewReader(body(i)))
+				req.Header.Set("Authorization", "Bearer "+apptest.Token)
+				req.Header.Set("Content-Type", "application/scim+json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != want {
+					b.Fatalf("%s %s: %d %s", method, path(i), rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+	run0 := time.Now().UnixNano()
+	b.Run("create", func(b *testing.B) {
+		write(b, "POST", http.StatusCreated, func(int) string { return "/scim/v2/Users" }, func(i int) string {
+			name := fmt.Sprintf("bench-new-%d-%d", run0, i)
+			return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name +
+				`","name":{"givenName":"Bench","familyName":"` + name + `"},"emails":[{"value":"` + name +
+				`@bench.example","type":"work","primary":true}],"active":true}`
+		})
+	})
+	b.Run("patch-active", func(b *testing.B) {
+		write(b, "PATCH", http.StatusOK, func(i int) string { return "/scim/v2/Users/" + ids[(i*7919)%n] }, func(i int) string {
+			return fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":%t}}]}`, i%2 == 0)
+		})
 	})
 }

@@ -104,3 +104,18 @@ func TestStoreImportsNoDoorAndNoAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceServerStaysInTheBenchmark keeps scimbench's in-memory
+// reference server (and the elimity-com/scim server it runs on; scim/ uses
+// only that library's schema definitions) out of the scimbridge binary.
+func TestReferenceServerStaysInTheBenchmark(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", module+"/cmd/scimbridge").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for dep := range strings.FieldsSeq(string(out)) {
+		if dep == module+"/cmd/scimbench/reference" || dep == "github.com/elimity-com/scim" {
+			t.Errorf("the scimbridge binary links %s, which belongs to scimbench only", dep)
+		}
+	}
+}

@@ -159,6 +159,10 @@ type SQLite struct {
 	// RESTART checkpoint between batches, so the -wal file stays near this
 	// size under any sustained write load (0: 128 MiB).
 	WALMaxBytes int64 `yaml:"wal_max_bytes"`
+	// Synchronous is what an acknowledged write survives: normal (a crash
+	// of the process) or full (also a power loss: one fsync per group
+	// commit).
+	Synchronous string `yaml:"synchronous"`
 }
 
 // Hashing bounds the password hashes computed at once: each holds 19 MiB
@@ -214,6 +218,7 @@ func Default() *Config {
 		},
 		RateLimit:   RateLimit{LoginPerMinute: 10, LoginBurst: 10},
 		MaxInFlight: 512,
+		SQLite:      SQLite{Synchronous: "normal"},
 	}
 }
 
@@ -453,6 +458,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SQLite.WALMaxBytes != 0 && c.SQLite.WALMaxBytes < 1<<20 {
 		bad("sqlite.wal_max_bytes", "must be at least 1 MiB (1048576)")
+	}
+	switch c.SQLite.Synchronous {
+	case "", "normal", "full": // "": a Config not made by Default
+	default:
+		bad("sqlite.synchronous", "%q is not one of normal, full", c.SQLite.Synchronous)
 	}
 	if c.MaxInFlight < 0 {
 		bad("max_in_flight", "cannot be negative")

@@ -186,3 +186,28 @@ func TestAllowedOriginsAreOrigins(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 }
+
+// TestSQLiteSynchronous: normal is the default, full is accepted, anything
+// else is named with its line.
+func TestSQLiteSynchronous(t *testing.T) {
+	if c := Default(); c.SQLite.Synchronous != "normal" {
+		t.Errorf("default sqlite.synchronous %q, want normal", c.SQLite.Synchronous)
+	}
+	for text, want := range map[string]string{
+		"sqlite:\n  synchronous: full\n":   "",
+		"sqlite:\n  synchronous: normal\n": "",
+		"sqlite:\n  synchronous: off\n":    `sqlite.synchronous (line 2): "off" is not one of normal, full`,
+	} {
+		c := Default()
+		if err := Parse([]byte(text), c); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Validate()
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", text, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: want %s, got %v", text, want, err)
+		}
+	}
+}

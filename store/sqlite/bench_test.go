@@ -150,3 +150,61 @@ func BenchmarkSustainedCreates(b *testing.B) {
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-wal-MiB")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 }
+
+// BenchmarkDeepPaging compares a page at a random startIndex over 100,000
+// users with a cursor page (RFC 9865) and the first page: offset paging
+// should cost about what a cursor page costs, wherever the offset is.
+func BenchmarkDeepPaging(b *testing.B) {
+	const n = 100000
+	db := openTemp(b)
+	seed(b, db, n)
+	ctx := context.Background()
+	b.Run("offset-random", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			p, err := db.ListUsers(ctx, store.Query{Limit: 100, Offset: (i * 7919) % (n - 100), Related: true})
+			if err != nil || len(p.Users) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("offset-0", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.ListUsers(ctx, store.Query{Limit: 100, Related: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	first, err := db.ListUsers(ctx, store.Query{Limit: 100, Related: true, UseCursor: true})
+	if err != nil || first.NextCursor == "" {
+		b.Fatal(err)
+	}
+	b.Run("cursor-next", func(b *testing.B) {
+		for b.Loop() {
+			p, err := db.ListUsers(ctx, store.Query{Limit: 100, Related: true, UseCursor: true, Cursor: first.NextCursor})
+			if err != nil || len(p.Users) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkUpdateUserActive is Okta's deactivation: an update that changes
+// one column and leaves everything else (e-mail addresses included) as is.
+func BenchmarkUpdateUserActive(b *testing.B) {
+	db := openTemp(b)
+	ids := seed(b, db, 10000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		err := db.Write(ctx, store.Actor{Door: "bench"}, func(tx store.Tx) error {
+			_, err := tx.UpdateUser(ctx, ids[(i*7919)%len(ids)], func(u *store.User) error {
+				u.Active = !u.Active
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

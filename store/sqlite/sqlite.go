@@ -3,9 +3,11 @@
 // It runs SQLite in WAL mode: writes go through a single connection (SQLite
 // has one writer anyway, and one connection makes BEGIN IMMEDIATE queue in Go
 // instead of spinning on SQLITE_BUSY), reads through a pool that sees
-// committed snapshots. synchronous=NORMAL in WAL mode survives a process
-// crash (the crash test kills it with SIGKILL); only a power loss can drop the
-// last commits.
+// committed snapshots. synchronous=NORMAL (the default) in WAL mode survives
+// a process crash (the crash test kills it with SIGKILL); only a power loss
+// can drop the last commits. synchronous=FULL (Options.Synchronous) also
+// survives a power loss: SQLite fsyncs the WAL at every commit, and since
+// concurrent writes share one commit (write.go), that is one fsync per batch.
 package sqlite
 
 import (
@@ -55,10 +57,26 @@ type Options struct {
 	// Create opens the path even when the database that was in use there
 	// is missing (see ErrVanished): it starts a new, empty one.
 	Create bool
+	// Synchronous is SQLite's synchronous mode: SyncNormal (the zero
+	// value) or SyncFull.
+	Synchronous Synchronous
 	// Log receives the store's own alarms (a full disk, a removed file),
 	// each once; nil means slog.Default().
 	Log *slog.Logger
 }
+
+// Synchronous says what an acknowledged write survives.
+type Synchronous string
+
+const (
+	// SyncNormal survives a crash of the process, not a power loss or an
+	// operating system crash: the last commits may be lost then (the
+	// database stays consistent).
+	SyncNormal Synchronous = "normal"
+	// SyncFull also survives a power loss: every commit is fsynced before
+	// it is acknowledged.
+	SyncFull Synchronous = "full"
+)
 
 // DB is a Store on one SQLite file.
 type DB struct {
@@ -72,6 +90,7 @@ type DB struct {
 	// The writer goroutine (write.go) takes Write calls from writes until
 	// stop closes, then closes writerDone.
 	writes     chan *writeReq
+	wstmts     *writeStmts
 	stop       chan struct{}
 	writerDone chan struct{}
 	// cp is the checkpointer's own connection (checkpoint.go).
@@ -113,6 +132,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	var syncMode string
+	switch opts.Synchronous {
+	case "", SyncNormal:
+		syncMode = "NORMAL"
+	case SyncFull:
+		syncMode = "FULL"
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous %q is not one of normal, full", opts.Synchronous)
+	}
 	mark, err := checkPresence(path, opts.Create, opts.Log)
 	if err != nil {
 		return nil, err
@@ -120,7 +148,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	dsn := func(cacheKiB int, extra string) string {
 		v := url.Values{}
 		v.Set("_journal_mode", "WAL")
-		v.Set("_synchronous", "NORMAL")
+		v.Set("_synchronous", syncMode)
 		v.Set("_busy_timeout", strconv.Itoa(int(opts.BusyTimeout/time.Millisecond)))
 		v.Set("_foreign_keys", "on")
 		v.Set("_cache_size", strconv.Itoa(-cacheKiB))
@@ -187,7 +215,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{path: path, w: w, r: r, now: opts.Now,
-		writes: make(chan *writeReq), stop: make(chan struct{}), writerDone: make(chan struct{}),
+		writes: make(chan *writeReq), wstmts: newWriteStmts(w), stop: make(chan struct{}), writerDone: make(chan struct{}),
 		cp: cp, checkpointDone: make(chan struct{}),
 		log: opts.Log, busyTimeout: opts.BusyTimeout, walMax: opts.WALMaxBytes, health: h, marker: mark}
 	db.reader = reader{q: r, stmts: newStmtCache(r), clock: opts.Now}
@@ -234,6 +262,7 @@ func (db *DB) Close() error {
 	close(db.stop)
 	<-db.writerDone
 	<-db.checkpointDone
+	db.wstmts.close()
 	// A last full checkpoint leaves the database file complete on its own.
 	_, _ = db.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	db.reader.stmts.close()
@@ -388,27 +417,14 @@ type reader struct {
 	q     querier
 	stmts *stmtCache
 	tx    *sql.Tx // set inside a transaction
-	// txStmts are statements prepared on tx; they close with it.
-	txStmts map[string]*sql.Stmt
+	// txStmts are the writer's statements, bound to tx.
+	txStmts *writeStmts
 	clock   func() time.Time
 }
 
 func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, func(), error) {
 	if r.tx != nil {
-		// The writer pool has one connection, held by this transaction, so
-		// statements are prepared on the transaction and live as long as it.
-		if s, ok := r.txStmts[query]; ok {
-			return s, func() {}, nil
-		}
-		s, err := r.tx.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(r.txStmts) < maxCachedStmts {
-			r.txStmts[query] = s
-			return s, func() {}, nil
-		}
-		return s, func() { s.Close() }, nil
+		return r.txStmts.stmt(ctx, r.tx, query)
 	}
 	s, cached, err := r.stmts.get(ctx, query)
 	if err != nil {
@@ -418,6 +434,70 @@ func (r *reader) stmt(ctx context.Context, query string) (*sql.Stmt, func(), err
 		return s, func() { s.Close() }, nil
 	}
 	return s, func() {}, nil
+}
+
+// writeStmts are the write connection's prepared statements, owned by the
+// writer goroutine. Preparing is a large part of a small change's cost, and
+// a batch of one or a few calls would prepare every statement again. So a
+// statement stays prepared on the write connection across transactions
+// (kept) and each transaction binds it (Tx.StmtContext reuses the
+// connection's prepared statement). A statement first met inside a
+// transaction cannot be prepared on the connection then (the transaction
+// holds it): it is prepared on the transaction and kept after it ends.
+type writeStmts struct {
+	w      *sql.DB
+	kept   map[string]*sql.Stmt
+	tx     map[string]*sql.Stmt // bound to the current transaction; close with it
+	missed []string
+}
+
+func newWriteStmts(w *sql.DB) *writeStmts {
+	return &writeStmts{w: w, kept: map[string]*sql.Stmt{}, tx: map[string]*sql.Stmt{}}
+}
+
+func (ws *writeStmts) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, func(), error) {
+	if s, ok := ws.tx[query]; ok {
+		return s, func() {}, nil
+	}
+	var s *sql.Stmt
+	if parent, ok := ws.kept[query]; ok {
+		s = tx.StmtContext(ctx, parent)
+	} else {
+		var err error
+		if s, err = tx.PrepareContext(ctx, query); err != nil {
+			return nil, nil, err
+		}
+		if len(ws.kept)+len(ws.missed) < maxCachedStmts {
+			ws.missed = append(ws.missed, query)
+		}
+	}
+	if len(ws.tx) < maxCachedStmts {
+		ws.tx[query] = s
+		return s, func() {}, nil
+	}
+	return s, func() { s.Close() }, nil
+}
+
+// ended is called between transactions: the statements the last one
+// prepared for the first time are prepared on the connection, for the next.
+func (ws *writeStmts) ended() {
+	clear(ws.tx)
+	for _, q := range ws.missed {
+		if _, ok := ws.kept[q]; ok {
+			continue
+		}
+		if s, err := ws.w.Prepare(q); err == nil {
+			ws.kept[q] = s
+		}
+	}
+	ws.missed = ws.missed[:0]
+}
+
+func (ws *writeStmts) close() {
+	for _, s := range ws.kept {
+		s.Close()
+	}
+	clear(ws.kept)
 }
 
 // stmtCtx is the context a statement runs under. Inside a write

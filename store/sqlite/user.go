@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -375,18 +376,35 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 	if bytes.Equal(doc, oldDoc) && u.PasswordHash == old.PasswordHash && u.Source == old.Source && u.ExternalID == old.ExternalID {
 		return old, nil
 	}
-	// The key column changes only with the name's key: a user parked by
-	// the migration stays parked until it is renamed.
-	var nameKey any
-	if k := store.UserNameKey(u.UserName); k != store.UserNameKey(old.UserName) {
-		nameKey = k
-	}
 	u.Meta.Version = old.Meta.Version + 1
 	u.Meta.LastModified = t.now
-	_, err = t.exec(ctx, `UPDATE users SET user_name = ?, user_name_key = coalesce(?, user_name_key), display_name = ?, active = ?,
- last_modified = ?, version = ?, password_hash = ?, source = ?, source_id = ?, source_dn = ?, doc = ? WHERE key = ?`,
-		u.UserName, nameKey, nullStr(u.DisplayName), u.Active, micros(t.now), u.Meta.Version,
-		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc, u.Key)
+	// Only the columns that change are set: SQLite rewrites the entries of
+	// every index on a column in the SET list, changed or not, and most
+	// updates (a deactivation) change no indexed column but last_modified.
+	set := []string{"last_modified = ?", "version = ?", "doc = ?"}
+	args := []any{micros(t.now), u.Meta.Version, doc}
+	if u.UserName != old.UserName {
+		set, args = append(set, "user_name = ?"), append(args, u.UserName)
+	}
+	// The key column changes only with the name's key: a user parked by
+	// the migration stays parked until it is renamed.
+	if k := store.UserNameKey(u.UserName); k != store.UserNameKey(old.UserName) {
+		set, args = append(set, "user_name_key = ?"), append(args, k)
+	}
+	if u.DisplayName != old.DisplayName {
+		set, args = append(set, "display_name = ?"), append(args, nullStr(u.DisplayName))
+	}
+	if u.Active != old.Active {
+		set, args = append(set, "active = ?"), append(args, u.Active)
+	}
+	if u.PasswordHash != old.PasswordHash {
+		set, args = append(set, "password_hash = ?"), append(args, nullStr(u.PasswordHash))
+	}
+	if u.Source != old.Source {
+		set = append(set, "source = ?", "source_id = ?", "source_dn = ?")
+		args = append(args, nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN))
+	}
+	_, err = t.exec(ctx, `UPDATE users SET `+strings.Join(set, ", ")+` WHERE key = ?`, append(args, u.Key)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -398,8 +416,12 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 			return nil, err
 		}
 	}
-	if err := t.writeEmails(ctx, u, true); err != nil {
-		return nil, err
+	// Most updates (a deactivation, a new title) leave the addresses as
+	// they are: their rows and index entries stay untouched too.
+	if !sameEmailRows(old.Emails, u.Emails) {
+		if err := t.writeEmails(ctx, u, true); err != nil {
+			return nil, err
+		}
 	}
 	changed := changedFields(oldDoc, doc)
 	if u.ExternalID != old.ExternalID {
@@ -487,6 +509,14 @@ func (t *txn) writeEmails(ctx context.Context, u *store.User, replace bool) erro
 		}
 	}
 	return nil
+}
+
+// sameEmailRows reports whether two users' e-mail addresses make the same
+// user_emails rows (writeEmails).
+func sameEmailRows(a, b []store.Value) bool {
+	return slices.EqualFunc(a, b, func(x, y store.Value) bool {
+		return x.Value == y.Value && x.Type == y.Type && x.Primary == y.Primary
+	})
 }
 
 func cloneUser(u *store.User) *store.User {

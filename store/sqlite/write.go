@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -80,7 +79,9 @@ func (db *DB) writer() {
 				break collect
 			}
 		}
-		if walSize := db.runBatch(batch); walSize > db.walMax {
+		walSize := db.runBatch(batch)
+		db.wstmts.ended()
+		if walSize > db.walMax {
 			db.restartWAL(walSize)
 		}
 	}
@@ -126,7 +127,9 @@ func (db *DB) runBatch(batch []*writeReq) (walSize int64) {
 		fail(classify(fmt.Errorf("sqlite: begin: %w", err)))
 		return 0
 	}
-	stmts := map[string]*sql.Stmt{}
+	// The savepoint statements are prepared once, like the callers'.
+	bt := &reader{q: sqlTx, tx: sqlTx, txStmts: db.wstmts, clock: db.now}
+	bg := context.Background()
 	shared := len(batch) > 1
 	ok := 0
 	for i, req := range batch {
@@ -135,13 +138,13 @@ func (db *DB) runBatch(batch []*writeReq) (walSize int64) {
 			continue
 		}
 		if shared {
-			if _, err := sqlTx.Exec(`SAVEPOINT w`); err != nil {
+			if _, err := bt.exec(bg, `SAVEPOINT w`); err != nil {
 				results[i].err = classify(err)
 				continue
 			}
 		}
 		t := &txn{
-			reader: reader{q: sqlTx, tx: sqlTx, txStmts: stmts, clock: db.now},
+			reader: reader{q: sqlTx, tx: sqlTx, txStmts: db.wstmts, clock: db.now},
 			actor:  req.actor,
 			now:    db.now().UTC().Truncate(time.Microsecond),
 			policy: db.policy,
@@ -166,7 +169,7 @@ func (db *DB) runBatch(batch []*writeReq) (walSize int64) {
 				return 0
 			}
 		case shared:
-			if _, err := sqlTx.Exec(`RELEASE w`); err != nil {
+			if _, err := bt.exec(bg, `RELEASE w`); err != nil {
 				_ = sqlTx.Rollback()
 				fail(classify(fmt.Errorf("sqlite: release savepoint: %w", err)))
 				return 0

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// TestMain lets compare start this test binary as the reference server,
+// the way it starts the scimbench binary outside tests.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "reference" {
+		if err := serveReference(context.Background(), os.Args[2:], os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestCompareSmoke runs compare with a few users and short phases against
+// the real scimbridge binary and the reference, and checks that the table
+// has a row per phase in which both servers answered without errors. It
+// asserts nothing about speed.
+func TestCompareSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds scimbridge")
+	}
+	bin := filepath.Join(t.TempDir(), "scimbridge")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/scimbridge/scimbridge/cmd/scimbridge").CombinedOutput(); err != nil {
+		t.Fatalf("build scimbridge: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"compare", "--users", "150", "--duration", "300ms",
+		"--concurrency", "4", "--create-concurrency", "2", "--seed-concurrency", "4", "--no-pin",
+		"--scimbridge", bin, "--dir", t.TempDir()}, &out)
+	text := out.String()
+	t.Log("\n" + text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range comparePhases {
+		row := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(ph.label) +
+			`\s+\d+\s+(\d+)\s+[\d.]+ms\s+(\d+)\s+\S+\s+(\d+)\s+[\d.]+ms\s+(\d+)\s+\S+\s+[\d.]+×`).FindStringSubmatch(text)
+		if row == nil {
+			t.Errorf("no complete row for %q", ph.label)
+			continue
+		}
+		for i, name := range []string{"reference", "scimbridge"} {
+			if n, _ := strconv.Atoi(row[1+2*i]); n == 0 {
+				t.Errorf("%s: %s answered no request", ph.label, name)
+			}
+			if row[2+2*i] != "0" {
+				t.Errorf("%s: %s had %s errors", ph.label, name, row[2+2*i])
+			}
+		}
+	}
+	if !regexp.MustCompile(`(?m)^peak RSS\s+\d+ MiB\s+\d+ MiB`).MatchString(text) {
+		t.Error("no peak RSS row")
+	}
+}

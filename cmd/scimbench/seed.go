@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/sqlite"
+)
+
+// Seeding a million users over HTTP takes longer than the measurement;
+// compare writes them directly instead: the same users scimbench's seeding
+// POSTs (userBody), written through each server's own code.
+
+// seedStore creates n users named prefix+index in the SQLite database at
+// path (created if missing) through store.Tx.CreateUser, the call the SCIM
+// door makes for POST /Users, in transactions of a thousand.
+func seedStore(ctx context.Context, path, prefix string, n int) error {
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Create: true, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	for done := 0; done < n; {
+		err := st.Write(ctx, store.Actor{Door: "scim", Principal: "scimbench"}, func(tx store.Tx) error {
+			for i := done; i < min(done+1000, n); i++ {
+				name := fmt.Sprintf("%s%08d", prefix, i)
+				u := &store.User{UserName: name, Active: true, Name: store.Name{GivenName: "Bench", FamilyName: name},
+					Emails: []store.Value{{Value: name + "@bench.example", Type: "work", Primary: true}}}
+				if err := tx.CreateUser(ctx, u); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			st.Close()
+			return err
+		}
+		done = min(done+1000, n)
+	}
+	return st.Close()
+}
+
+// seedHandler POSTs n users to the reference's handler in this process.
+func seedHandler(h http.Handler, prefix string, n int) error {
+	for i := range n {
+		req := httptest.NewRequest("POST", "/scim/v2/Users", strings.NewReader(string(userBody(fmt.Sprintf("%s%08d", prefix, i)))))
+		req.Header.Set("Content-Type", "application/scim+json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			return fmt.Errorf("seed user %d: HTTP %d: %s", i, rec.Code, rec.Body)
+		}
+	}
+	return nil
+}
