@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ActivityByAddress", testActivityByAddress},
 		{"Outbox", testOutbox},
 		{"OutboxExternalID", testOutboxExternalID},
+		{"OutboxDomains", testOutboxDomains},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
