@@ -25,10 +25,12 @@ import (
 // either commits before the outbox is turned on or reads it on, on any
 // node: none commits unrecorded after recording began.
 //
-// Several nodes may deliver at once. An ack waits for a concurrent defer
-// of its entry and then deletes it (it was delivered); a defer skips an
-// entry another transaction holds (FOR UPDATE SKIP LOCKED): that one's
-// ack or defer settles the attempt, which is counted once.
+// Delivery (ldapsync) runs on one node at a time, under the advisory lock
+// TryLock gives it. Acks and defers are safe without it all the same: an
+// ack waits for a concurrent defer of its entry and then deletes it (it
+// was delivered); a defer skips an entry another transaction holds (FOR
+// UPDATE SKIP LOCKED): that one's ack or defer settles the attempt, which
+// is counted once.
 
 const outboxCols = `seq, at, door, principal, address, action, resource_type, resource_id, resource_key, detail,
  before, after, member, attempts, next_attempt, last_error, dead`
@@ -76,8 +78,11 @@ func userSnap(u *store.User, doc []byte) *snap {
 		SourceID: nullStr(u.Source.ID), SourceDN: nullStr(u.Source.DN), Doc: doc}
 }
 
+// groupSnap keeps group g: copies, not pointers into g, which the caller
+// may change before the flush.
 func groupSnap(g *store.Group) *snap {
-	return &snap{Key: g.Key, ID: g.ID, ExternalID: nullStr(g.ExternalID), DisplayName: &g.DisplayName,
+	display := g.DisplayName
+	return &snap{Key: g.Key, ID: g.ID, ExternalID: nullStr(g.ExternalID), DisplayName: &display,
 		Source: nullStr(g.Source.Name), SourceID: nullStr(g.Source.ID), SourceDN: nullStr(g.Source.DN)}
 }
 
