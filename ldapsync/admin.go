@@ -121,7 +121,9 @@ func (s *Syncer) serveWriteBack(w http.ResponseWriter, r *http.Request, op strin
 		deliveries := []Delivery{}
 		rep, err := s.DeliverOnce(ctx, DeliverOptions{OnDelivery: func(d Delivery) { deliveries = append(deliveries, d) }})
 		status := http.StatusOK
-		if err != nil {
+		if errors.Is(err, ErrRunning) {
+			status = http.StatusConflict // another node is delivering
+		} else if err != nil {
 			status = http.StatusBadGateway
 		}
 		writeJSON(w, status, map[string]any{"report": rep, "deliveries": deliveries})

@@ -107,7 +107,7 @@ func (o *outbound) run(ctx context.Context) {
 	t := time.NewTicker(o.poll)
 	defer t.Stop()
 	for {
-		if _, err := o.deliver(ctx, DeliverOptions{}); err != nil && ctx.Err() == nil {
+		if _, err := o.deliver(ctx, DeliverOptions{}); err != nil && ctx.Err() == nil && !errors.Is(err, ErrRunning) {
 			o.s.log.Warn("ldapsync: write-back pass failed", slog.String("error", err.Error()))
 		}
 		select {
@@ -247,9 +247,24 @@ type result struct {
 }
 
 // deliver runs one pass over the outbox.
+//
+// On a store several nodes share, a pass (other than a dry run) runs
+// under the cluster-wide lock "ldapsync:write-back": passes overlapping on
+// two nodes could write an object's changes out of order. A node that
+// finds it taken gets ErrRunning; the holder delivers the entries.
 func (o *outbound) deliver(ctx context.Context, opts DeliverOptions) (*DeliveryReport, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if l, ok := o.s.st.(RunLocker); ok && !opts.DryRun {
+		unlock, got, err := l.TryLock(ctx, "ldapsync:write-back")
+		if err != nil {
+			return &DeliveryReport{}, fmt.Errorf("ldapsync: take the write-back lock: %w", err)
+		}
+		if !got {
+			return &DeliveryReport{}, ErrRunning
+		}
+		defer unlock()
+	}
 	p := &pass{o: o, opts: opts, now: o.s.now(), blocked: map[string]bool{}, links: map[string]store.Source{},
 		conns: map[*wbSource]*ldap.Conn{}, down: map[*wbSource]error{}}
 	defer p.close()

@@ -53,3 +53,31 @@ func TestSyncTakesTheSharedRunLock(t *testing.T) {
 		t.Fatalf("users %d, lock taken %v, still held %v", n, st.taken, st.held)
 	}
 }
+
+// TestDeliveryTakesTheSharedLock: on a store shared by several nodes, a
+// write-back pass runs only under the cluster-wide write-back lock (two
+// nodes' passes could write one object's changes out of order); while
+// another node holds it, the pass is refused with ErrRunning and the
+// outbox is untouched. A dry run writes nothing and needs no lock.
+func TestDeliveryTakesTheSharedLock(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{})
+	st := &sharedStore{Store: newStore(t), held: map[string]bool{"ldapsync:write-back": true}}
+	s := newSyncer(t, st, writeBackFor(t, srv))
+	createUser(t, s, st, &store.User{UserName: "alice", Active: true})
+	if _, err := s.DeliverOnce(context.Background(), DeliverOptions{}); !errors.Is(err, ErrRunning) {
+		t.Fatalf("delivery while another node holds the lock: %v, want ErrRunning", err)
+	}
+	if rep, err := s.DeliverOnce(context.Background(), DeliverOptions{DryRun: true}); err != nil || rep.Planned != 1 {
+		t.Fatalf("dry run while another node delivers: %+v %v", rep, err)
+	}
+	if es := pendingOutbox(t, st); len(es) != 1 {
+		t.Fatalf("outbox while another node delivers: %+v", es)
+	}
+	delete(st.held, "ldapsync:write-back")
+	if _, rep := deliver(t, s); rep.Delivered != 1 || st.held["ldapsync:write-back"] {
+		t.Fatalf("delivery with the lock free: %+v, still held %v", rep, st.held)
+	}
+	if es := pendingOutbox(t, st); len(es) != 0 {
+		t.Fatalf("outbox after delivery: %+v", es)
+	}
+}

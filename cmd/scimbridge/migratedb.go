@@ -22,7 +22,7 @@ import (
 // every table of the current schema (users and their e-mails, groups,
 // memberships, externalIds per provisioning domain, the activity log,
 // credentials, objects, which hold the directory sync state and the
-// dialects' records), keys, ids, versions and times unchanged, in one
+// dialects' records, the write-back outbox and whether it records), keys, ids, versions and times unchanged, in one
 // PostgreSQL transaction that commits only when every table's row count
 // matches the source. The kept counts (counts) follow from the copy: the
 // target's statement triggers count what COPY inserts.
@@ -54,6 +54,12 @@ var migrateTables = []migrateTable{
 		"created", "expires", "last_used"},
 		[]convert{asIs, asIs, asIs, asIs, asIs, asIs, asScopes, asIs, asTime, asTimeOrNull, asTimeOrNull}},
 	{"objects", []string{"kind", "name", "doc", "version", "updated"}, []convert{asIs, asIs, asIs, asIs, asTime}},
+	// The write-back outbox: changes not yet delivered, in SQLite's
+	// snapshot format, which store/postgres reads too.
+	{"outbox", []string{"seq", "at", "door", "principal", "address", "action", "resource_type", "resource_id",
+		"resource_key", "detail", "before", "after", "member", "attempts", "next_attempt", "last_error", "last_failed", "dead"},
+		[]convert{asIs, asTime, asIs, asIs, asIs, asIs, asIs, asIs, asIs, asIs, asIs, asIs, asIs, asIs, asTimeOrNull, asIs,
+			asTimeOrNull, asBool}},
 }
 
 // identities are the generated keys whose sequences must continue after
@@ -62,7 +68,8 @@ var migrateTables = []migrateTable{
 var identities = []struct {
 	table, col    string
 	autoincrement bool
-}{{"users", "key", true}, {"groups", "key", true}, {"activity", "seq", false}, {"credentials", "id", false}}
+}{{"users", "key", true}, {"groups", "key", true}, {"activity", "seq", false}, {"credentials", "id", false},
+	{"outbox", "seq", true}}
 
 type convert func(v any) (any, error)
 
@@ -254,6 +261,14 @@ func copyDatabase(ctx context.Context, raw *sql.DB, pool interface {
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%s', '%s'), $1, false)`, id.table, id.col), next+1); err != nil {
 			return nil, err
 		}
+	}
+	// Whether the outbox records: its one row exists on both sides.
+	var recording bool
+	if err := src.QueryRowContext(ctx, `SELECT enabled FROM outbox_state`).Scan(&recording); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE outbox_state SET enabled = $1`, recording); err != nil {
+		return nil, err
 	}
 	// The kept totals must equal the rows: unfiltered listings read them.
 	for _, table := range []string{"users", "groups"} {

@@ -119,6 +119,42 @@ func TestMigrateDBCopiesEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Write-back on: two changes wait in the outbox, the first after a
+	// failed attempt.
+	var fill00, fill01 *store.User
+	next := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	if err := src.Write(ctx, actor, func(tx store.Tx) error {
+		if err := tx.SetOutbox(ctx, true); err != nil {
+			return err
+		}
+		var err error
+		if fill00, err = tx.GetUserByUserName(ctx, "filler00"); err != nil {
+			return err
+		}
+		if fill01, err = tx.GetUserByUserName(ctx, "filler01"); err != nil {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Write(ctx, actor, func(tx store.Tx) error {
+		if _, err := tx.UpdateUser(ctx, fill00.ID, func(u *store.User) error { u.DisplayName = "Filler"; return nil }); err != nil {
+			return err
+		}
+		return tx.DeleteUser(ctx, fill01.ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantBox, err := src.ListOutbox(ctx, store.OutboxQuery{})
+	if err != nil || len(wantBox) != 2 {
+		t.Fatalf("source outbox: %+v %v", wantBox, err)
+	}
+	if err := src.Write(ctx, actor, func(tx store.Tx) error {
+		return tx.DeferOutbox(ctx, wantBox[0].Seq, "busy", next, false)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	wantUsers, _ := src.ListUsers(ctx, store.Query{Limit: 0})
 	_, wantActs, _ := src.ListActivity(ctx, store.ActivityQuery{Limit: 1})
 	src.Close()
@@ -195,6 +231,22 @@ func TestMigrateDBCopiesEverything(t *testing.T) {
 	if _, all, _ := dst.ListActivity(ctx, store.ActivityQuery{Limit: 1}); all != wantActs || total == 0 || acts[0].Action != "user.update" {
 		t.Fatalf("activity after migration: %d entries (want %d), bob's: %+v", all, wantActs, acts)
 	}
+	box, err := dst.ListOutbox(ctx, store.OutboxQuery{})
+	if err != nil || len(box) != 2 {
+		t.Fatalf("outbox after migration: %+v %v", box, err)
+	}
+	if e := box[0]; e.Seq != wantBox[0].Seq || e.Action != "user.update" || e.Actor != actor || e.Attempts != 1 ||
+		e.LastError != "busy" || !e.NextAttempt.Equal(next) || e.UserBefore == nil || e.UserBefore.DisplayName != "" ||
+		e.User == nil || e.User.DisplayName != "Filler" || e.User.ID != fill00.ID || !e.At.Equal(wantBox[0].At) {
+		t.Fatalf("deferred outbox entry after migration: %+v", e)
+	}
+	if e := box[1]; e.Action != "user.delete" || e.UserBefore == nil || e.UserBefore.UserName != "filler01" ||
+		e.User != nil || e.Attempts != 0 || !e.NextAttempt.IsZero() {
+		t.Fatalf("pending outbox entry after migration: %+v", e)
+	}
+	if st, err := dst.OutboxStats(ctx); err != nil || !st.Enabled || st.Pending != 2 || st.LastErrorSeq != box[0].Seq {
+		t.Fatalf("outbox stats after migration: %+v %v", st, err)
+	}
 	// The deleted user's address is free again, as in SQLite; a taken one is not.
 	// New rows continue above every key SQLite gave, the deleted newest
 	// one's included.
@@ -204,6 +256,11 @@ func TestMigrateDBCopiesEverything(t *testing.T) {
 	}
 	if fresh.Key <= last.Key {
 		t.Fatalf("new key %d, but SQLite gave keys up to %d (the last one deleted)", fresh.Key, last.Key)
+	}
+	// Still recording, past the copied entries.
+	if box, err := dst.ListOutbox(ctx, store.OutboxQuery{AfterSeq: wantBox[1].Seq}); err != nil || len(box) != 1 ||
+		box[0].Action != "user.create" || box[0].User.ID != fresh.ID {
+		t.Fatalf("outbox after a change on the migrated store: %+v %v", box, err)
 	}
 	err = dst.Write(ctx, actor, func(tx store.Tx) error {
 		return tx.CreateUser(ctx, &store.User{UserName: "copycat", Emails: []store.Value{{Value: "ANN@example.com"}}})

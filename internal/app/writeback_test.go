@@ -64,12 +64,12 @@ func TestWriteBackThroughSCIM(t *testing.T) {
 	// The poll interval is an hour: only the SCIM write's wake-up delivers.
 	waitFor(t, 10*time.Second, "zoe in the directory with her password", func() bool { return bind("first-Pass1") })
 
-	u, err := s.Store.GetUserByUserName(context.Background(), "zoe")
+	u, err := s.DB.GetUserByUserName(context.Background(), "zoe")
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "zoe linked to her entry", func() bool {
-		u, err = s.Store.GetUserByUserName(context.Background(), "zoe")
+		u, err = s.DB.GetUserByUserName(context.Background(), "zoe")
 		return err == nil && u.Source.Name == "corp" && u.Source.ID != ""
 	})
 	resp = s.Do(t, "PATCH", "/scim/v2/Users/"+u.ID, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],

@@ -16,6 +16,9 @@ type activityRow struct {
 	action, resourceType, resourceID string
 	resourceKey, userKey             int64
 	userID, detail                   string
+	// box is the outbox's record of the change (outbox.go); nil for an
+	// entry the outbox does not record.
+	box *outboxChange
 }
 
 // record appends an activity entry to the transaction's pending ones; they
@@ -24,17 +27,23 @@ type activityRow struct {
 // of the user userKey names: kept on the entry, it finds the user's
 // history after the user is gone.
 func (t *txn) record(action, resourceType, resourceID string, resourceKey, userKey int64, userID, detail string) {
-	t.pending = append(t.pending, activityRow{action, resourceType, resourceID, resourceKey, userKey, userID, detail})
+	t.pending = append(t.pending, activityRow{action, resourceType, resourceID, resourceKey, userKey, userID, detail, nil})
 }
 
 // copyThreshold is the number of entries past which flushActivity uses COPY.
 const copyThreshold = 32
 
-// flushActivity inserts the pending entries.
+// flushActivity inserts the pending entries, and their outbox rows when
+// the outbox is on (read in the same round trip as a small insert).
 func (t *txn) flushActivity(ctx context.Context) error {
 	if len(t.pending) == 0 {
 		return nil
 	}
+	boxed := false
+	for _, a := range t.pending {
+		boxed = boxed || a.box != nil
+	}
+	var on bool
 	n := len(t.pending)
 	if n > copyThreshold {
 		// COPY streams rows without a statement per row; identities are
@@ -49,24 +58,39 @@ func (t *txn) flushActivity(ctx context.Context) error {
 		if err != nil {
 			return mapErr(err)
 		}
-		t.pending = t.pending[:0]
-		return nil
-	}
-	actions, types, ids, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	resKeys, userKeys, userIDs := make([]int64, n), make([]int64, n), make([]string, n)
-	for i, a := range t.pending {
-		actions[i], types[i], ids[i], details[i] = a.action, a.resourceType, a.resourceID, a.detail
-		resKeys[i], userKeys[i], userIDs[i] = a.resourceKey, a.userKey, a.userID
-	}
-	_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
+		if boxed {
+			if on, err = t.outboxEnabled(ctx, nil); err != nil {
+				return err
+			}
+		}
+	} else {
+		actions, types, ids, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		resKeys, userKeys, userIDs := make([]int64, n), make([]int64, n), make([]string, n)
+		for i, a := range t.pending {
+			actions[i], types[i], ids[i], details[i] = a.action, a.resourceType, a.resourceID, a.detail
+			resKeys[i], userKeys[i], userIDs[i] = a.resourceKey, a.userKey, a.userID
+		}
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
  resource_key, user_key, user_id, detail)
  SELECT $1, $2, $3, $4, a, rt, ri, rk, uk, ui, d
  FROM unnest($5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])
   WITH ORDINALITY AS x(a, rt, ri, rk, uk, ui, d, n)
  ORDER BY n`,
-		t.now, t.actor.Door, t.actor.Principal, t.actor.Address, actions, types, ids, resKeys, userKeys, userIDs, details)
-	if err != nil {
-		return err
+			t.now, t.actor.Door, t.actor.Principal, t.actor.Address, actions, types, ids, resKeys, userKeys, userIDs, details)
+		if boxed {
+			var err error
+			if on, err = t.outboxEnabled(ctx, b); err != nil {
+				return err
+			}
+		} else if err := t.pg.SendBatch(ctx, b).Close(); err != nil {
+			return mapErr(err)
+		}
+	}
+	if on {
+		if err := t.insertOutbox(ctx, t.pending); err != nil {
+			return err
+		}
 	}
 	t.pending = t.pending[:0]
 	return nil

@@ -179,6 +179,7 @@ SELECT k FROM g`,
 		return err
 	}
 	t.record("group.create", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName)
+	t.change(ctx, nil, groupSnap(g))
 	if len(g.Members) == 0 {
 		return nil
 	}
@@ -233,12 +234,15 @@ func (t *txn) UpdateGroup(ctx context.Context, id string, fn func(g *store.Group
 		detail = fmt.Sprintf("displayName %q → %q", old.DisplayName, g.DisplayName)
 	}
 	t.record("group.update", "Group", g.ID, g.Key, 0, "", detail)
+	t.change(ctx, groupSnap(old), groupSnap(&g))
 	return &g, nil
 }
 
 // DeleteGroup removes a group; its memberships go with it.
 func (t *txn) DeleteGroup(ctx context.Context, id string) error {
-	g, err := t.GetGroup(ctx, id, false)
+	// With the default domain's externalId, as the outbox keeps it: the
+	// rows of every domain go with the group.
+	g, err := t.GetGroup(store.WithDomain(ctx, store.DefaultDomain), id, false)
 	if err != nil {
 		return err
 	}
@@ -252,6 +256,7 @@ DELETE FROM groups WHERE key = $1`, g.Key, t.now); err != nil {
 		return err
 	}
 	t.record("group.delete", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName)
+	t.keep(outboxChange{before: groupSnap(g), memberType: -1})
 	return nil
 }
 
@@ -391,6 +396,7 @@ func (t *txn) insertMembers(ctx context.Context, g *store.Group, ms []resolvedMe
 			userKeys = append(userKeys, m.key)
 		}
 		t.record("group.members.add", "Group", g.ID, g.Key, userKey, userID, "member="+m.id)
+		t.changeMember(m.typ, m.key)
 	}
 	touched, err := t.touch(ctx, g.Key, bumpGroup, userKeys)
 	if err != nil {
@@ -530,6 +536,7 @@ func (t *txn) deleteMembers(ctx context.Context, g *store.Group, ms []resolvedMe
 			userKeys = append(userKeys, m.key)
 		}
 		t.record("group.members.remove", "Group", g.ID, g.Key, userKey, userID, "member="+m.id)
+		t.changeMember(m.typ, m.key)
 	}
 	if _, err := t.touch(ctx, g.Key, bumpGroup, userKeys); err != nil {
 		return 0, err

@@ -26,13 +26,7 @@ func openFresh(t testing.TB, c *pgtest.Cluster) *DB {
 
 func TestStoreBehaviour(t *testing.T) {
 	c := pgtest.Start(t)
-	// The write-back outbox (SQLite triggers, migration 0011) is not yet in
-	// this backend's schema: a configuration with write-back is refused at
-	// start on PostgreSQL until it is.
-	storetest.RunPending(t, func(t *testing.T) store.Store { return openFresh(t, c) }, map[string]string{
-		"Outbox":           "the write-back outbox is not yet ported to this backend",
-		"OutboxExternalID": "the write-back outbox is not yet ported to this backend",
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t, c) })
 	t.Run("SharedEmails", func(t *testing.T) {
 		storetest.RunSharedEmails(t, func(t *testing.T) store.Store {
 			db, err := Open(context.Background(), c.NewDatabase(t), Options{MaxConns: 8, Policy: store.Policy{SharedEmails: true}})
@@ -70,8 +64,9 @@ func TestNodesMigrateOnceAndShareLocks(t *testing.T) {
 		}
 	}
 	var applied int
-	if err := nodes[0].pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil || applied != latestMigration() {
-		t.Fatalf("schema_migrations holds %d rows (%v), want %d", applied, err, latestMigration())
+	if err := nodes[0].pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil || applied != len(migrationFiles()) {
+		// One row per migration (numbers may leave gaps).
+		t.Fatalf("schema_migrations holds %d rows (%v), want %d", applied, err, len(migrationFiles()))
 	}
 
 	unlock, ok, err := nodes[0].TryLock(ctx, "ldapsync:corp")

@@ -355,6 +355,7 @@ SELECT k FROM u`,
 		return err
 	}
 	t.record("user.create", "User", u.ID, u.Key, u.Key, u.ID, "userName="+u.UserName)
+	t.change(ctx, nil, userSnap(u, doc))
 	return nil
 }
 
@@ -437,8 +438,12 @@ func (t *txn) UpdateUser(ctx context.Context, id string, fn func(u *store.User) 
 		action = map[bool]string{true: "user.activate", false: "user.deactivate"}[u.Active]
 	}
 	t.record(action, "User", u.ID, u.Key, u.Key, u.ID, "changed: "+strings.Join(changed, ", "))
+	after := userSnap(u, doc)
+	t.change(ctx, userSnap(old, oldDoc), after)
 	if u.PasswordHash != old.PasswordHash {
 		t.record(store.ActionPasswordChange, "User", u.ID, u.Key, u.Key, u.ID, t.actor.Door)
+		// As in store/sqlite, where the change's entry took the before.
+		t.change(ctx, nil, after)
 		if _, err := t.EndSessions(ctx, u.Key, store.KeptSession(ctx)); err != nil {
 			return nil, err
 		}
@@ -463,14 +468,20 @@ func (t *txn) DeleteUser(ctx context.Context, id string) error {
 	if !storable(id) {
 		return notFoundUser()
 	}
-	var key int64
-	var userName string
-	if err := t.queryRow(ctx, []any{&key, &userName}, `SELECT key, user_name FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFoundUser()
-		}
+	// The user as the outbox keeps it, with the default domain's
+	// externalId: the rows of every domain go with the user.
+	u, err := scanUser(t.q.QueryRow(ctx, `SELECT `+userCols("$2")+` FROM users u WHERE u.id = $1 FOR UPDATE`, id, store.DefaultDomain), false)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFoundUser()
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	doc, err := json.Marshal(u)
+	if err != nil {
 		return err
 	}
+	key, userName := u.Key, u.UserName
 	// The groups that lose a member change too.
 	if _, err := t.exec(ctx, `WITH g AS (
  UPDATE groups SET version = version + 1, last_modified = $2
@@ -481,6 +492,7 @@ DELETE FROM users WHERE key = $1`, key, t.now); err != nil {
 		return err
 	}
 	t.record("user.delete", "User", id, key, key, id, "userName="+userName)
+	t.keep(outboxChange{before: userSnap(u, doc), memberType: -1})
 	return nil
 }
 

@@ -232,3 +232,59 @@ func testOutboxExternalID(t *testing.T, s store.Store) {
 		t.Fatalf("group externalId removal: before %+v after %+v", e.GroupBefore, e.Group)
 	}
 }
+
+// testOutboxDomains: a client of another provisioning domain changes and
+// deletes resources; the entries carry the default domain's externalId
+// (the directory's), never that client's.
+func testOutboxDomains(t *testing.T, s store.Store) {
+	u := &store.User{UserName: "alice", ExternalID: "okta-1", Active: true}
+	g := &store.Group{DisplayName: "dev", ExternalID: "grp-1"}
+	write(t, s, actor, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx(), u); err != nil {
+			return err
+		}
+		return tx.CreateGroup(ctx(), g)
+	})
+	write(t, s, actor, func(tx store.Tx) error { return tx.SetOutbox(ctx(), true) })
+	azure := store.WithDomain(ctx(), "azure")
+	client := store.Actor{Door: "scim", Principal: "azure"}
+	write(t, s, client, func(tx store.Tx) error {
+		if _, err := tx.UpdateUser(azure, u.ID, func(u *store.User) error {
+			u.ExternalID, u.DisplayName = "az-1", "Alice A"
+			return nil
+		}); err != nil {
+			return err
+		}
+		if _, err := tx.UpdateGroup(azure, g.ID, func(g *store.Group) error {
+			g.ExternalID, g.DisplayName = "az-g", "devs"
+			return nil
+		}); err != nil {
+			return err
+		}
+		return nil
+	})
+	write(t, s, client, func(tx store.Tx) error {
+		if err := tx.DeleteGroup(azure, g.ID); err != nil {
+			return err
+		}
+		return tx.DeleteUser(azure, u.ID)
+	})
+	es := outbox(t, s)
+	if got, want := actions(es), []string{"user.update", "group.update", "group.delete", "user.delete"}; !equal(got, want) {
+		t.Fatalf("outbox actions = %v, want %v", got, want)
+	}
+	if e := es[0]; e.UserBefore == nil || e.UserBefore.ExternalID != "okta-1" || e.User == nil || e.User.ExternalID != "okta-1" ||
+		e.User.DisplayName != "Alice A" {
+		t.Fatalf("user update in another domain: before %+v after %+v", e.UserBefore, e.User)
+	}
+	if e := es[1]; e.GroupBefore == nil || e.GroupBefore.ExternalID != "grp-1" || e.Group == nil || e.Group.ExternalID != "grp-1" ||
+		e.Group.DisplayName != "devs" {
+		t.Fatalf("group update in another domain: before %+v after %+v", e.GroupBefore, e.Group)
+	}
+	if e := es[2]; e.GroupBefore == nil || e.GroupBefore.ExternalID != "grp-1" {
+		t.Fatalf("group delete in another domain: before %+v", e.GroupBefore)
+	}
+	if e := es[3]; e.UserBefore == nil || e.UserBefore.ExternalID != "okta-1" {
+		t.Fatalf("user delete in another domain: before %+v", e.UserBefore)
+	}
+}

@@ -14,11 +14,7 @@ import (
 )
 
 // Run runs the suite; newStore returns a fresh, empty store for each test.
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) { RunPending(t, newStore, nil) }
-
-// RunPending runs the suite, skipping the cases a backend does not pass
-// yet, each with the reason; a backend is done when pending is empty.
-func RunPending(t *testing.T, newStore func(t *testing.T) store.Store, pending map[string]string) {
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -59,14 +55,10 @@ func RunPending(t *testing.T, newStore func(t *testing.T) store.Store, pending m
 		{"ActivityByAddress", testActivityByAddress},
 		{"Outbox", testOutbox},
 		{"OutboxExternalID", testOutboxExternalID},
+		{"OutboxDomains", testOutboxDomains},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if why, ok := pending[tt.name]; ok {
-				t.Skip("pending on this backend: " + why)
-			}
-			tt.fn(t, newStore(t))
-		})
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
 	}
 }
 
