@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -178,5 +179,40 @@ func TestActiveDirectoryPwdLastSetEndsSessions(t *testing.T) {
 	}
 	if !creds.stored(bobs) {
 		t.Error("bob's session ended with alice's password reset")
+	}
+}
+
+// A password a door changed and write-back wrote to the directory moves
+// the entry's pwdChangedTime too; the door already ended the sessions of
+// the old password, so the inbound run must not take it for a change made
+// in the directory and end the sessions of the new one: write-back reads
+// the time back and stores it with the user.
+func TestWrittenBackPasswordEndsNoSessionAgain(t *testing.T) {
+	srv := writableServer(t, ldaptest.Options{PasswordPolicy: true})
+	st := newStore(t)
+	s := newSyncer(t, st, writeBackFor(t, srv))
+	alice := createUser(t, s, st, &store.User{UserName: "alice", Active: true, DisplayName: "Alice Smith",
+		Name: store.Name{GivenName: "Alice", FamilyName: "Smith"}, PasswordHash: "$argon2id$stand-in", NewPassword: "wonderland"})
+	if _, rep := deliver(t, s); rep.Delivered != 1 {
+		t.Fatalf("create: %+v", rep)
+	}
+	syncOnce(t, s, RunOptions{})
+	// pwdChangedTime counts seconds: the next change must fall in another.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+
+	updateUser(t, s, st, alice.ID, func(u *store.User) { u.PasswordHash, u.NewPassword = "$argon2id$stand-in-2", "looking-glass" })
+	creds := &credentials{t: t, st: st}
+	login := creds.add("session:xyops", alice) // with the new password
+	if _, rep := deliver(t, s); rep.Delivered != 1 || !canBind(t, srv, userDN("alice"), "looking-glass") {
+		t.Fatalf("password change: %+v", rep)
+	}
+	if rep := syncOnce(t, s, RunOptions{}); rep.Users.Updated != 0 {
+		t.Fatalf("inbound run after the written-back password: %s", rep.Summary())
+	}
+	if !creds.stored(login) {
+		t.Fatal("the inbound run ended a session of the password write-back wrote")
+	}
+	if es := pendingOutbox(t, st); len(es) != 0 {
+		t.Fatalf("storing the time read back echoed %d changes into the outbox", len(es))
 	}
 }
