@@ -163,7 +163,7 @@ func presetAttributes(preset string) map[string]string {
 			"displayName": "displayName", "emails": "mail", "phoneNumbers": "telephoneNumber",
 			"title": "title", "enterprise.employeeNumber": "employeeNumber",
 			"enterprise.department": "department", "enterprise.manager": "manager",
-			"active": "userAccountControl",
+			"active": "userAccountControl", attrPasswordChanged: "pwdLastSet",
 		}
 	}
 	return map[string]string{
@@ -171,6 +171,7 @@ func presetAttributes(preset string) map[string]string {
 		"displayName": "cn", "emails": "mail", "phoneNumbers": "telephoneNumber",
 		"title": "title", "enterprise.employeeNumber": "employeeNumber",
 		"enterprise.department": "departmentNumber", "enterprise.manager": "manager",
+		attrPasswordChanged: "pwdChangedTime",
 	}
 }
 
@@ -422,7 +423,7 @@ func (v *sourceCheck) searches() {
 // attributes, and that userName stays mapped.
 func (v *sourceCheck) attributes() {
 	for _, k := range slices.Sorted(maps.Keys(v.raw.Attributes)) {
-		if names := mappable(); !slices.Contains(names, k) {
+		if names := append(mappable(), attrPasswordChanged); !slices.Contains(names, k) {
 			v.bad("attributes."+k, "not a mappable SCIM attribute (one of %s)", strings.Join(names, ", "))
 		}
 	}

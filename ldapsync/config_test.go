@@ -139,8 +139,8 @@ ldap.sources[0].users.base_dn: DN ended with incomplete type, value pair
 ldap.sources[0].users.filter: LDAP Result Code 201 "Filter Compile Error": ldap: unexpected end of filter
 ldap.sources[0].users.scope: must be "sub" or "one", got "deep"
 ldap.sources[0].groups.scope: must be "sub" or "one", got "base"
-ldap.sources[0].attributes.hat: not a mappable SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager)
-ldap.sources[0].attributes.shoe: not a mappable SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager)
+ldap.sources[0].attributes.hat: not a mappable SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager, passwordChanged)
+ldap.sources[0].attributes.shoe: not a mappable SCIM attribute (one of userName, externalId, displayName, nickName, title, userType, name.givenName, name.familyName, name.formatted, name.middleName, preferredLanguage, locale, timezone, emails, phoneNumbers, active, enterprise.employeeNumber, enterprise.department, enterprise.costCenter, enterprise.organization, enterprise.division, enterprise.manager, passwordChanged)
 ldap.sources[0]: missing required field "attributes.userName"
 ldap.sources[0].store_owned: "bogus" is not a mappable SCIM attribute
 ldap.sources[0].link_by: "phone" must be "userName" or "emails"

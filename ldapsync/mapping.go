@@ -195,6 +195,7 @@ func (m *mapper) user(r *record) (*store.User, error) {
 			return nil, err
 		}
 	}
+	u.SourcePasswordChanged = m.passwordChanged(r)
 	if m.readsExpiry() {
 		expired, err := m.expired(r)
 		if err != nil {
@@ -293,6 +294,33 @@ var scimAttributes = []scimAttribute{
 	enterpriseText("enterprise.organization", func(e *store.Enterprise) *string { return &e.Organization }),
 	enterpriseText("enterprise.division", func(e *store.Enterprise) *string { return &e.Division }),
 	{name: "enterprise.manager", set: setManager, copy: copyManager, get: managerID},
+}
+
+// attrPasswordChanged is the attribute map's key for the entry's
+// password-change time (OpenLDAP's operational pwdChangedTime, AD's
+// pwdLastSet), kept in store.User.SourcePasswordChanged. It is no SCIM
+// attribute, so it is neither store_owned nor written back: the sync only
+// watches it, and when it moves, the password changed in the directory
+// (see endSessionsOnPasswordChange).
+const attrPasswordChanged = "passwordChanged"
+
+// noPasswordChange is what SourcePasswordChanged holds for an entry that
+// has no password-change time (a password set before the policy overlay
+// ran, or none): the first change of such an entry is a change, while an
+// empty value means the sync never read the attribute for the user.
+const noPasswordChange = "none"
+
+// passwordChanged is the entry's password-change time as the user keeps
+// it: "" when the map does not name the attribute.
+func (m *mapper) passwordChanged(r *record) string {
+	dir := m.attrs[attrPasswordChanged]
+	if dir == "" {
+		return ""
+	}
+	if v := strings.TrimSpace(r.first(dir)); v != "" {
+		return v
+	}
+	return noPasswordChange
 }
 
 // managerID is the SCIM id of the user's manager, which write-back turns

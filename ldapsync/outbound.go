@@ -244,6 +244,10 @@ type result struct {
 	linkType, linkID string
 	link             *store.Source
 	dropPassword     string
+	// pwdChanged is the password-change time read back from the entry of
+	// user pwdChangedID after its password was written (see
+	// readPasswordChanged).
+	pwdChangedID, pwdChanged string
 }
 
 // deliver runs one pass over the outbox.
@@ -511,6 +515,12 @@ func (p *pass) record(ctx context.Context, tx store.Tx, r *result) error {
 	}
 	if r.dropPassword != "" {
 		if err := tx.DeleteObject(ctx, PasswordKind, r.dropPassword); err != nil && !store.IsNotFound(err) {
+			return err
+		}
+	}
+	if r.pwdChangedID != "" {
+		_, err := tx.UpdateUser(ctx, r.pwdChangedID, func(u *store.User) error { u.SourcePasswordChanged = r.pwdChanged; return nil })
+		if err != nil && !store.IsNotFound(err) {
 			return err
 		}
 	}

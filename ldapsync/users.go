@@ -115,6 +115,10 @@ func (a *applier) updateUser(ctx context.Context, tx store.Tx, r *record, view *
 		return nil, err
 	}
 	a.idx.put(r.ID, id, r.DN, old.Source.DN)
+	ended, err := endSessionsOnPasswordChange(ctx, tx, &old, updated)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case updated.Meta.Version == old.Meta.Version:
 		return []Change{{Action: "unchanged", Type: "User"}}, nil
@@ -128,7 +132,29 @@ func (a *applier) updateUser(ctx context.Context, tx store.Tx, r *record, view *
 			c.Detail = "moved from " + old.Source.DN
 		}
 	}
+	if ended != "" {
+		c.Detail = strings.TrimPrefix(c.Detail+"; "+ended, "; ")
+	}
 	return []Change{c}, nil
+}
+
+// endSessionsOnPasswordChange ends the user's sessions and refresh tokens,
+// in the transaction that stores the update, when its entry's
+// password-change time moved: the password changed in the directory, and
+// a session must not outlive the password it proved (README, "Credential
+// lifecycle"), as when it changes through a door. A user the sync never
+// read the time for (first import, a store synced before it was mapped,
+// the mapping removed) ends nothing. It says what it did, for the report.
+func endSessionsOnPasswordChange(ctx context.Context, tx store.Tx, old, updated *store.User) (string, error) {
+	before, after := old.SourcePasswordChanged, updated.SourcePasswordChanged
+	if before == "" || after == "" || before == after {
+		return "", nil
+	}
+	n, err := tx.EndSessions(ctx, updated.Key, 0)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("password changed in the directory: %d sessions ended", n), nil
 }
 
 // takeOwned copies the attributes the directory owns from view to u.
@@ -142,7 +168,7 @@ func (a *applier) takeOwned(u, view *store.User) {
 	if _, mapped := a.src.m.attrs["active"]; !mapped && !slices.Contains(cfg.StoreOwned, "active") {
 		u.Active = view.Active
 	}
-	u.Source = view.Source
+	u.Source, u.SourcePasswordChanged = view.Source, view.SourcePasswordChanged
 	if u.Enterprise.IsZero() {
 		u.Enterprise = nil
 	}

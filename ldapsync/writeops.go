@@ -712,17 +712,44 @@ func (d *delivery) planSetPasswordAt(userID string, link store.Source, pw store.
 			return d.onEntry(ctx, conn, d.linkNow("User", userID, link), func(dn string) error {
 				m := ldap.NewModifyRequest(dn, nil)
 				m.Replace("unicodePwd", []string{unicodePwd(pw)})
-				return conn.Modify(m)
+				if err := conn.Modify(m); err != nil {
+					return err
+				}
+				d.readPasswordChanged(conn, userID, dn)
+				return nil
 			})
 		})
 		return
 	}
 	d.add("password modify (RFC 3062) "+dnOr(link.DN)+": [redacted]", func(ctx context.Context, conn *ldap.Conn) error {
 		return d.onEntry(ctx, conn, d.linkNow("User", userID, link), func(dn string) error {
-			_, err := conn.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", string(pw)))
-			return err
+			if _, err := conn.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", string(pw))); err != nil {
+				return err
+			}
+			d.readPasswordChanged(conn, userID, dn)
+			return nil
 		})
 	})
+}
+
+// readPasswordChanged reads back the password-change time (the attribute
+// map's passwordChanged) of the entry whose password this delivery just
+// set, for the commit to store with the user. The door that changed the
+// password already ended the sessions of the old one; without this, the
+// next inbound run would see the time move, take it for a change made in
+// the directory, and end the sessions of the new one too. A failed read
+// costs only that: the password is written, so the delivery stands.
+func (d *delivery) readPasswordChanged(conn *ldap.Conn, userID, dn string) {
+	attr := d.w.src.cfg.Attributes[attrPasswordChanged]
+	if attr == "" {
+		return
+	}
+	res, err := conn.Search(entryRequest(dn, attr))
+	if err != nil || len(res.Entries) != 1 {
+		return
+	}
+	r := &record{Attrs: map[string][]string{strings.ToLower(attr): res.Entries[0].GetEqualFoldAttributeValues(attr)}}
+	d.res.pwdChangedID, d.res.pwdChanged = userID, d.w.src.m.passwordChanged(r)
 }
 
 // dnOr names a DN in a description, or the entry this delivery creates.

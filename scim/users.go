@@ -114,12 +114,12 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 // replaceUser makes u the client's next version of it. The password stays
 // unless next sets one, and the directory link is not the client's to change.
 func replaceUser(u, next *store.User) {
-	pw, src := u.PasswordHash, u.Source
+	pw, src, srcPw := u.PasswordHash, u.Source, u.SourcePasswordChanged
 	*u = *next
 	if u.PasswordHash == "" {
 		u.PasswordHash = pw
 	}
-	u.Source = src
+	u.Source, u.SourcePasswordChanged = src, srcPw
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {

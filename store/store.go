@@ -200,6 +200,12 @@ type User struct {
 	// store it, and it never prints.
 	NewPassword Secret `json:"-"`
 	Source      Source `json:"-"`
+	// SourcePasswordChanged is the directory entry's password-change time
+	// (OpenLDAP pwdChangedTime, AD pwdLastSet) as the last sync read it, in
+	// the directory's own form. The sync owns it like Source: when it moves,
+	// the password changed in the directory, and the sync ends the user's
+	// sessions. It lives in the document, so it needs no column.
+	SourcePasswordChanged string `json:"sourcePasswordChanged,omitempty"`
 
 	// Groups is read-only and filled on reads: the user's memberships.
 	Groups []GroupRef `json:"-"`

@@ -60,7 +60,7 @@ type Options struct {
 	LimitSyncAccount bool
 	// ADSchema loads a small schema with Active Directory's attributes
 	// (objectGUID, sAMAccountName, userPrincipalName, userAccountControl,
-	// uSNChanged, department, accountExpires, unicodePwd) and object
+	// uSNChanged, department, accountExpires, unicodePwd, pwdLastSet) and object
 	// classes (user, computer, group). It stores unicodePwd as given: what
 	// a real AD does with it (a password, only over TLS) slapd does not.
 	ADSchema bool
@@ -81,7 +81,14 @@ type Options struct {
 	// run it: deleting or renaming an entry rewrites the member and
 	// uniqueMember values naming it, without moving the groups' entryCSN.
 	Refint bool
+	// PasswordPolicy loads the password policy overlay (ppolicy) with a
+	// default policy, as servers that enforce password rules run it: a
+	// password change sets the entry's operational pwdChangedTime.
+	PasswordPolicy bool
 }
+
+// PolicyDN is the default password policy's entry (Options.PasswordPolicy).
+const PolicyDN = "cn=default," + Suffix
 
 // TLSFiles names PEM files for slapd's TLS.
 type TLSFiles struct {
@@ -135,7 +142,11 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	base := filepath.Join(dir, "base.ldif")
-	if err := os.WriteFile(base, []byte(baseLDIF()+"\n"+opts.LDIF), 0o600); err != nil {
+	ldif := baseLDIF()
+	if opts.PasswordPolicy {
+		ldif += "\n" + policyLDIF
+	}
+	if err := os.WriteFile(base, []byte(ldif+"\n"+opts.LDIF), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.slapadd(base)
@@ -169,6 +180,9 @@ func (s *Server) config(opts Options) string {
 	fmt.Fprintf(&b, "modulepath %s\nmoduleload back_mdb\nmoduleload syncprov\nmoduleload memberof\n", moduleDir)
 	if opts.Refint {
 		b.WriteString("moduleload refint\n")
+	}
+	if opts.PasswordPolicy {
+		b.WriteString("moduleload ppolicy\n")
 	}
 	fmt.Fprintf(&b, "sizelimit %d\n", opts.SizeLimit)
 	if t := opts.TLS; t != nil {
@@ -206,6 +220,9 @@ func (s *Server) config(opts Options) string {
 		// refint_nothing stands in for the last member of a group, which
 		// groupOfNames requires.
 		fmt.Fprintf(&b, "overlay refint\nrefint_attributes member uniqueMember\nrefint_nothing %q\n", AdminDN)
+	}
+	if opts.PasswordPolicy {
+		fmt.Fprintf(&b, "overlay ppolicy\nppolicy_default %q\n", PolicyDN)
 	}
 	return b.String()
 }
@@ -326,6 +343,15 @@ userPassword: %s
 `, Suffix, PeopleDN, GroupsDN, SyncDN, HashPassword(SyncPassword))
 }
 
+// policyLDIF is the default password policy: no rules beyond the ones
+// ppolicy always applies, such as keeping pwdChangedTime.
+var policyLDIF = fmt.Sprintf(`dn: %s
+objectClass: device
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+`, PolicyDN)
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -358,9 +384,12 @@ attributetype ( 1.3.6.1.4.1.99999.1.7 NAME 'accountExpires'
 	SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 attributetype ( 1.3.6.1.4.1.99999.1.8 NAME 'unicodePwd'
 	EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.99999.1.9 NAME 'pwdLastSet'
+	EQUALITY integerMatch ORDERING integerOrderingMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL
 	MAY ( objectGUID $ sAMAccountName $ userPrincipalName $ userAccountControl $ uSNChanged $ department $
-		accountExpires $ unicodePwd ) )
+		accountExpires $ unicodePwd $ pwdLastSet ) )
 objectclass ( 1.3.6.1.4.1.99999.2.3 NAME 'computer' SUP user STRUCTURAL )
 objectclass ( 1.3.6.1.4.1.99999.2.2 NAME 'group' SUP top STRUCTURAL
 	MUST cn MAY ( member $ objectGUID $ sAMAccountName $ uSNChanged $ description ) )

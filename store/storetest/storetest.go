@@ -670,12 +670,20 @@ func testObjects(t *testing.T, s store.Store) {
 
 func testSourced(t *testing.T, s store.Store) {
 	src := store.Source{Name: "corp-ldap", ID: "5f1c-uuid", DN: "uid=ann,ou=People,dc=example,dc=com"}
-	u := CreateUser(t, s, &store.User{UserName: "ann", Active: true, Source: src})
+	u := CreateUser(t, s, &store.User{UserName: "ann", Active: true, Source: src, SourcePasswordChanged: "20261202070718Z"})
 	CreateUser(t, s, &store.User{UserName: "local"})
 	g := createGroup(t, s, &store.Group{DisplayName: "staff", Source: store.Source{Name: "corp-ldap", ID: "g-uuid", DN: "cn=staff,ou=Groups,dc=example,dc=com"}})
 	got, err := s.GetUserBySource(ctx(), "corp-ldap", "5f1c-uuid")
-	if err != nil || got.ID != u.ID || got.Source != src {
+	if err != nil || got.ID != u.ID || got.Source != src || got.SourcePasswordChanged != "20261202070718Z" {
 		t.Fatalf("by source: %+v %v", got, err)
+	}
+	// The password-change time the sync watches is a change of its own.
+	if up, err := update(t, s, u.ID, func(u *store.User) error { u.SourcePasswordChanged = "20261202080000Z"; return nil }); err != nil ||
+		up.Meta.Version != u.Meta.Version+1 {
+		t.Fatalf("password-change time update: %+v %v", up, err)
+	}
+	if got, err := s.GetUser(ctx(), u.ID); err != nil || got.SourcePasswordChanged != "20261202080000Z" {
+		t.Fatalf("password-change time after update: %+v %v", got, err)
 	}
 	got, err = s.GetUserBySourceDN(ctx(), "corp-ldap", "UID=ann,ou=people,dc=example,dc=com")
 	if err != nil || got.ID != u.ID {
