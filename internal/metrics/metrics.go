@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/scimbridge/scimbridge/auth"
 	"github.com/scimbridge/scimbridge/httpjson"
+	"github.com/scimbridge/scimbridge/store/postgres"
 )
 
 // Metrics holds the collectors of one server.
@@ -27,7 +28,8 @@ type Metrics struct {
 }
 
 // New registers the collectors; dbPath is the SQLite file to report the
-// size of ("" for none).
+// size of ("" for none). A PostgreSQL URL has no file here: its size is
+// the database server's to report, so no file gauges are registered.
 func New(dbPath string) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
@@ -57,7 +59,7 @@ func New(dbPath string) *Metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.storeOps, m.storeErr, m.shed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if dbPath != "" {
+	if dbPath != "" && !postgres.IsURL(dbPath) {
 		reg.MustRegister(
 			fileSize("scimbridge_sqlite_file_bytes", "Size of the SQLite database file.", dbPath),
 			fileSize("scimbridge_sqlite_wal_bytes", "Size of the SQLite write-ahead log.", dbPath+"-wal"),
