@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	json "github.com/goccy/go-json"
 )
 
 // The outbox is the store's record of the changes to deliver elsewhere:
@@ -101,4 +103,98 @@ type OutboxWriter interface {
 	// attempts reset: the given ones, or every dead entry when none is
 	// given. It returns how many it revived.
 	RetryOutbox(ctx context.Context, seqs ...int64) (int, error)
+}
+
+// OutboxSnapshot is a resource as the outbox records it: the columns a
+// backend keys and indexes, and the JSON document of the rest. It is one
+// format for every backend (SQLite's triggers render it in SQL, PostgreSQL
+// encodes this struct), so entries copied by migrate-db read the same.
+type OutboxSnapshot struct {
+	Key         int64           `json:"key"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type,omitempty"`
+	Name        string          `json:"name,omitempty"`
+	UserName    string          `json:"user_name,omitempty"`
+	ExternalID  *string         `json:"external_id"`
+	DisplayName *string         `json:"display_name"`
+	Active      int             `json:"active"`
+	Source      *string         `json:"source"`
+	SourceID    *string         `json:"source_id"`
+	SourceDN    *string         `json:"source_dn"`
+	Doc         json.RawMessage `json:"doc,omitempty"`
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *OutboxSnapshot) source() Source {
+	return Source{Name: deref(s.Source), ID: deref(s.SourceID), DN: deref(s.SourceDN)}
+}
+
+func decodeSnapshot(v *string) (*OutboxSnapshot, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var s OutboxSnapshot
+	if err := json.Unmarshal([]byte(*v), &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// DecodeSnapshots fills the entry's resources from the recorded snapshots
+// (nil: none): the user or group before and after the change by its
+// ResourceType, and the member of a membership change. A user is read the
+// way a backend reads its row: the document, then the columns, which are
+// authoritative.
+func (e *OutboxEntry) DecodeSnapshots(before, after, member *string) error {
+	var err error
+	switch e.ResourceType {
+	case "User":
+		if e.UserBefore, err = decodeUserSnapshot(before); err == nil {
+			e.User, err = decodeUserSnapshot(after)
+		}
+	case "Group":
+		if e.GroupBefore, err = decodeGroupSnapshot(before); err == nil {
+			e.Group, err = decodeGroupSnapshot(after)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s, err := decodeSnapshot(member)
+	if s != nil {
+		e.Member = &OutboxMember{Type: MemberType(s.Type), ID: s.ID, Key: s.Key, Name: s.Name,
+			Source: s.source(), Inactive: s.Active == 0}
+	}
+	return err
+}
+
+func decodeUserSnapshot(v *string) (*User, error) {
+	s, err := decodeSnapshot(v)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	u := &User{}
+	if len(s.Doc) > 0 {
+		if err := json.Unmarshal(s.Doc, u); err != nil {
+			return nil, err
+		}
+	}
+	u.Key, u.ID, u.UserName, u.Active = s.Key, s.ID, s.UserName, s.Active != 0
+	u.ExternalID, u.DisplayName, u.Source = deref(s.ExternalID), deref(s.DisplayName), s.source()
+	return u, nil
+}
+
+func decodeGroupSnapshot(v *string) (*Group, error) {
+	s, err := decodeSnapshot(v)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	return &Group{Key: s.Key, ID: s.ID, DisplayName: deref(s.DisplayName), ExternalID: deref(s.ExternalID),
+		Source: s.source()}, nil
 }

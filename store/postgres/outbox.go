@@ -47,22 +47,9 @@ type outboxChange struct {
 	domainExt bool
 }
 
-// snap is a resource as SQLite's outbox triggers render it (store/sqlite
-// outbox.go), so that rows copied by migrate-db read the same here.
-type snap struct {
-	Key         int64           `json:"key"`
-	ID          string          `json:"id"`
-	Type        string          `json:"type,omitempty"`
-	Name        string          `json:"name,omitempty"`
-	UserName    string          `json:"user_name,omitempty"`
-	ExternalID  *string         `json:"external_id"`
-	DisplayName *string         `json:"display_name"`
-	Active      int             `json:"active"`
-	Source      *string         `json:"source"`
-	SourceID    *string         `json:"source_id"`
-	SourceDN    *string         `json:"source_dn"`
-	Doc         json.RawMessage `json:"doc,omitempty"`
-}
+// snap is a resource as the outbox records it, in the one format of
+// every backend (store.OutboxSnapshot).
+type snap = store.OutboxSnapshot
 
 func boolInt(b bool) int {
 	if b {
@@ -246,75 +233,10 @@ func scanOutbox(row pgx.Row) (*store.OutboxEntry, error) {
 		return nil, err
 	}
 	e.At, e.NextAttempt = at.UTC(), utc(next)
-	var err error
-	switch e.ResourceType {
-	case "User":
-		if e.UserBefore, err = decodeUserSnap(before); err == nil {
-			e.User, err = decodeUserSnap(after)
-		}
-	case "Group":
-		if e.GroupBefore, err = decodeGroupSnap(before); err == nil {
-			e.Group, err = decodeGroupSnap(after)
-		}
-	}
-	if err == nil {
-		e.Member, err = decodeMemberSnap(member)
-	}
-	if err != nil {
+	if err := e.DecodeSnapshots(before, after, member); err != nil {
 		return nil, fmt.Errorf("postgres: outbox entry %d: %w", e.Seq, err)
 	}
 	return &e, nil
-}
-
-func decodeSnap(v *string) (*snap, error) {
-	if v == nil {
-		return nil, nil
-	}
-	var s snap
-	if err := json.Unmarshal([]byte(*v), &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
-func (s *snap) source() store.Source {
-	return store.Source{Name: str(s.Source), ID: str(s.SourceID), DN: str(s.SourceDN)}
-}
-
-// decodeUserSnap reads a user snapshot the way scanUser reads a row: the
-// document, then the columns, which are authoritative.
-func decodeUserSnap(v *string) (*store.User, error) {
-	s, err := decodeSnap(v)
-	if s == nil || err != nil {
-		return nil, err
-	}
-	u := &store.User{}
-	if len(s.Doc) > 0 {
-		if err := json.Unmarshal(s.Doc, u); err != nil {
-			return nil, err
-		}
-	}
-	u.Key, u.ID, u.UserName, u.Active = s.Key, s.ID, s.UserName, s.Active != 0
-	u.ExternalID, u.DisplayName, u.Source = str(s.ExternalID), str(s.DisplayName), s.source()
-	return u, nil
-}
-
-func decodeGroupSnap(v *string) (*store.Group, error) {
-	s, err := decodeSnap(v)
-	if s == nil || err != nil {
-		return nil, err
-	}
-	return &store.Group{Key: s.Key, ID: s.ID, DisplayName: str(s.DisplayName), ExternalID: str(s.ExternalID),
-		Source: s.source()}, nil
-}
-
-func decodeMemberSnap(v *string) (*store.OutboxMember, error) {
-	s, err := decodeSnap(v)
-	if s == nil || err != nil {
-		return nil, err
-	}
-	return &store.OutboxMember{Type: store.MemberType(s.Type), ID: s.ID, Key: s.Key, Name: s.Name,
-		Source: s.source(), Inactive: s.Active == 0}, nil
 }
 
 // OutboxStats counts the outbox.

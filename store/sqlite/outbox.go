@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
-
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -59,96 +57,18 @@ func scanOutbox(s scanner) (*store.OutboxEntry, error) {
 		return nil, err
 	}
 	e.At, e.NextAttempt = fromMicros(at), fromMicros(next)
-	var err error
-	switch e.ResourceType {
-	case "User":
-		if e.UserBefore, err = decodeUserSnap(before); err == nil {
-			e.User, err = decodeUserSnap(after)
-		}
-	case "Group":
-		if e.GroupBefore, err = decodeGroupSnap(before); err == nil {
-			e.Group, err = decodeGroupSnap(after)
-		}
-	}
-	if err == nil {
-		e.Member, err = decodeMemberSnap(member)
-	}
-	if err != nil {
+	if err := e.DecodeSnapshots(nullable(before), nullable(after), nullable(member)); err != nil {
 		return nil, fmt.Errorf("sqlite: outbox entry %d: %w", e.Seq, err)
 	}
 	return &e, nil
 }
 
-// snap is a resource row as the outbox triggers render it.
-type snap struct {
-	Key         int64           `json:"key"`
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	UserName    string          `json:"user_name"`
-	ExternalID  *string         `json:"external_id"`
-	DisplayName *string         `json:"display_name"`
-	Active      int             `json:"active"`
-	Source      *string         `json:"source"`
-	SourceID    *string         `json:"source_id"`
-	SourceDN    *string         `json:"source_dn"`
-	Doc         json.RawMessage `json:"doc"`
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func (s *snap) source() store.Source {
-	return store.Source{Name: str(s.Source), ID: str(s.SourceID), DN: str(s.SourceDN)}
-}
-
-// decodeUserSnap reads a user snapshot the way scanUser reads a row: the
-// document, then the columns, which are authoritative.
-func decodeUserSnap(v sql.NullString) (*store.User, error) {
+// nullable is v as a pointer: nil for NULL.
+func nullable(v sql.NullString) *string {
 	if !v.Valid {
-		return nil, nil
+		return nil
 	}
-	var s snap
-	if err := json.Unmarshal([]byte(v.String), &s); err != nil {
-		return nil, err
-	}
-	u := &store.User{}
-	if len(s.Doc) > 0 {
-		if err := json.Unmarshal(s.Doc, u); err != nil {
-			return nil, err
-		}
-	}
-	u.Key, u.ID, u.UserName, u.Active = s.Key, s.ID, s.UserName, s.Active != 0
-	u.ExternalID, u.DisplayName, u.Source = str(s.ExternalID), str(s.DisplayName), s.source()
-	return u, nil
-}
-
-func decodeGroupSnap(v sql.NullString) (*store.Group, error) {
-	if !v.Valid {
-		return nil, nil
-	}
-	var s snap
-	if err := json.Unmarshal([]byte(v.String), &s); err != nil {
-		return nil, err
-	}
-	return &store.Group{Key: s.Key, ID: s.ID, DisplayName: str(s.DisplayName), ExternalID: str(s.ExternalID),
-		Source: s.source()}, nil
-}
-
-func decodeMemberSnap(v sql.NullString) (*store.OutboxMember, error) {
-	if !v.Valid {
-		return nil, nil
-	}
-	var s snap
-	if err := json.Unmarshal([]byte(v.String), &s); err != nil {
-		return nil, err
-	}
-	return &store.OutboxMember{Type: store.MemberType(s.Type), ID: s.ID, Key: s.Key, Name: s.Name,
-		Source: s.source(), Inactive: s.Active == 0}, nil
+	return &v.String
 }
 
 // OutboxStats counts the outbox.
