@@ -58,11 +58,7 @@ func (rt *RefreshTokens) absolute() time.Duration {
 }
 
 func (rt *RefreshTokens) expiry(start, now time.Time) time.Time {
-	end := start.Add(rt.absolute())
-	if rt.Idle > 0 && now.Add(rt.Idle).Before(end) {
-		end = now.Add(rt.Idle)
-	}
-	return end
+	return lifetimeEnd(start, now, rt.Idle, rt.absolute())
 }
 
 // Issue stores the first refresh token of a login whose access token is

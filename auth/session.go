@@ -82,9 +82,16 @@ func (s *Sessions) Lifetime() time.Duration {
 
 // expiry is when a session created at created and last used at used ends.
 func (s *Sessions) expiry(created, used time.Time) time.Time {
-	end := created.Add(s.Lifetime())
-	if s.Idle > 0 && used.Add(s.Idle).Before(end) {
-		end = used.Add(s.Idle)
+	return lifetimeEnd(created, used, s.Idle, s.Lifetime())
+}
+
+// lifetimeEnd is when a credential started at start and last used at used
+// ends: absolute after its start, or idle after its last use (0: no idle
+// limit), whichever comes first.
+func lifetimeEnd(start, used time.Time, idle, absolute time.Duration) time.Time {
+	end := start.Add(absolute)
+	if idle > 0 && used.Add(idle).Before(end) {
+		end = used.Add(idle)
 	}
 	return end
 }
