@@ -77,6 +77,8 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer os.RemoveAll(d)
 		dir = d
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
 	}
 	bin := *binary
 	if bin == "" {
