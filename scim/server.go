@@ -147,19 +147,12 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	authed := func(path string, h func(w http.ResponseWriter, r *http.Request) error, methods ...string) {
 		sub.Handle(path, s.authenticate(false, s.handle(prefix, h))).Methods(methods...)
 	}
-	// Discovery needs no credentials: it describes the server, nothing else.
-	open("/ServiceProviderConfig", s.serviceProviderConfig, http.MethodGet)
-	// The name in early SCIM 2.0 drafts, still probed by Microsoft's samples.
-	open("/serviceConfiguration", s.serviceProviderConfig, http.MethodGet)
-	open("/ResourceTypes", s.resourceTypes, http.MethodGet)
-	open("/ResourceTypes/{id}", s.resourceType, http.MethodGet)
-	open("/Schemas", s.schemas, http.MethodGet)
-	open("/Schemas/{id}", s.schemaByID, http.MethodGet)
-
+	// Routes are tried in this order (each a regular expression): the
+	// resources, which clients call all day, come before discovery.
+	authed("/Users/{id}", s.getUser, http.MethodGet)
 	authed("/Users", s.listUsers, http.MethodGet)
 	authed("/Users", s.createUser, http.MethodPost)
 	authed("/Users/.search", s.searchUsers, http.MethodPost)
-	authed("/Users/{id}", s.getUser, http.MethodGet)
 	authed("/Users/{id}", s.replaceUser, http.MethodPut)
 	authed("/Users/{id}", s.patchUser, http.MethodPatch)
 	authed("/Users/{id}", s.deleteUser, http.MethodDelete)
@@ -171,6 +164,15 @@ func (s *Server) Mount(r *mux.Router, prefix string) {
 	authed("/Groups/{id}", s.replaceGroup, http.MethodPut)
 	authed("/Groups/{id}", s.patchGroup, http.MethodPatch)
 	authed("/Groups/{id}", s.deleteGroup, http.MethodDelete)
+
+	// Discovery needs no credentials: it describes the server, nothing else.
+	open("/ServiceProviderConfig", s.serviceProviderConfig, http.MethodGet)
+	// The name in early SCIM 2.0 drafts, still probed by Microsoft's samples.
+	open("/serviceConfiguration", s.serviceProviderConfig, http.MethodGet)
+	open("/ResourceTypes", s.resourceTypes, http.MethodGet)
+	open("/ResourceTypes/{id}", s.resourceType, http.MethodGet)
+	open("/Schemas", s.schemas, http.MethodGet)
+	open("/Schemas/{id}", s.schemaByID, http.MethodGet)
 
 	authed("/.search", s.searchAll, http.MethodPost)
 	authed("/", s.listRoot, http.MethodGet)

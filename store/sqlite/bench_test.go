@@ -43,6 +43,17 @@ func BenchmarkReads(b *testing.B) {
 			}
 		}
 	})
+	// A request's context can be cancelled: the lookup must not pay for
+	// watching it (sqlite.go, lookup).
+	b.Run("GetUserRequestContext", func(b *testing.B) {
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for i := 0; b.Loop(); i++ {
+			if _, err := db.GetUser(rctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("getUserRowOnly", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			rows, done, err := db.query(ctx, `SELECT `+userColsWithGroups+userFrom+` WHERE u.id = ?`, store.DefaultDomain, ids[i%len(ids)])

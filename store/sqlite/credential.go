@@ -28,7 +28,7 @@ func scanCredential(s scanner) (*store.Credential, error) {
 
 // FindCredential looks a credential up by the hash of its secret.
 func (r *reader) FindCredential(ctx context.Context, kind, secretHash string) (*store.Credential, error) {
-	rows, done, err := r.query(ctx, `SELECT `+credentialCols+` FROM credentials WHERE kind = ? AND secret_hash = ?`, kind, secretHash)
+	rows, done, err := r.query(lookup(ctx), `SELECT `+credentialCols+` FROM credentials WHERE kind = ? AND secret_hash = ?`, kind, secretHash)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (t *txn) EndSessions(ctx context.Context, userKey, keep int64) (int, error)
 func (r *reader) GetObject(ctx context.Context, kind, name string) (*store.Object, error) {
 	o := store.Object{Kind: kind, Name: name}
 	var updated int64
-	err := r.queryRow(ctx, []any{&o.Doc, &o.Version, &updated}, `SELECT doc, version, updated FROM objects WHERE kind = ? AND name = ?`, kind, name)
+	err := r.queryRow(lookup(ctx), []any{&o.Doc, &o.Version, &updated}, `SELECT doc, version, updated FROM objects WHERE kind = ? AND name = ?`, kind, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.Errorf(store.KindNotFound, "%s %q not found", kind, name)
 	}

@@ -35,6 +35,14 @@ func withDomain(ctx context.Context, args []any) []any {
 	return append([]any{store.DomainOf(ctx)}, args...)
 }
 
+// addExternalID stores a new resource's externalId, if it has one.
+func (t *txn) addExternalID(ctx context.Context, resourceType int, key int64, externalID string) error {
+	if externalID == "" {
+		return nil
+	}
+	return t.setExternalID(ctx, resourceType, key, externalID)
+}
+
 // setExternalID stores (or, when empty, removes) a resource's externalId
 // in the context's domain.
 func (t *txn) setExternalID(ctx context.Context, resourceType int, key int64, externalID string) error {

@@ -28,7 +28,7 @@ func scanGroup(s scanner) (*store.Group, error) {
 }
 
 func (r *reader) getGroup(ctx context.Context, withMembers bool, where string, args ...any) (*store.Group, error) {
-	rows, done, err := r.query(ctx, `SELECT `+groupCols+groupFrom+` WHERE `+where, withDomain(ctx, args)...)
+	rows, done, err := r.query(lookup(ctx), `SELECT `+groupCols+groupFrom+` WHERE `+where, withDomain(ctx, args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (r *reader) GroupMembers(ctx context.Context, groupKey int64, offset, limit
 // HasMember reports whether the group directly holds the member.
 func (r *reader) HasMember(ctx context.Context, groupKey int64, t store.MemberType, memberKey int64) (bool, error) {
 	var n int
-	err := r.queryRow(ctx, []any{&n}, `SELECT count(*) FROM memberships WHERE group_key = ? AND member_type = ? AND member_key = ?`,
+	err := r.queryRow(lookup(ctx), []any{&n}, `SELECT count(*) FROM memberships WHERE group_key = ? AND member_type = ? AND member_key = ?`,
 		groupKey, memberTypeCode(t), memberKey)
 	return n > 0, err
 }
@@ -160,7 +160,7 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 	if err != nil {
 		return mapErr(err)
 	}
-	if err := t.setExternalID(ctx, externalGroup, g.Key, g.ExternalID); err != nil {
+	if err := t.addExternalID(ctx, externalGroup, g.Key, g.ExternalID); err != nil {
 		return err
 	}
 	if err := t.record(ctx, "group.create", "Group", g.ID, g.Key, 0, "", "displayName="+g.DisplayName); err != nil {

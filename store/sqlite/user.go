@@ -68,6 +68,7 @@ func scanUser(s scanner, withGroups bool) (*store.User, error) {
 }
 
 func (r *reader) getUser(ctx context.Context, where string, arg ...any) (*store.User, error) {
+	ctx = lookup(ctx)
 	rows, done, err := r.query(ctx, `SELECT `+userColsWithGroups+userFrom+` WHERE `+where, withDomain(ctx, arg)...)
 	if err != nil {
 		return nil, err
@@ -341,7 +342,9 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	if err := t.checkEmails(ctx, key, t.policy.EmailsToCheck(nil, u)); err != nil {
 		return err
 	}
-	if err := t.setExternalID(ctx, externalUser, key, u.ExternalID); err != nil {
+	// A new key has no externalId rows (keys are never reused): only a
+	// given one is written.
+	if err := t.addExternalID(ctx, externalUser, key, u.ExternalID); err != nil {
 		return err
 	}
 	if err := t.writeEmails(ctx, u, false); err != nil {

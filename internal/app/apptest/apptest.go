@@ -50,6 +50,13 @@ func (s *Server) Logs() string {
 // before the app is built.
 func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 	t.Helper()
+	return StartWrapped(t, nil, configure...)
+}
+
+// StartWrapped is Start with the store wrapped before the app gets it
+// (wrap may be nil): a test watches what the doors ask of the store.
+func StartWrapped(t testing.TB, wrap func(store.Store) store.Store, configure ...func(*config.Config)) *Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DB = filepath.Join(t.TempDir(), "scimbridge.db")
 	if url := teststore.PostgresURL(t); url != "" {
@@ -82,7 +89,11 @@ func Start(t testing.TB, configure ...func(*config.Config)) *Server {
 	}
 	logs := &lockedWriter{w: &strings.Builder{}}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(cfg, st, log)
+	var doorStore store.Store = st
+	if wrap != nil {
+		doorStore = wrap(st)
+	}
+	a, err := app.New(cfg, doorStore, log)
 	if err != nil {
 		t.Fatal(err)
 	}
