@@ -1,11 +1,12 @@
 package scim
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/scimbridge/scimbridge/store"
 )
