@@ -32,10 +32,18 @@ import (
 var version = "dev"
 
 func main() {
-	// The live heap is small (the data lives in SQLite), so a GC target of
-	// 200% costs little memory and saves CPU on every request. GOGC wins.
+	// The live heap is small (the data lives in the database), so a GC
+	// target of 400% costs little memory and saves CPU on every request
+	// (scimbench compare at 100,000 users, against 200%: GET 76 → 70 µs,
+	// PATCH 167 → 146 µs of CPU). A soft limit of 256 MiB keeps work with a
+	// large live heap (a directory import of millions of entries) from
+	// growing the heap fivefold: near the limit the collector runs as often
+	// as it must. GOGC and GOMEMLIMIT, when set, win.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
