@@ -449,6 +449,16 @@ func (tx emailPolicyTx) CreateUser(ctx context.Context, u *store.User) error {
 	return tx.Tx.CreateUser(ctx, u)
 }
 
+// CreateUsers is CreateUser for each, as the store's contract has it.
+func (tx emailPolicyTx) CreateUsers(ctx context.Context, users []*store.User) error {
+	for i, u := range users {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return &store.ItemError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
+
 // Two entries with one e-mail address make one user; the other entry is
 // skipped with the reason, whether the store's e-mail policy refuses it or
 // linking by e-mail finds the first user.

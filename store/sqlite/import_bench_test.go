@@ -66,3 +66,30 @@ func BenchmarkImportCreateUser(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkImportCreateUsers writes the same import with CreateUsers, a
+// batch of 1,000 a transaction, as the sync does now.
+func BenchmarkImportCreateUsers(b *testing.B) {
+	n := importUsers(b)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		db := openTemp(b)
+		b.StartTimer()
+		for start := 0; start < n; start += 1000 {
+			users := make([]*store.User, 0, 1000)
+			for i := start; i < min(n, start+1000); i++ {
+				users = append(users, importUser(i))
+			}
+			if err := db.Write(ctx, store.Actor{Door: "ldapsync", Principal: "corp"}, func(tx store.Tx) error {
+				return tx.CreateUsers(ctx, users)
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "users/s")
+		db.Close()
+		b.StartTimer()
+	}
+}

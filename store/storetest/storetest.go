@@ -20,6 +20,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"UserCreateGet", testUserCreateGet},
+		{"CreateUsers", testCreateUsers},
+		{"CreateUsersRefused", testCreateUsersRefused},
+		{"CreateUsersOutbox", testCreateUsersOutbox},
 		{"UserUniqueness", testUserUniqueness},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"UserUpdate", testUserUpdate},
