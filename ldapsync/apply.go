@@ -89,6 +89,9 @@ func (a *applier) prepare(ctx context.Context, f *fetched) (*vanished, error) {
 func (a *applier) loadIndex(ctx context.Context, f *fetched) error {
 	switch {
 	case a.full:
+		// About as many users as the directory has: the stored ones, and
+		// those the run creates.
+		a.idx.reserve(f.users.spool.n)
 		return a.idx.loadWithFingerprints(ctx, a.s.st)
 	case f.users.spool.n > 1000 || f.groups.spool.n > 20:
 		return a.idx.load(ctx, a.s.st)
