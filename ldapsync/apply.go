@@ -188,10 +188,24 @@ func (a *applier) dryRun(ctx context.Context, f *fetched, gone *vanished) error 
 // batchOp writes item i of a batch inside transaction tx.
 type batchOp func(ctx context.Context, tx store.Tx, i int) ([]Change, error)
 
+// batchEnd ends each try of a batch's transaction, after its items: it
+// writes what they left for it (the users a batch creates, in one store
+// call), and names the item that failed, if one did.
+type batchEnd struct {
+	// reset forgets what a try that rolled back left.
+	reset func()
+	flush func(ctx context.Context, tx store.Tx) (changes []Change, failed int, err error)
+}
+
 // batch runs op for items [0,n) in one transaction. When an item fails with
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
 func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op batchOp) error {
+	return a.batchWith(ctx, n, dn, op, nil)
+}
+
+// batchWith is batch with end, if not nil, at the end of each try.
+func (a *applier) batchWith(ctx context.Context, n int, dn func(i int) string, op batchOp, end *batchEnd) error {
 	if n == 0 {
 		return nil // no transaction for nothing
 	}
@@ -200,7 +214,7 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op ba
 	}
 	skip := map[int]bool{}
 	for {
-		changes, failed, failErr, err := a.tryBatch(ctx, n, skip, op)
+		changes, failed, failErr, err := a.tryBatch(ctx, n, skip, op, end)
 		if err != nil {
 			// The transaction rolled back: so do the ids it handed out.
 			a.idx.rollback()
@@ -222,10 +236,13 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op ba
 
 // tryBatch runs the items not skipped in one transaction. An entry error
 // rolls it back with errRetryBatch, naming the item that failed and why.
-func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op batchOp) (changes []Change, failed int, failErr, err error) {
+func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op batchOp, end *batchEnd) (changes []Change, failed int, failErr, err error) {
 	failed = -1
 	err = a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
 		changes = changes[:0]
+		if end != nil {
+			end.reset()
+		}
 		for i := range n {
 			if skip[i] {
 				continue
@@ -240,6 +257,18 @@ func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op bat
 			}
 			changes = append(changes, cs...)
 		}
+		if end == nil {
+			return nil
+		}
+		cs, item, err := end.flush(ctx, tx)
+		if err != nil {
+			if item >= 0 && isEntryError(err) {
+				failed, failErr = item, err
+				return errRetryBatch
+			}
+			return err
+		}
+		changes = append(changes, cs...)
 		return nil
 	})
 	return changes, failed, failErr, err
