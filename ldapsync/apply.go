@@ -36,10 +36,11 @@ type applier struct {
 	// dryTx, in a dry run, is the one transaction everything runs in; it is
 	// rolled back at the end.
 	dryTx store.Tx
-	// seenUsers is the set of identities in scope, when the run knows them
-	// (a full run, an incremental run's keys-only search), to allow taking
-	// over a userName whose old entry vanished.
-	seenUsers *idSet
+	// userGone says whether a user's entry vanished, when the run can tell
+	// (a full run, an incremental run's keys-only read: every identity in
+	// scope, or the deletions since its cookie), to allow taking over a
+	// userName whose old entry vanished; nil when it cannot.
+	userGone func(sourceID string) bool
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.
 	groupIDs map[string]string
@@ -62,8 +63,11 @@ type applier struct {
 
 // newApplier prepares the writes of a run that read f.
 func (s *Syncer) newApplier(src *source, opts RunOptions, rep *Report, f *fetched) *applier {
-	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.users.seen,
+	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full",
 		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
+	if f.users.findsDeletions() {
+		a.userGone = f.users.gone()
+	}
 	a.idx = newUserIndex(src.cfg.Name, a.fingerprint)
 	return a
 }

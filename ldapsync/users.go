@@ -383,7 +383,7 @@ func (a *applier) findUserToLink(ctx context.Context, tx store.Tx, view *store.U
 	case u.Source.Name != cfg.Name:
 		return nil, "", &entryError{fmt.Errorf("%s, synced from source %s", why, u.Source.Name)}
 	}
-	if a.seenUsers != nil && !a.seenUsers.has(u.Source.ID) {
+	if a.userGone != nil && a.userGone(u.Source.ID) {
 		return u, "", nil
 	}
 	return nil, "", &entryError{fmt.Errorf("%s, synced from entry %s", why, u.Source.DN)}
