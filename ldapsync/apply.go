@@ -85,7 +85,18 @@ func (a *applier) prepare(ctx context.Context, f *fetched) (*vanished, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gone, a.decideLinking(ctx, gone)
+	if err := a.decideLinking(ctx, gone); err != nil {
+		return nil, err
+	}
+	// What vanished is known now. The identities read serve only linking
+	// from here (taking over a user whose entry vanished); a run that links
+	// nothing (an import) lets them go before the index fills up: 16 MB
+	// or more at 1,000,000 users, twice that in peak heap.
+	f.groups.seen = nil
+	if !a.mayLink {
+		f.users.seen, a.userGone = nil, nil
+	}
+	return gone, nil
 }
 
 // loadIndex loads the whole identity index for large runs; small

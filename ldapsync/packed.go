@@ -11,8 +11,10 @@ import (
 // which costs the size of its entries and nothing more, where a Go map
 // costs about twice that (empty slots, control bytes, the slack of its
 // growth), and which the garbage collector never scans. New keys go to a
-// small Go map first, merged into the slice once it holds an eighth of
-// it: a lookup is a map probe and a binary search.
+// small Go map first, merged into the slice once it holds a sixteenth of
+// it (a Go map costs about twice its entries: the delta is kept small; a
+// merge moves the slice's entries, so it is not kept tiny): a lookup is a
+// map probe and a binary search.
 type packedMap[K comparable, V any] struct {
 	cmp   func(a, b K) int
 	base  []packedEntry[K, V] // sorted by key, no key twice
@@ -67,7 +69,7 @@ func (m *packedMap[K, V]) set(k K, v V) {
 		return
 	}
 	m.delta[k] = v
-	if len(m.delta) >= max(minMerge, len(m.base)/8) {
+	if len(m.delta) >= max(minMerge, len(m.base)/16) {
 		m.merge()
 	}
 }
