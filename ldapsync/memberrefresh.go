@@ -73,7 +73,10 @@ func (r *directoryRead) readKeys(ctx context.Context, conn *ldap.Conn, q *search
 // read, so what changes or goes during the read is reported again, never
 // missed.
 func (r *directoryRead) primeKeys(ctx context.Context, conn *ldap.Conn, q *search) error {
-	if !q.all || r.rep.Mode != "full" || r.cfg.ChangeDetection == DetectSyncrepl || r.cfg.FindDeletions == FindDeletionsFullRuns {
+	// Only where incremental runs read keys by content sync: syncrepl
+	// finds deletions in its own sync, "none" runs no incremental runs.
+	if !q.all || r.rep.Mode != "full" || r.cfg.ChangeDetection == DetectSyncrepl || r.cfg.ChangeDetection == DetectNone ||
+		r.cfg.FindDeletions == FindDeletionsFullRuns {
 		return nil
 	}
 	ok, err := r.offersContentSync(conn)

@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strings"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -28,6 +28,11 @@ func (t *txn) CreateUsers(ctx context.Context, users []*store.User) error {
 	err := t.createUsersFast(ctx, users)
 	if err != nil {
 		if _, rerr := t.exec(ctx, `ROLLBACK TO create_users`); rerr != nil {
+			// SQLite rolled the whole transaction back (it may on a full
+			// disk or an I/O error): the statement's error says why.
+			if !errors.Is(err, errSlowPath) {
+				return mapErr(err)
+			}
 			return rerr
 		}
 		err = t.createUsersOneByOne(ctx, users)
@@ -53,7 +58,7 @@ func (t *txn) createUsersOneByOne(ctx context.Context, users []*store.User) erro
 }
 
 // errSlowPath sends a batch through CreateUser one by one.
-var errSlowPath = fmt.Errorf("sqlite: batch needs the one-by-one path")
+var errSlowPath = errors.New("sqlite: batch needs the one-by-one path")
 
 // bulkRows is the most rows one bulk statement writes; smaller remainders
 // go in statements of the powers of two below it, so that a few statement
@@ -90,14 +95,18 @@ func (t *txn) createUsersFast(ctx context.Context, users []*store.User) error {
 		}
 		docs[i] = doc
 	}
-	if taken, err := t.emailsTaken(ctx, users); err != nil || taken {
+	taken, err := t.emailsTaken(ctx, users)
+	if err != nil {
+		return err
+	}
+	if taken {
 		return errSlowPath
 	}
 	byID := make(map[string]*store.User, len(users))
 	for _, u := range users {
 		byID[u.ID] = u
 	}
-	err := chunks(len(users), func(start, end int) error {
+	err = chunks(len(users), func(start, end int) error {
 		args := make([]any, 0, 12*(end-start))
 		for i := start; i < end; i++ {
 			args = t.userInsertArgs(args, users[i], docs[i])
@@ -129,20 +138,20 @@ func (t *txn) createUsersFast(ctx context.Context, users []*store.User) error {
 		return nil
 	})
 	if err != nil {
-		return errSlowPath
+		return err
 	}
 	for _, u := range users {
 		// A new key has no externalId row to clear (keys are never reused).
 		if u.ExternalID != "" {
 			if err := t.setExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
-				return errSlowPath
+				return err
 			}
 		}
 	}
 	if err := t.insertEmailRows(ctx, users); err != nil {
-		return errSlowPath
+		return err
 	}
-	err = chunks(len(users), func(start, end int) error {
+	return chunks(len(users), func(start, end int) error {
 		args := make([]any, 0, 11*(end-start))
 		for _, u := range users[start:end] {
 			args = append(args, micros(t.now), t.actor.Door, t.actor.Principal, t.actor.Address, "user.create", "User", u.ID,
@@ -152,10 +161,6 @@ func (t *txn) createUsersFast(ctx context.Context, users []*store.User) error {
  resource_key, user_key, user_id, detail) VALUES `+rows(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, end-start), args...)
 		return err
 	})
-	if err != nil {
-		return errSlowPath
-	}
-	return nil
 }
 
 // emailsTaken says whether an address that CreateUser would check for one
