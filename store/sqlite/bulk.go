@@ -81,8 +81,8 @@ func chunks(n int, fn func(start, end int) error) error {
 	return nil
 }
 
-// rows repeats a row's placeholders n times.
-func rows(row string, n int) string {
+// rowsOf repeats a row's placeholders n times.
+func rowsOf(row string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
@@ -111,7 +111,7 @@ func (t *txn) createUsersFast(ctx context.Context, users []*store.User) error {
 		for i := start; i < end; i++ {
 			args = t.userInsertArgs(args, users[i], docs[i])
 		}
-		rs, done, err := t.query(ctx, `INSERT INTO users (`+userInsertCols+`) VALUES `+rows(userInsertRow, end-start)+` RETURNING key, id`, args...)
+		rs, done, err := t.query(ctx, `INSERT INTO users (`+userInsertCols+`) VALUES `+rowsOf(userInsertRow, end-start)+` RETURNING key, id`, args...)
 		if err != nil {
 			return err
 		}
@@ -157,8 +157,7 @@ func (t *txn) createUsersFast(ctx context.Context, users []*store.User) error {
 			args = append(args, micros(t.now), t.actor.Door, t.actor.Principal, t.actor.Address, "user.create", "User", u.ID,
 				u.Key, u.Key, u.ID, "userName="+u.UserName)
 		}
-		_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
- resource_key, user_key, user_id, detail) VALUES `+rows(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, end-start), args...)
+		_, err := t.exec(ctx, `INSERT INTO activity (`+activityInsertCols+`) VALUES `+rowsOf(activityInsertRow, end-start), args...)
 		return err
 	})
 }
@@ -203,7 +202,7 @@ func (t *txn) emailsTaken(ctx context.Context, users []*store.User) (bool, error
 		for _, e := range check[start:end] {
 			args = append(args, e)
 		}
-		return t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM user_emails WHERE value IN (`+rows("?", end-start)+`))`, args...)
+		return t.queryRow(ctx, []any{&taken}, `SELECT EXISTS (SELECT 1 FROM user_emails WHERE value IN (`+rowsOf("?", end-start)+`))`, args...)
 	})
 	return taken, err
 }
@@ -220,7 +219,7 @@ func (t *txn) insertEmailRows(ctx context.Context, users []*store.User) error {
 		}
 	}
 	return chunks(len(args)/5, func(start, end int) error {
-		_, err := t.exec(ctx, `INSERT INTO user_emails (user_key, pos, value, type, is_primary) VALUES `+rows(`(?, ?, ?, ?, ?)`, end-start),
+		_, err := t.exec(ctx, `INSERT INTO user_emails (user_key, pos, value, type, is_primary) VALUES `+rowsOf(`(?, ?, ?, ?, ?)`, end-start),
 			args[5*start:5*end]...)
 		return err
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/store"
@@ -192,5 +193,85 @@ func testCreateUsersOutbox(t *testing.T, s store.Store) {
 	}
 	if es := outbox(t, s); len(es) != len(users) {
 		t.Fatalf("the sync's batch reached the outbox: %d entries", len(es))
+	}
+}
+
+// Filling a group that has no members (what an import does, for every
+// group) stores each member, an activity entry per member in order, and a
+// new version of the group and of each member user, whatever the number
+// of members; a member that does not exist, or the group itself, is
+// refused, the first one given named, and nothing is written.
+func testFillGroup(t *testing.T, s store.Store) {
+	const n = 150
+	users := make([]*store.User, n)
+	for i := range users {
+		users[i] = bulkUser(i)
+	}
+	if err := createUsers(s, actor, users); err != nil {
+		t.Fatal(err)
+	}
+	sub := createGroup(t, s, &store.Group{DisplayName: "sub"})
+	g := createGroup(t, s, &store.Group{DisplayName: "all"})
+	refs := []store.MemberRef{{ID: sub.ID}}
+	for i, u := range users {
+		typ := store.MemberUser
+		if i%10 == 3 {
+			typ = store.MemberGroup // a wrong hint is corrected
+		}
+		refs = append(refs, store.MemberRef{ID: u.ID, Type: typ})
+	}
+	refs = append(refs, store.MemberRef{ID: users[5].ID}) // listed twice
+	for _, bad := range []struct {
+		refs []store.MemberRef
+		msg  string
+	}{
+		{append(append([]store.MemberRef{}, refs[:100]...), store.MemberRef{ID: "nobody"}, store.MemberRef{ID: g.ID}), `"nobody"`},
+		{append(append([]store.MemberRef{}, refs[:100]...), store.MemberRef{ID: g.ID}, store.MemberRef{ID: "nobody"}), "itself"},
+	} {
+		err := s.Write(ctx(), actor, func(tx store.Tx) error { return tx.SetMembers(ctx(), g.ID, bad.refs) })
+		wantField(t, err, store.KindInvalid, "members")
+		if !strings.Contains(err.Error(), bad.msg) {
+			t.Fatalf("error %q, want the first bad member (%s)", err, bad.msg)
+		}
+	}
+	_, before, err := s.ListActivity(ctx(), store.ActivityQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, actor, func(tx store.Tx) error { return tx.SetMembers(ctx(), g.ID, refs) })
+	got, err := s.GetGroup(ctx(), g.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Members) != n+1 || got.Meta.Version != g.Meta.Version+1 {
+		t.Fatalf("%d members (want %d), version %d after %d", len(got.Members), n+1, got.Meta.Version, g.Meta.Version)
+	}
+	types := map[string]store.MemberType{}
+	for _, m := range got.Members {
+		types[m.ID] = m.Type
+	}
+	if types[sub.ID] != store.MemberGroup || types[users[3].ID] != store.MemberUser || types[users[149].ID] != store.MemberUser {
+		t.Fatalf("member types %v", types)
+	}
+	acts, total, err := s.ListActivity(ctx(), store.ActivityQuery{ResourceID: g.ID, Action: "group.members.add", Ascending: true, Limit: 1000})
+	if err != nil || total != n+1 || len(acts) != n+1 {
+		t.Fatalf("%d membership entries, %v", total, err)
+	}
+	if a := acts[0]; a.Detail != "member="+sub.ID || a.UserKey != 0 {
+		t.Fatalf("the sub-group's entry: %+v", a)
+	}
+	for i, a := range acts[1:] {
+		if u := users[i]; a.Detail != "member="+u.ID || a.UserKey != u.Key || a.UserID != u.ID || a.ResourceKey != g.Key {
+			t.Fatalf("entry of member %d: %+v", i, a)
+		}
+	}
+	if _, after, _ := s.ListActivity(ctx(), store.ActivityQuery{Limit: 1}); after != before+n+1 {
+		t.Fatalf("%d activity entries written, want %d", after-before, n+1)
+	}
+	for _, i := range []int{0, 64, 149} {
+		u, err := s.GetUser(ctx(), users[i].ID)
+		if err != nil || u.Meta.Version != 2 || len(u.Groups) != 1 || u.Groups[0].ID != g.ID {
+			t.Fatalf("member %d after the fill: %+v %v", i, u, err)
+		}
 	}
 }

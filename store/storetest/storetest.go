@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateUsers", testCreateUsers},
 		{"CreateUsersRefused", testCreateUsersRefused},
 		{"CreateUsersOutbox", testCreateUsersOutbox},
+		{"FillGroup", testFillGroup},
 		{"UserUniqueness", testUserUniqueness},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"UserUpdate", testUserUpdate},
