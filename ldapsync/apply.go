@@ -36,10 +36,11 @@ type applier struct {
 	// dryTx, in a dry run, is the one transaction everything runs in; it is
 	// rolled back at the end.
 	dryTx store.Tx
-	// seenUsers is the set of identities in scope, when the run knows them
-	// (a full run, an incremental run's keys-only search), to allow taking
-	// over a userName whose old entry vanished.
-	seenUsers *idSet
+	// userGone says whether a user's entry vanished, when the run can tell
+	// (a full run, an incremental run's keys-only read: every identity in
+	// scope, or the deletions since its cookie), to allow taking over a
+	// userName whose old entry vanished; nil when it cannot.
+	userGone func(sourceID string) bool
 	// groupIDs maps a group's normalised DN to its SCIM id. Groups are few,
 	// so they are kept in memory for resolving members and memberOf.
 	groupIDs map[string]string
@@ -62,8 +63,11 @@ type applier struct {
 
 // newApplier prepares the writes of a run that read f.
 func (s *Syncer) newApplier(src *source, opts RunOptions, rep *Report, f *fetched) *applier {
-	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full", seenUsers: f.users.seen,
+	a := &applier{s: s, src: src, rep: rep, opts: opts, full: rep.Mode == "full",
 		groupIDs: map[string]string{}, pendingManagers: map[string]string{}}
+	if f.users.findsDeletions() {
+		a.userGone = f.users.gone()
+	}
 	a.idx = newUserIndex(src.cfg.Name, a.fingerprint)
 	return a
 }
@@ -81,7 +85,18 @@ func (a *applier) prepare(ctx context.Context, f *fetched) (*vanished, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gone, a.decideLinking(ctx, gone)
+	if err := a.decideLinking(ctx, gone); err != nil {
+		return nil, err
+	}
+	// What vanished is known now. The identities read serve only linking
+	// from here (taking over a user whose entry vanished); a run that links
+	// nothing (an import) lets them go before the index fills up: 16 MB
+	// or more at 1,000,000 users, twice that in peak heap.
+	f.groups.seen = nil
+	if !a.mayLink {
+		f.users.seen, a.userGone = nil, nil
+	}
+	return gone, nil
 }
 
 // loadIndex loads the whole identity index for large runs; small
@@ -89,6 +104,9 @@ func (a *applier) prepare(ctx context.Context, f *fetched) (*vanished, error) {
 func (a *applier) loadIndex(ctx context.Context, f *fetched) error {
 	switch {
 	case a.full:
+		// About as many users as the directory has: the stored ones, and
+		// those the run creates.
+		a.idx.reserve(f.users.spool.n)
 		return a.idx.loadWithFingerprints(ctx, a.s.st)
 	case f.users.spool.n > 1000 || f.groups.spool.n > 20:
 		return a.idx.load(ctx, a.s.st)
@@ -185,10 +203,24 @@ func (a *applier) dryRun(ctx context.Context, f *fetched, gone *vanished) error 
 // batchOp writes item i of a batch inside transaction tx.
 type batchOp func(ctx context.Context, tx store.Tx, i int) ([]Change, error)
 
+// batchEnd ends each try of a batch's transaction, after its items: it
+// writes what they left for it (the users a batch creates, in one store
+// call), and names the item that failed, if one did.
+type batchEnd struct {
+	// reset forgets what a try that rolled back left.
+	reset func()
+	flush func(ctx context.Context, tx store.Tx) (changes []Change, failed int, err error)
+}
+
 // batch runs op for items [0,n) in one transaction. When an item fails with
 // an entry error, the batch is rolled back, the item reported, and the
 // batch retried without it; any other error aborts the run.
 func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op batchOp) error {
+	return a.batchWith(ctx, n, dn, op, nil)
+}
+
+// batchWith is batch with end, if not nil, at the end of each try.
+func (a *applier) batchWith(ctx context.Context, n int, dn func(i int) string, op batchOp, end *batchEnd) error {
 	if n == 0 {
 		return nil // no transaction for nothing
 	}
@@ -197,7 +229,7 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op ba
 	}
 	skip := map[int]bool{}
 	for {
-		changes, failed, failErr, err := a.tryBatch(ctx, n, skip, op)
+		changes, failed, failErr, err := a.tryBatch(ctx, n, skip, op, end)
 		if err != nil {
 			// The transaction rolled back: so do the ids it handed out.
 			a.idx.rollback()
@@ -219,10 +251,13 @@ func (a *applier) batch(ctx context.Context, n int, dn func(i int) string, op ba
 
 // tryBatch runs the items not skipped in one transaction. An entry error
 // rolls it back with errRetryBatch, naming the item that failed and why.
-func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op batchOp) (changes []Change, failed int, failErr, err error) {
+func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op batchOp, end *batchEnd) (changes []Change, failed int, failErr, err error) {
 	failed = -1
 	err = a.s.st.Write(ctx, a.actor(), func(tx store.Tx) error {
 		changes = changes[:0]
+		if end != nil {
+			end.reset()
+		}
 		for i := range n {
 			if skip[i] {
 				continue
@@ -237,6 +272,18 @@ func (a *applier) tryBatch(ctx context.Context, n int, skip map[int]bool, op bat
 			}
 			changes = append(changes, cs...)
 		}
+		if end == nil {
+			return nil
+		}
+		cs, item, err := end.flush(ctx, tx)
+		if err != nil {
+			if item >= 0 && isEntryError(err) {
+				failed, failErr = item, err
+				return errRetryBatch
+			}
+			return err
+		}
+		changes = append(changes, cs...)
 		return nil
 	})
 	return changes, failed, failErr, err

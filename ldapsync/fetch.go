@@ -147,6 +147,9 @@ func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
 	}
 	u := r.cfg.Users
 	users := r.newSearch("users", u.BaseDN, u.Scope, u.Filter, r.m.userAttributes(), full, &r.out.users, &r.rep.ReadUsers)
+	if err := r.primeKeys(ctx, conn, users); err != nil {
+		return err
+	}
 	if err := r.search(ctx, conn, users); err != nil {
 		return err
 	}
@@ -160,6 +163,9 @@ func (r *directoryRead) read(ctx context.Context, conn *ldap.Conn) error {
 	// Flattening needs every group's members, so it reads all groups.
 	groups := r.newSearch("groups", g.BaseDN, g.Scope, g.Filter, r.m.groupAttributes(), full || g.Flatten, &r.out.groups, &r.rep.ReadGroups)
 	groups.reverseMembers = g.MemberOf != ""
+	if err := r.primeKeys(ctx, conn, groups); err != nil {
+		return err
+	}
 	if err := r.search(ctx, conn, groups); err != nil {
 		return err
 	}

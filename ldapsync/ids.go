@@ -69,17 +69,19 @@ func (u uuid16) String() string {
 
 // idSet is a set of directory identities.
 type idSet struct {
-	uuids map[uuid16]struct{}
+	uuids *packedMap[uuid16, struct{}]
 	other map[string]struct{}
 }
 
 func newIDSet(sizeHint int) *idSet {
-	return &idSet{uuids: make(map[uuid16]struct{}, sizeHint), other: map[string]struct{}{}}
+	s := &idSet{uuids: newPackedMap[uuid16, struct{}](compareUUID), other: map[string]struct{}{}}
+	s.uuids.reserve(sizeHint)
+	return s
 }
 
 func (s *idSet) add(id string) {
 	if u, ok := parseUUID(id); ok {
-		s.uuids[u] = struct{}{}
+		s.uuids.set(u, struct{}{})
 		return
 	}
 	s.other[id] = struct{}{}
@@ -87,7 +89,7 @@ func (s *idSet) add(id string) {
 
 func (s *idSet) has(id string) bool {
 	if u, ok := parseUUID(id); ok {
-		_, found := s.uuids[u]
+		_, found := s.uuids.get(u)
 		return found
 	}
 	_, found := s.other[id]

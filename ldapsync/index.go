@@ -8,8 +8,8 @@ import (
 
 // userIndex maps a source's directory identities and DNs to SCIM ids.
 //
-// A large run loads it whole in one pass (about 120 bytes a user, no
-// attributes), so resolving 100,000 member DNs costs no query each; it is
+// A large run loads it whole in one pass (about 75 bytes a user, no
+// attributes, in packed maps), so resolving 100,000 member DNs costs no query each; it is
 // the one structure that grows with the directory, while entries stream
 // through the spool. A small incremental run leaves it unloaded and looks
 // up only what it needs.
@@ -18,11 +18,11 @@ type userIndex struct {
 	loaded bool
 	// A user whose identity and SCIM id are both UUIDs (nearly all, see
 	// ids.go) is in byUUID, any other in byID.
-	byUUID map[uuid16]packedRef
+	byUUID *packedMap[uuid16, packedRef]
 	byID   map[string]userRef // directory identity → user
 	// A normalised DN's hash → SCIM id: in byDN when the id is a UUID,
 	// else in byDNOther.
-	byDN      map[dnKey]uuid16
+	byDN      *packedMap[dnKey, uuid16]
 	byDNOther map[dnKey]string
 	dnHash    dnHasher
 	// hash fingerprints a stored user's directory-owned part.
@@ -44,14 +44,21 @@ type packedRef struct {
 }
 
 func newUserIndex(source string, hash func(*store.User) uint64) *userIndex {
-	return &userIndex{source: source, byUUID: map[uuid16]packedRef{}, byID: map[string]userRef{},
-		byDN: map[dnKey]uuid16{}, byDNOther: map[dnKey]string{}, dnHash: newDNHasher(), hash: hash}
+	return &userIndex{source: source, byUUID: newPackedMap[uuid16, packedRef](compareUUID), byID: map[string]userRef{},
+		byDN: newPackedMap[dnKey, uuid16](compareDNKey), byDNOther: map[dnKey]string{}, dnHash: newDNHasher(), hash: hash}
+}
+
+// reserve makes room for n users, so that filling the index to n never
+// copies it to grow.
+func (idx *userIndex) reserve(n int) {
+	idx.byUUID.reserve(n)
+	idx.byDN.reserve(n)
 }
 
 // lookup finds the user of a directory identity among those known.
 func (idx *userIndex) lookup(sourceID string) (userRef, bool) {
 	if k, ok := parseUUID(sourceID); ok {
-		if p, ok := idx.byUUID[k]; ok {
+		if p, ok := idx.byUUID.get(k); ok {
 			return userRef{id: p.id.String(), hash: p.hash}, true
 		}
 	}
@@ -63,12 +70,12 @@ func (idx *userIndex) lookup(sourceID string) (userRef, bool) {
 func (idx *userIndex) set(sourceID string, ref userRef) {
 	k, kOK := parseUUID(sourceID)
 	if id, idOK := parseUUID(ref.id); kOK && idOK {
-		idx.byUUID[k] = packedRef{id: id, hash: ref.hash}
+		idx.byUUID.set(k, packedRef{id: id, hash: ref.hash})
 		delete(idx.byID, sourceID)
 		return
 	}
 	if kOK {
-		delete(idx.byUUID, k)
+		idx.byUUID.del(k)
 	}
 	idx.byID[sourceID] = ref
 }
@@ -76,14 +83,14 @@ func (idx *userIndex) set(sourceID string, ref userRef) {
 // forget removes a directory identity.
 func (idx *userIndex) forget(sourceID string) {
 	if k, ok := parseUUID(sourceID); ok {
-		delete(idx.byUUID, k)
+		idx.byUUID.del(k)
 	}
 	delete(idx.byID, sourceID)
 }
 
 // lookupDN finds the SCIM id of a normalised DN's hash.
 func (idx *userIndex) lookupDN(key dnKey) (string, bool) {
-	if id, ok := idx.byDN[key]; ok {
+	if id, ok := idx.byDN.get(key); ok {
 		return id.String(), true
 	}
 	id, ok := idx.byDNOther[key]
@@ -93,17 +100,17 @@ func (idx *userIndex) lookupDN(key dnKey) (string, bool) {
 // setDN records the SCIM id of a normalised DN's hash.
 func (idx *userIndex) setDN(key dnKey, id string) {
 	if u, ok := parseUUID(id); ok {
-		idx.byDN[key] = u
+		idx.byDN.set(key, u)
 		delete(idx.byDNOther, key)
 		return
 	}
-	delete(idx.byDN, key)
+	idx.byDN.del(key)
 	idx.byDNOther[key] = id
 }
 
 // forgetDN removes a normalised DN's hash.
 func (idx *userIndex) forgetDN(key dnKey) {
-	delete(idx.byDN, key)
+	idx.byDN.del(key)
 	delete(idx.byDNOther, key)
 }
 

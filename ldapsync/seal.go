@@ -135,6 +135,22 @@ func (t *doorTx) CreateUser(ctx context.Context, u *store.User) error {
 	return t.keep(ctx, u, pw)
 }
 
+func (t *doorTx) CreateUsers(ctx context.Context, users []*store.User) error {
+	pws := make([]store.Secret, len(users))
+	for i, u := range users {
+		pws[i], u.NewPassword = u.NewPassword, ""
+	}
+	if err := t.Tx.CreateUsers(ctx, users); err != nil {
+		return err
+	}
+	for i, u := range users {
+		if err := t.keep(ctx, u, pws[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *doorTx) UpdateUser(ctx context.Context, id string, fn func(u *store.User) error) (*store.User, error) {
 	var pw store.Secret
 	u, err := t.Tx.UpdateUser(ctx, id, func(u *store.User) error {

@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -449,6 +450,16 @@ func (tx emailPolicyTx) CreateUser(ctx context.Context, u *store.User) error {
 	return tx.Tx.CreateUser(ctx, u)
 }
 
+// CreateUsers is CreateUser for each, as the store's contract has it.
+func (tx emailPolicyTx) CreateUsers(ctx context.Context, users []*store.User) error {
+	for i, u := range users {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return &store.ItemError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
+
 // Two entries with one e-mail address make one user; the other entry is
 // skipped with the reason, whether the store's e-mail policy refuses it or
 // linking by e-mail finds the first user.
@@ -470,5 +481,41 @@ func TestDuplicateEmailIsReportedPerEntry(t *testing.T) {
 		if !strings.Contains(rep.Summary(), "1 failed (1 duplicate e-mail)") {
 			t.Fatalf("link_by %v: summary %s", linkBy, rep.Summary())
 		}
+	}
+}
+
+// An import writes a batch's new users with one CreateUsers call; a user
+// the store itself refuses there (a userName two entries share, an
+// address another entry holds) is reported and skipped, and the rest of
+// its batch is written, whatever the batch size.
+func TestImportSkipsWhatTheStoreRefuses(t *testing.T) {
+	ldif := "dn: ou=staff," + ldaptest.PeopleDN + "\nobjectClass: organizationalUnit\nou: staff\n\n"
+	for i := range 30 {
+		ldif += person(fmt.Sprintf("u%02d", i), "User", fmt.Sprint(i), fmt.Sprintf("u%02d@example.com", i))
+	}
+	ldif += personIn("ou=staff,"+ldaptest.PeopleDN, "u07", "Other", "Seven", "other7@example.com") +
+		personIn("ou=staff,"+ldaptest.PeopleDN, "mail-taker", "Mail", "Taker", "U12@example.com")
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: ldif})
+	for _, batchSize := range []int{1, 7, 500} {
+		t.Run(fmt.Sprint(batchSize), func(t *testing.T) {
+			st := newStore(t)
+			cfg := sourceFor(srv)
+			cfg.BatchSize = batchSize
+			s := newSyncer(t, st, cfg)
+			rep := syncOnce(t, s, RunOptions{})
+			if rep.Users.Created != 30 || rep.Failed != 2 || len(rep.Errors) != 2 {
+				t.Fatalf("import: %s %+v", rep.Summary(), rep.Errors)
+			}
+			for _, e := range rep.Errors {
+				if !strings.Contains(e.DN, "ou=staff,") {
+					t.Fatalf("the entry in ou=people was refused, not its twin in ou=staff: %+v", rep.Errors)
+				}
+			}
+			for i := range 30 {
+				if u := mustUser(t, st, fmt.Sprintf("u%02d", i)); u.Source.DN != userDN(fmt.Sprintf("u%02d", i)) {
+					t.Fatalf("u%02d from %s", i, u.Source.DN)
+				}
+			}
+		})
 	}
 }

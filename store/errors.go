@@ -70,6 +70,18 @@ func FieldErrorf(kind Kind, field, format string, args ...any) error {
 	return &Error{Kind: kind, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// ItemError is the error of a call that writes many items at once
+// (Tx.CreateUsers): item Index (of the slice given) was refused with Err,
+// which is what the one-item call (CreateUser) returns for it; the items
+// before it would have been accepted. KindOf and FieldOf see Err.
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, e.Err) }
+func (e *ItemError) Unwrap() error { return e.Err }
+
 // KindOf returns the kind of err, KindInternal for errors that are not *Error.
 func KindOf(err error) Kind {
 	var e *Error

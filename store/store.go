@@ -396,6 +396,13 @@ type Tx interface {
 
 	// CreateUser assigns Key, ID (if empty) and Meta, and stores u.
 	CreateUser(ctx context.Context, u *User) error
+	// CreateUsers creates users as CreateUser creates each, in order, with
+	// the same rules, checks, activity entries and outbox rows, faster for
+	// many (a directory import): all of them, or none. When one is
+	// refused, the error is an *ItemError naming the first, with the error
+	// CreateUser gives for it, and the transaction is as it was before the
+	// call (the users given may have been normalised and given ids).
+	CreateUsers(ctx context.Context, users []*User) error
 	// UpdateUser reads the user, lets fn change it and stores the result.
 	// Key, ID, Meta and Groups changes made by fn are ignored.
 	UpdateUser(ctx context.Context, id string, fn func(u *User) error) (*User, error)

@@ -576,3 +576,29 @@ func changedFields(oldDoc, newDoc []byte) []string {
 	sort.Strings(out)
 	return out
 }
+
+// CreateUsers creates users as CreateUser creates each, in a savepoint:
+// all of them, or none, the first one refused named by an
+// *store.ItemError. (Each CreateUser is one round trip; a batch of them
+// costs what the same creates cost one by one in the transaction.)
+func (t *txn) CreateUsers(ctx context.Context, users []*store.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	if _, err := t.pg.Exec(ctx, `SAVEPOINT create_users`); err != nil {
+		return mapErr(err)
+	}
+	pending := len(t.pending)
+	for i, u := range users {
+		if err := t.CreateUser(ctx, u); err != nil {
+			// The activity entries of the users before it go with them.
+			t.pending = t.pending[:pending]
+			if _, rerr := t.pg.Exec(ctx, `ROLLBACK TO SAVEPOINT create_users`); rerr != nil {
+				return mapErr(rerr)
+			}
+			return &store.ItemError{Index: i, Err: mapErr(err)}
+		}
+	}
+	_, err := t.pg.Exec(ctx, `RELEASE SAVEPOINT create_users`)
+	return mapErr(err)
+}

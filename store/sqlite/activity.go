@@ -21,12 +21,19 @@ type txn struct {
 
 var _ store.Tx = (*txn)(nil)
 
+// The columns of an activity entry as record writes it, and one row's
+// placeholders (bulk.go writes many rows).
+const (
+	activityInsertCols = `at, door, principal, address, action, resource_type, resource_id,
+ resource_key, user_key, user_id, detail`
+	activityInsertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 // record appends an activity entry. userID is the SCIM id of the user
 // userKey names: kept on the entry, it finds the user's history after the
 // user is gone.
 func (t *txn) record(ctx context.Context, action, resourceType, resourceID string, resourceKey, userKey int64, userID, detail string) error {
-	_, err := t.exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type, resource_id,
- resource_key, user_key, user_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO activity (`+activityInsertCols+`) VALUES `+activityInsertRow,
 		micros(t.now), t.actor.Door, t.actor.Principal, t.actor.Address, action, resourceType, resourceID,
 		resourceKey, userKey, userID, detail)
 	return err

@@ -252,41 +252,126 @@ type resolvedMember struct {
 }
 
 // resolveMembers finds each member's type and key; unknown ids are invalid.
+// The ids are looked up in bulk (bulkRows to a statement), each first in
+// the table its type hint names, then in the other; the first member (in
+// the order given) that does not resolve is the error, as if they had
+// been looked up one by one.
 func (t *txn) resolveMembers(ctx context.Context, g *store.Group, refs []store.MemberRef) ([]resolvedMember, error) {
-	out := make([]resolvedMember, 0, len(refs))
-	seen := make(map[string]bool, len(refs))
+	var ids []string
+	hint := make(map[string]store.MemberType, len(refs))
 	for _, ref := range refs {
-		if seen[ref.ID] {
-			continue
+		if _, dup := hint[ref.ID]; !dup {
+			hint[ref.ID] = ref.Type
+			ids = append(ids, ref.ID)
 		}
-		seen[ref.ID] = true
-		// The type is a hint: it picks which table to look in first, and a
-		// hint the id contradicts is corrected, not an error.
-		lookups := [2]int{0, 1}
-		if ref.Type == store.MemberGroup {
-			lookups = [2]int{1, 0}
-		}
-		var key int64
-		var err error
+	}
+	// The type is a hint: it picks which table to look in first, and a
+	// hint the id contradicts is corrected, not an error.
+	var first [2][]string
+	for _, id := range ids {
 		typ := 0
-		for _, typ = range lookups {
-			err = t.queryRow(ctx, []any{&key}, [2]string{`SELECT key FROM users WHERE id = ?`, `SELECT key FROM groups WHERE id = ?`}[typ], ref.ID)
-			if !errors.Is(err, sql.ErrNoRows) {
-				break
-			}
+		if hint[id] == store.MemberGroup {
+			typ = 1
 		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, store.FieldErrorf(store.KindInvalid, "members", "member %q does not exist", ref.ID)
-		}
-		if err != nil {
+		first[typ] = append(first[typ], id)
+	}
+	found := make(map[string]resolvedMember, len(ids))
+	for typ := range 2 {
+		if err := t.memberKeys(ctx, typ, first[typ], found); err != nil {
 			return nil, err
 		}
-		if typ == 1 && key == g.Key {
+	}
+	for typ := range 2 {
+		var missing []string
+		for _, id := range first[typ] {
+			if _, ok := found[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+		if err := t.memberKeys(ctx, 1-typ, missing, found); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]resolvedMember, 0, len(ids))
+	for _, id := range ids {
+		m, ok := found[id]
+		if !ok {
+			return nil, store.FieldErrorf(store.KindInvalid, "members", "member %q does not exist", id)
+		}
+		if m.typ == 1 && m.key == g.Key {
 			return nil, store.FieldErrorf(store.KindInvalid, "members", "a group cannot be a member of itself")
 		}
-		out = append(out, resolvedMember{typ, key, ref.ID})
+		out = append(out, m)
 	}
 	return out, nil
+}
+
+// memberKeys finds the keys of ids among users (typ 0) or groups (1).
+func (t *txn) memberKeys(ctx context.Context, typ int, ids []string, found map[string]resolvedMember) error {
+	table := [2]string{"users", "groups"}[typ]
+	return chunks(len(ids), func(start, end int) error {
+		args := make([]any, 0, end-start)
+		for _, id := range ids[start:end] {
+			args = append(args, id)
+		}
+		rows, done, err := t.query(ctx, `SELECT id, key FROM `+table+` WHERE id IN (`+rowsOf("?", end-start)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer done()
+		defer rows.Close()
+		for rows.Next() {
+			var m resolvedMember
+			if err := rows.Scan(&m.id, &m.key); err != nil {
+				return err
+			}
+			m.typ = typ
+			found[m.id] = m
+		}
+		return rows.Err()
+	})
+}
+
+// insertNewMembers fills a group that had no members, as insertMembers
+// would (every member is new): the memberships and their activity entries
+// in statements of up to bulkRows rows.
+func (t *txn) insertNewMembers(ctx context.Context, g *store.Group, ms []resolvedMember) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	err := chunks(len(ms), func(start, end int) error {
+		args := make([]any, 0, 3*(end-start))
+		for _, m := range ms[start:end] {
+			args = append(args, g.Key, m.typ, m.key)
+		}
+		_, err := t.exec(ctx, `INSERT INTO memberships (group_key, member_type, member_key) VALUES `+rowsOf(`(?, ?, ?)`, end-start), args...)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var userKeys []int64
+	err = chunks(len(ms), func(start, end int) error {
+		args := make([]any, 0, 11*(end-start))
+		for _, m := range ms[start:end] {
+			userKey, userID := int64(0), ""
+			if m.typ == 0 {
+				userKey, userID = m.key, m.id
+				userKeys = append(userKeys, m.key)
+			}
+			args = append(args, micros(t.now), t.actor.Door, t.actor.Principal, t.actor.Address, "group.members.add", "Group", g.ID,
+				g.Key, userKey, userID, "member="+m.id)
+		}
+		_, err := t.exec(ctx, `INSERT INTO activity (`+activityInsertCols+`) VALUES `+rowsOf(activityInsertRow, end-start), args...)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := t.touchUsers(ctx, userKeys); err != nil {
+		return 0, err
+	}
+	return len(ms), t.touchGroup(ctx, g.Key)
 }
 
 // insertMembers adds resolved members, skipping present ones, and bumps
@@ -424,6 +509,10 @@ func (t *txn) SetMembers(ctx context.Context, groupID string, refs []store.Membe
 		if !keep[[2]int64{int64(memberTypeCode(m.Type)), m.Key}] {
 			drop = append(drop, m.ID)
 		}
+	}
+	if len(current) == 0 {
+		_, err = t.insertNewMembers(ctx, g, want)
+		return err
 	}
 	removed, err := t.RemoveMembers(ctx, groupID, drop)
 	if err != nil {

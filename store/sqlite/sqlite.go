@@ -37,6 +37,26 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// writerDriver opens the write connection with temp_store = MEMORY. In a
+// transaction of several statements SQLite journals, for each statement
+// that may fail half-way, the pages it changes (so that it can undo that
+// statement alone), and past 64 KiB it spills that statement journal to a
+// temporary file. One INSERT into users changes about a dozen pages (its
+// row, nine index entries, the row count), so with the default every
+// created user cost some 25 writes to a temporary file: a quarter of the
+// CPU of a bulk import (a directory sync's first run), and of every door's
+// create. In memory the journal costs a statement at most the pages it
+// changes, and nothing after it. The read pool keeps the default: its
+// sorts of large results may spill to files.
+const writerDriver = "sqlite3-scimbridge-writer"
+
+func init() {
+	sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec(`PRAGMA temp_store = MEMORY`, nil)
+		return err
+	}})
+}
+
 // Options tune the backend; the zero value is sane.
 type Options struct {
 	// Policy is the operator's choice of identity rules (shared e-mail
@@ -159,7 +179,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	// The one writer gets a larger cache: every change walks the same
 	// index pages, and re-reading them from the OS costs system calls.
-	w, err := sql.Open("sqlite3", dsn(4*opts.CacheKiB, "&_txlock=immediate"))
+	w, err := sql.Open(writerDriver, dsn(4*opts.CacheKiB, "&_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -179,9 +199,20 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 				ErrVanished, path, mark.path, mark.Created.Format(time.RFC3339))
 		}
 	}
+	// A migration may rewrite a whole table in one statement: its
+	// statement journal goes to a temporary file, as SQLite's default has
+	// it, not to memory (see writerDriver).
+	if _, err := w.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	if _, err := w.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		w.Close()
+		return nil, err
 	}
 	// The writer leaves checkpoints to the checkpointer (checkpoint.go).
 	if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%d`, min(walLimit, opts.WALMaxBytes/2))); err != nil {

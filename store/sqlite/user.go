@@ -314,25 +314,13 @@ func (r *reader) total(ctx context.Context, t *table, q store.Query, sel *select
 
 // CreateUser stores a new user.
 func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
-	if err := store.NormaliseUser(u); err != nil {
-		return err
-	}
-	nameKey := store.UserNameKey(u.UserName)
-	if u.ID == "" {
-		u.ID = newID()
-	}
-	u.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
-	u.Groups = nil
-	doc, err := json.Marshal(u)
+	doc, err := t.newUser(u)
 	if err != nil {
 		return err
 	}
 	var key int64
-	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (id, user_name, user_name_key, display_name, active,
- created, last_modified, version, password_hash, source, source_id, source_dn, doc)
- VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING key`,
-		u.ID, u.UserName, nameKey, nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
-		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc)
+	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (`+userInsertCols+`) VALUES `+userInsertRow+` RETURNING key`,
+		t.userInsertArgs(nil, u, doc)...)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -351,6 +339,32 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 		return err
 	}
 	return t.record(ctx, "user.create", "User", u.ID, u.Key, u.Key, u.ID, "userName="+u.UserName)
+}
+
+// newUser normalises a user to create and gives it its id and meta; it
+// returns the document to store.
+func (t *txn) newUser(u *store.User) ([]byte, error) {
+	if err := store.NormaliseUser(u); err != nil {
+		return nil, err
+	}
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	u.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
+	u.Groups = nil
+	return json.Marshal(u)
+}
+
+// The columns of a new users row, one row's placeholders, and its values.
+const (
+	userInsertCols = `id, user_name, user_name_key, display_name, active,
+ created, last_modified, version, password_hash, source, source_id, source_dn, doc`
+	userInsertRow = `(?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`
+)
+
+func (t *txn) userInsertArgs(args []any, u *store.User, doc []byte) []any {
+	return append(args, u.ID, u.UserName, store.UserNameKey(u.UserName), nullStr(u.DisplayName), u.Active, micros(t.now), micros(t.now),
+		nullStr(u.PasswordHash), nullStr(u.Source.Name), nullStr(u.Source.ID), nullStr(u.Source.DN), doc)
 }
 
 // UpdateUser applies fn to the stored user. A change that alters nothing

@@ -20,6 +20,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"UserCreateGet", testUserCreateGet},
+		{"CreateUsers", testCreateUsers},
+		{"CreateUsersRefused", testCreateUsersRefused},
+		{"CreateUsersOutbox", testCreateUsersOutbox},
+		{"FillGroup", testFillGroup},
 		{"UserUniqueness", testUserUniqueness},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"UserUpdate", testUserUpdate},
