@@ -120,7 +120,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	sbDirs := []string{dir}
 	if *baseline != "" {
 		sbDirs = append(sbDirs, filepath.Join(dir, "baseline"))
-		if err := os.Mkdir(sbDirs[1], 0o700); err != nil {
+		if err := os.MkdirAll(sbDirs[1], 0o700); err != nil {
 			return err
 		}
 	}
