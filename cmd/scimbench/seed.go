@@ -18,16 +18,38 @@ import (
 
 // seedStore creates n users named prefix+index in the SQLite database at
 // path (created if missing) through store.Tx.CreateUser, the call the SCIM
-// door makes for POST /Users, in transactions of a thousand.
+// door makes for POST /Users, in transactions of a thousand. A database of
+// an earlier run (compare's --dir) keeps its users: those already there
+// are skipped.
 func seedStore(ctx context.Context, path, prefix string, n int) error {
 	st, err := sqlite.Open(ctx, path, sqlite.Options{Create: true, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
+	name := func(i int) string { return fmt.Sprintf("%s%08d", prefix, i) }
+	present := func(i int) (bool, error) {
+		_, err := st.GetUserByUserName(ctx, name(i))
+		if store.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if n > 0 {
+		if all, err := present(n - 1); err != nil || all {
+			st.Close()
+			return err
+		}
+	}
 	for done := 0; done < n; {
 		err := st.Write(ctx, store.Actor{Door: "scim", Principal: "scimbench"}, func(tx store.Tx) error {
 			for i := done; i < min(done+1000, n); i++ {
-				name := fmt.Sprintf("%s%08d", prefix, i)
+				if ok, err := present(i); err != nil || ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				name := name(i)
 				u := &store.User{UserName: name, Active: true, Name: store.Name{GivenName: "Bench", FamilyName: name},
 					Emails: []store.Value{{Value: name + "@bench.example", Type: "work", Primary: true}}}
 				if err := tx.CreateUser(ctx, u); err != nil {
