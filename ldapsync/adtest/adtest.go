@@ -138,7 +138,10 @@ func Start(t testing.TB, files TLSFiles) *Server {
 		fmt.Fprintf(&provision, " --option=%s", shq(o))
 	}
 	fmt.Fprintf(&run, "%s -i -M single --debug-stdout -s %s", sambaBin, shq(filepath.Join(dc, "etc", "smb.conf")))
-	for _, o := range []string{"tls enabled=yes", "tls certfile=" + files.CertFile, "tls keyfile=" + files.KeyFile, "tls cafile=" + files.CAFile} {
+	// As on Windows, a replaced password binds for another hour unless the
+	// old password allowed period is 0: the tests want it gone at once.
+	for _, o := range []string{"tls enabled=yes", "tls certfile=" + files.CertFile, "tls keyfile=" + files.KeyFile,
+		"tls cafile=" + files.CAFile, "old password allowed period=0"} {
 		fmt.Fprintf(&run, " --option=%s", shq(o))
 	}
 	script := "set -e; ip link set lo up; " + provision.String() + "; exec " + run.String()
