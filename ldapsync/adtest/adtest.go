@@ -352,9 +352,11 @@ func (s *Server) Stop() {
 			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 			<-s.done
 		}
+		// The forwarders end with the DC; only then may the namespace
+		// they dial into be closed.
+		s.wg.Wait()
 		if s.ns != nil {
 			s.ns.Close()
 		}
-		s.wg.Wait()
 	})
 }
