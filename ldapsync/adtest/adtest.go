@@ -87,17 +87,21 @@ func Require(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("adtest: a network namespace for the DC needs root")
 	}
+	missing := func(what string) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("adtest: %s is missing (CI must install samba: .ci/install.d/22-samba.sh)", what)
+		}
+		t.Skipf("adtest: %s is not installed", what)
+	}
 	for _, p := range []string{sambaBin, sambaTool, adSchema} {
 		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("adtest: %s is missing (CI must install samba: .ci/install.d/22-samba.sh)", p)
-			}
-			t.Skipf("adtest: %s is not installed", p)
+			missing(p)
 		}
 	}
 	for _, bin := range []string{"unshare", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("adtest: %s is missing: %v", bin, err)
+			missing(bin)
 		}
 	}
 }
