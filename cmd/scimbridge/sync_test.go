@@ -105,17 +105,7 @@ func mustPipe(t *testing.T) *os.File {
 // of what the doors queued and sends none; sync --write-back sends them;
 // the flags that make no sense with it are usage errors (exit 2).
 func TestSyncWriteBack(t *testing.T) {
-	srv := ldaptest.Start(t, ldaptest.Options{SyncWrites: true})
-	dir := t.TempDir()
-	db := newDB(t)
-	key := make([]byte, 32)
-	rand.Read(key)
-	keyFile := filepath.Join(dir, "writeback.key")
-	os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600)
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("ldap:\n  sources:\n    - name: corp\n      url: "+srv.URL+"\n      bind_dn: "+ldaptest.SyncDN+"\n"+
-		"      bind_password: "+ldaptest.SyncPassword+"\n      users: {base_dn: '"+ldaptest.PeopleDN+"'}\n      groups: {base_dn: '"+ldaptest.GroupsDN+"'}\n"+
-		"      write_back: {enabled: true, user_base: '"+ldaptest.PeopleDN+"', group_base: '"+ldaptest.GroupsDN+"', password_key_file: '"+keyFile+"'}\n"), 0o600)
+	srv, cfg, db := writeBackSetup(t)
 
 	// The first command that reads this configuration turns the store's
 	// outbox on; the user created next is queued for the directory.
@@ -150,7 +140,7 @@ func TestSyncWriteBack(t *testing.T) {
 		{[]string{"--write-back", "--source", "corp"}, "--write-back takes only --dry-run and --retry-dead"},
 		{[]string{"--write-back", "--retry-dead", "--dry-run"}, "cannot be a dry run"},
 	} {
-		r := exe(t, dir, "", append([]string{"sync", "--config", cfg, "--db", db}, tc.args...)...)
+		r := exe(t, filepath.Dir(cfg), "", append([]string{"sync", "--config", cfg, "--db", db}, tc.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
@@ -158,6 +148,69 @@ func TestSyncWriteBack(t *testing.T) {
 }
 
 // entryExists reads dn from srv as its root DN.
+// writeBackSetup starts a slapd the sync account may write to and writes
+// a configuration that writes back to it, with a new database.
+func writeBackSetup(t *testing.T) (srv *ldaptest.Server, cfg, db string) {
+	t.Helper()
+	srv = ldaptest.Start(t, ldaptest.Options{SyncWrites: true})
+	dir := t.TempDir()
+	db = newDB(t)
+	key := make([]byte, 32)
+	rand.Read(key)
+	keyFile := filepath.Join(dir, "writeback.key")
+	os.WriteFile(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600)
+	cfg = filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("ldap:\n  sources:\n    - name: corp\n      url: "+srv.URL+"\n      bind_dn: "+ldaptest.SyncDN+"\n"+
+		"      bind_password: "+ldaptest.SyncPassword+"\n      users: {base_dn: '"+ldaptest.PeopleDN+"'}\n      groups: {base_dn: '"+ldaptest.GroupsDN+"'}\n"+
+		"      write_back: {enabled: true, user_base: '"+ldaptest.PeopleDN+"', group_base: '"+ldaptest.GroupsDN+"', password_key_file: '"+keyFile+"'}\n"), 0o600)
+	return srv, cfg, db
+}
+
+// TestCLIPasswordsReachTheDirectory: a password given to `user create
+// --password-stdin` or `user set-password` is written back like one a
+// server door receives (sealed until sync --write-back or the server sends
+// it): the directory's entry binds with it, and after set-password with
+// the new one only.
+func TestCLIPasswordsReachTheDirectory(t *testing.T) {
+	srv, cfg, db := writeBackSetup(t)
+	if out, err := runCmd(t, "sync", "--write-back", "--config", cfg, "--db", db); err != nil || !strings.Contains(out, "write-back: 0 delivered") {
+		t.Fatalf("empty write-back: %q %v", out, err)
+	}
+	carol := "uid=carol," + ldaptest.PeopleDN
+	bind := func(password string) error {
+		c, err := ldap.DialURL(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.Bind(carol, password)
+	}
+	deliver := func(want string) {
+		t.Helper()
+		out, err := runCmd(t, "sync", "--write-back", "--config", cfg, "--db", db)
+		if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "outbox: 0 pending, 0 dead") {
+			t.Fatalf("write-back: %q %v", out, err)
+		}
+	}
+	if _, _, err := runWith(t, "Carol-First-1\n", "user", "create", "carol", "--family-name", "C", "--password-stdin", "--config", cfg, "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	deliver("write-back: 1 delivered")
+	if err := bind("Carol-First-1"); err != nil {
+		t.Fatalf("bind with the password given to user create: %v", err)
+	}
+	if _, _, err := runWith(t, "Carol-Second-2\n", "user", "set-password", "carol", "--config", cfg, "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	deliver("write-back: 1 delivered")
+	if err := bind("Carol-Second-2"); err != nil {
+		t.Fatalf("bind with the password given to user set-password: %v", err)
+	}
+	if err := bind("Carol-First-1"); !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("bind with the replaced password: %v, want invalidCredentials", err)
+	}
+}
+
 func entryExists(t *testing.T, srv *ldaptest.Server, dn string) bool {
 	t.Helper()
 	_, err := srv.Conn(t).Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,

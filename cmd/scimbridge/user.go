@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/scimbridge/scimbridge/auth"
+	"github.com/scimbridge/scimbridge/internal/config"
+	"github.com/scimbridge/scimbridge/ldapsync"
 	"github.com/scimbridge/scimbridge/legacyapi"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -46,18 +48,22 @@ func userCommand() *command {
 					}
 					setRole(u, *role)
 					if *passwordStdin {
-						hash, err := passwordFrom(c.stdin)
+						pw, hash, err := passwordFrom(c.stdin)
 						if err != nil {
 							return err
 						}
-						u.PasswordHash = hash
+						u.PasswordHash, u.NewPassword = hash, pw
 					}
-					_, st, err := com.open(ctx, c)
+					cfg, st, err := com.open(ctx, c)
 					if err != nil {
 						return err
 					}
 					defer st.Close()
-					if err := st.Write(ctx, cliActor(), func(tx store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
+					door, err := doorStore(cfg, st)
+					if err != nil {
+						return err
+					}
+					if err := door.Write(ctx, cliActor(), func(tx store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
 						return fmt.Errorf("user %q: %w", args[0], err)
 					}
 					fmt.Fprintf(c.stdout, "user %s created (id %s, role %s)\n", u.UserName, u.ID, privilege(u))
@@ -123,14 +129,14 @@ func userCommand() *command {
 					if len(args) != 1 {
 						return usagef("give one USERNAME")
 					}
-					hash, err := passwordFrom(c.stdin)
+					pw, hash, err := passwordFrom(c.stdin)
 					if err != nil {
 						return err
 					}
 					// The store ends the user's sessions and refresh tokens in
 					// the transaction that changes the hash, whatever the door.
 					return c.updateUsers(ctx, com, args, func(u *store.User) string {
-						u.PasswordHash = hash
+						u.PasswordHash, u.NewPassword = hash, pw
 						return "password set; every session and refresh token ended"
 					})
 				}
@@ -202,13 +208,17 @@ func privilege(u *store.User) string { return store.PrivilegeOf(u).String() }
 // updateUsers changes each named user in one transaction: all of them or,
 // if one is unknown or refused, none.
 func (c *cli) updateUsers(ctx context.Context, com *common, names []string, change func(u *store.User) string) error {
-	_, st, err := com.open(ctx, c)
+	cfg, st, err := com.open(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	door, err := doorStore(cfg, st)
+	if err != nil {
+		return err
+	}
 	done := make([]string, len(names))
-	err = st.Write(ctx, cliActor(), func(tx store.Tx) error {
+	err = door.Write(ctx, cliActor(), func(tx store.Tx) error {
 		for i, name := range names {
 			u, err := tx.GetUserByUserName(ctx, name)
 			if err != nil {
@@ -229,17 +239,29 @@ func (c *cli) updateUsers(ctx context.Context, com *common, names []string, chan
 	return nil
 }
 
+// doorStore is st as the server's doors write to it: a password set here
+// is handed, sealed, to the directories that write back (ldapsync's
+// DoorStore), which the server's delivery (or sync --write-back) sends.
+func doorStore(cfg *config.Config, st store.Store) (store.Store, error) {
+	syncer, err := ldapsync.New(cfg.LDAP, st, nil)
+	if err != nil {
+		return nil, err
+	}
+	return syncer.DoorStore(st), nil
+}
+
 // passwordFrom reads a password from the first line of r and hashes it.
-func passwordFrom(r io.Reader) (string, error) {
+func passwordFrom(r io.Reader) (store.Secret, string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read the password from stdin: %w", err)
+		return "", "", fmt.Errorf("read the password from stdin: %w", err)
 	}
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {
-		return "", errors.New("--password-stdin: stdin held no password")
+		return "", "", errors.New("--password-stdin: stdin held no password")
 	}
-	return auth.HashPassword(password)
+	hash, err := auth.HashPassword(password)
+	return store.Secret(password), hash, err
 }
 
 // userView is a listed user: what --json prints.
