@@ -11,6 +11,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/scimbridge/scimbridge/ldapsync/adtest"
+	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -22,8 +23,8 @@ import (
 // the inbound sync reads the written user back by objectGUID and
 // uSNChanged without a duplicate.
 func TestWriteBackSambaAD(t *testing.T) {
-	files := testCA(t)
-	srv := adtest.Start(t, adtest.TLSFiles{CertFile: files.CertFile, KeyFile: files.KeyFile, CAFile: files.CAFile})
+	files := ldaptest.NewCA(t)
+	srv := adtest.Start(t, *files)
 	st := newStore(t)
 	cfg := SourceConfig{
 		Name: "corp", Preset: PresetActiveDirectory, URL: srv.LDAPSURL, CAFile: files.CAFile,

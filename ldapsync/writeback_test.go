@@ -396,7 +396,7 @@ func TestWriteBackRedeliveryIsIdempotent(t *testing.T) {
 // unicodePwd as given; that AD takes it as the password, applies its
 // policy and assigns objectGUID only a real AD shows (see README.md).
 func TestWriteBackActiveDirectory(t *testing.T) {
-	files := testCA(t)
+	files := ldaptest.NewCA(t)
 	srv := writableServer(t, ldaptest.Options{ADSchema: true, TLS: files})
 	st := newStore(t)
 	cfg := writeBackFor(t, srv)

@@ -33,6 +33,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"golang.org/x/sys/unix"
+
+	"github.com/scimbridge/scimbridge/ldapsync/ldaptest"
 )
 
 // Where Debian's samba packages put things.
@@ -55,10 +57,9 @@ const (
 )
 
 // TLSFiles name the PEM files samba serves LDAPS and StartTLS with; the
-// certificate must be valid for 127.0.0.1, where the forwarder listens.
-type TLSFiles struct {
-	CertFile, KeyFile, CAFile string
-}
+// certificate must be valid for 127.0.0.1, where the forwarder listens
+// (ldaptest.NewCA makes such files).
+type TLSFiles = ldaptest.TLSFiles
 
 // Server is a running DC.
 type Server struct {
