@@ -34,8 +34,15 @@ func seedStore(ctx context.Context, path, prefix string, n int) error {
 		}
 		return err == nil, err
 	}
+	// Only a database that holds some of them already is searched user by
+	// user; a new one is written straight through.
+	resumed := false
 	if n > 0 {
-		if all, err := present(n - 1); err != nil || all {
+		all, err := present(n - 1)
+		if err == nil && !all {
+			resumed, err = present(0)
+		}
+		if err != nil || all {
 			st.Close()
 			return err
 		}
@@ -43,11 +50,14 @@ func seedStore(ctx context.Context, path, prefix string, n int) error {
 	for done := 0; done < n; {
 		err := st.Write(ctx, store.Actor{Door: "scim", Principal: "scimbench"}, func(tx store.Tx) error {
 			for i := done; i < min(done+1000, n); i++ {
-				if ok, err := present(i); err != nil || ok {
+				if resumed {
+					ok, err := present(i)
 					if err != nil {
 						return err
 					}
-					continue
+					if ok {
+						continue
+					}
 				}
 				name := name(i)
 				u := &store.User{UserName: name, Active: true, Name: store.Name{GivenName: "Bench", FamilyName: name},
