@@ -141,11 +141,8 @@ func (t *txn) createUsersFast(ctx context.Context, users []*store.User) error {
 		return err
 	}
 	for _, u := range users {
-		// A new key has no externalId row to clear (keys are never reused).
-		if u.ExternalID != "" {
-			if err := t.setExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
-				return err
-			}
+		if err := t.addExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
+			return err
 		}
 	}
 	if err := t.insertEmailRows(ctx, users); err != nil {

@@ -35,7 +35,8 @@ func withDomain(ctx context.Context, args []any) []any {
 	return append([]any{store.DomainOf(ctx)}, args...)
 }
 
-// addExternalID stores a new resource's externalId, if it has one.
+// addExternalID stores a new resource's externalId, if it has one: a new
+// key has no row to clear (keys are never reused).
 func (t *txn) addExternalID(ctx context.Context, resourceType int, key int64, externalID string) error {
 	if externalID == "" {
 		return nil

@@ -552,8 +552,9 @@ func (r *reader) stmtCtx(ctx context.Context) (context.Context, error) {
 // database/sql watches a cancellable context with a goroutine of its own
 // for every statement, which cost such a read about a quarter of its time
 // (16.4–19.4 µs with a cancellable context, 12.9–14.6 µs without, in one
-// run; BenchmarkReads/GetUserRequestContext keeps the two equal). Reads that can run long (lists, filters, a group's members)
-// keep the caller's context and stop when it is cancelled.
+// run; BenchmarkReads/GetUserRequestContext keeps the two equal). Reads
+// that can run long (lists, filters, a group's members) keep the caller's
+// context and stop when it is cancelled.
 func lookup(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func (r *reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, func(), error) {
