@@ -176,6 +176,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		head += "baseline req/s\tp99\terrors\tcpu/req\tratio\tscimbridge/baseline\t"
 	}
 	fmt.Fprintln(tw, head)
+	var running *server // the server measured last
 	for _, ph := range comparePhases {
 		if want != nil && !want[ph.op] {
 			continue
@@ -185,14 +186,21 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		// The server's CPU time per request: on a shared machine req/s
 		// moves with everyone else's load, CPU per request much less.
 		cpu := make([]string, len(benches))
-		for i, b := range benches {
-			fn, err := b.op(ph.op)
+		for _, i := range measureOrder(len(benches)) {
+			fn, err := benches[i].op(ph.op)
 			if err != nil {
 				return err
 			}
+			// Requests a server is still working on when the last phase
+			// ended (the reference's scans go on after their clients gave
+			// up) would take core 0 from the next measurement.
+			if waited, idle := waitIdle(ctx, running); !idle {
+				fmt.Fprintf(out, "%s still busy %s after its last phase; measuring %s anyway\n", running.name, waited.Round(time.Second), servers[i].name)
+			}
 			cpu0 := cpuTime(servers[i])
-			res[i] = b.measure(ctx, fn, clients, *duration)
+			res[i] = benches[i].measure(ctx, fn, clients, *duration)
 			cpu[i] = perRequest(cpuTime(servers[i])-cpu0, res[i].n)
+			running = servers[i]
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -390,6 +398,48 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// measureOrder is the order in which a phase measures the servers (index
+// 0 is the reference): every scimbridge first, the reference last. The
+// reference's filter requests each scan every user and go on long after
+// their clients gave up; measured last, they delay only the next phase,
+// whose first measurement waits for them (waitIdle), and after the last
+// phase nothing.
+func measureOrder(n int) []int {
+	order := make([]int, 0, n)
+	for i := 1; i < n; i++ {
+		order = append(order, i)
+	}
+	return append(order, 0)
+}
+
+// idleWait bounds how long a measurement waits for the server measured
+// before it to finish the requests it still works on.
+const idleWait = 2 * time.Minute
+
+// waitIdle waits until s (nil: none) uses no CPU for 200 ms, for at most
+// idleWait; it reports how long it waited and whether s went idle.
+func waitIdle(ctx context.Context, s *server) (time.Duration, bool) {
+	if s == nil {
+		return 0, true
+	}
+	start := time.Now()
+	last := cpuTime(s)
+	for time.Since(start) < idleWait && ctx.Err() == nil {
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+		case <-s.exited:
+			return time.Since(start), true
+		}
+		now := cpuTime(s)
+		if now == last {
+			return time.Since(start), true
+		}
+		last = now
+	}
+	return time.Since(start), false
 }
 
 // vmHWM is the peak resident memory of the server process in KiB (0 if

@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestMain lets compare start this test binary as the reference server,
@@ -63,5 +65,44 @@ func TestCompareSmoke(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^peak RSS\s+\d+ MiB\s+\d+ MiB`).MatchString(text) {
 		t.Error("no peak RSS row")
+	}
+}
+
+// TestMeasureOrder: every scimbridge is measured before the reference
+// (index 0), so the reference's long scans cannot overlap a scimbridge
+// measurement of the same phase.
+func TestMeasureOrder(t *testing.T) {
+	for n, want := range map[int][]int{2: {1, 0}, 3: {1, 2, 0}} {
+		if got := measureOrder(n); !slices.Equal(got, want) {
+			t.Errorf("measureOrder(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestWaitIdle: waitIdle returns only once the server stopped using CPU
+// (here a process that spins for two to three seconds and then sleeps), and at once
+// for a server that is idle already.
+func TestWaitIdle(t *testing.T) {
+	start := func(script string) *server {
+		cmd := exec.Command("sh", "-c", script)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		s := &server{name: "test", cmd: cmd, exited: make(chan struct{})}
+		go func() { cmd.Wait(); close(s.exited) }()
+		t.Cleanup(func() { cmd.Process.Kill(); <-s.exited })
+		return s
+	}
+	busy := start(`end=$(($(date +%s) + 3)); while [ "$(date +%s)" -lt "$end" ]; do :; done; exec sleep 60`)
+	time.Sleep(100 * time.Millisecond)
+	if cpuTime(busy) == 0 {
+		t.Skip("no CPU time in /proc for the child")
+	}
+	waited, idle := waitIdle(context.Background(), busy)
+	if !idle || waited < time.Second {
+		t.Errorf("spinning server: waited %s (idle %v), want ≥ 1s and idle", waited, idle)
+	}
+	if waited, idle := waitIdle(context.Background(), start(`exec sleep 60`)); !idle || waited > idleWait/2 {
+		t.Errorf("idle server: waited %s (idle %v)", waited, idle)
 	}
 }
