@@ -58,6 +58,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	conc := fs.Int("concurrency", 32, "connections per phase (create uses --create-concurrency)")
 	createConc := fs.Int("create-concurrency", 8, "clients for create")
 	duration := fs.Duration("duration", 10*time.Second, "how long each phase runs against each server")
+	rounds := fs.Int("rounds", 5, "each phase's duration is split into this many rounds, in which the servers take turns: a change of the machine's speed during a phase hits every server alike")
 	binary := fs.String("scimbridge", "", "scimbridge binary (default: go build ./cmd/scimbridge into the work directory)")
 	workDir := fs.String("dir", "", "work directory for the database, config and logs (default: a new temporary one, removed afterwards)")
 	sync := fs.String("synchronous", "", "scimbridge's sqlite.synchronous (normal or full; empty: its default)")
@@ -68,6 +69,9 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	phases := fs.String("phases", "", "comma-separated subset of the phases to run: create, get, patch, list, filter (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("--rounds %d: want at least 1", *rounds)
 	}
 	dir := *workDir
 	if dir == "" {
@@ -168,8 +172,8 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	fmt.Fprintf(out, "%d users, %d connections (create %d), %s per phase and server, load average %s\n\n",
-		*users, *conc, *createConc, *duration, loadAverage())
+	fmt.Fprintf(out, "%d users, %d connections (create %d), %s per phase and server in %d rounds, load average %s\n\n",
+		*users, *conc, *createConc, *duration, *rounds, loadAverage())
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	head := "operation\tclients\treference req/s\tp99\terrors\tcpu/req\tscimbridge req/s\tp99\terrors\tcpu/req\tratio\t"
 	if len(servers) > 2 {
@@ -185,25 +189,36 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		res := make([]*result, len(benches))
 		// The server's CPU time per request: on a shared machine req/s
 		// moves with everyone else's load, CPU per request much less.
+		cpuUsed := make([]time.Duration, len(benches))
+		for range *rounds {
+			for _, i := range measureOrder(len(benches)) {
+				fn, err := benches[i].op(ph.op)
+				if err != nil {
+					return err
+				}
+				// Requests a server is still working on when its last
+				// measurement ended (the reference's scans go on after
+				// their clients gave up) would take core 0 from this one.
+				if waited, idle := waitIdle(ctx, running); !idle {
+					fmt.Fprintf(out, "%s still busy %s after its measurement; measuring %s anyway\n", running.name, waited.Round(time.Second), servers[i].name)
+				}
+				cpu0 := cpuTime(servers[i])
+				r := benches[i].measure(ctx, fn, clients, *duration/time.Duration(*rounds))
+				cpuUsed[i] += cpuTime(servers[i]) - cpu0
+				running = servers[i]
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if res[i] == nil {
+					res[i] = r
+				} else {
+					res[i].add(r)
+				}
+			}
+		}
 		cpu := make([]string, len(benches))
-		for _, i := range measureOrder(len(benches)) {
-			fn, err := benches[i].op(ph.op)
-			if err != nil {
-				return err
-			}
-			// Requests a server is still working on when the last phase
-			// ended (the reference's scans go on after their clients gave
-			// up) would take core 0 from the next measurement.
-			if waited, idle := waitIdle(ctx, running); !idle {
-				fmt.Fprintf(out, "%s still busy %s after its last phase; measuring %s anyway\n", running.name, waited.Round(time.Second), servers[i].name)
-			}
-			cpu0 := cpuTime(servers[i])
-			res[i] = benches[i].measure(ctx, fn, clients, *duration)
-			cpu[i] = perRequest(cpuTime(servers[i])-cpu0, res[i].n)
-			running = servers[i]
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		for i := range cpu {
+			cpu[i] = perRequest(cpuUsed[i], res[i].n)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%d\t%s\t%.0f\t%s\t%d\t%s\t%s\t", ph.label, clients,
 			res[0].rate, ms(res[0].pct(99)), res[0].errors, cpu[0], res[1].rate, ms(res[1].pct(99)), res[1].errors, cpu[1],

@@ -106,3 +106,23 @@ func TestWaitIdle(t *testing.T) {
 		t.Errorf("idle server: waited %s (idle %v)", waited, idle)
 	}
 }
+
+// TestResultAdd: a phase measured in rounds counts every round's requests
+// over every round's time, and its percentiles are over all latencies.
+func TestResultAdd(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	total := &result{n: 3, errors: 1, lat: ms(1, 2, 9), elapsed: time.Second, rate: 3}
+	total.add(&result{n: 5, lat: ms(3, 4, 5, 6, 7), elapsed: time.Second, rate: 5})
+	if total.n != 8 || total.errors != 1 || total.rate != 4 || total.elapsed != 2*time.Second {
+		t.Errorf("n %d, errors %d, rate %v, elapsed %s; want 8, 1, 4, 2s", total.n, total.errors, total.rate, total.elapsed)
+	}
+	if !slices.Equal(total.lat, ms(1, 2, 3, 4, 5, 6, 7, 9)) || total.pct(100) != 9*time.Millisecond {
+		t.Errorf("latencies %v", total.lat)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -338,7 +339,19 @@ func (b *bench) op(name string) (opFunc, error) {
 type result struct {
 	n, errors int
 	rate      float64
-	lat       []time.Duration
+	lat       []time.Duration // sorted
+	elapsed   time.Duration
+}
+
+// add merges r, a measurement of the same operation, into t: the figures
+// of a phase measured in several rounds.
+func (t *result) add(r *result) {
+	t.lat = append(t.lat, r.lat...)
+	slices.Sort(t.lat)
+	t.n += r.n
+	t.errors += r.errors
+	t.elapsed += r.elapsed
+	t.rate = float64(t.n) / t.elapsed.Seconds()
 }
 
 func (r *result) pct(p float64) time.Duration {
@@ -387,6 +400,7 @@ func (b *bench) measure(ctx context.Context, fn opFunc, clients int, d time.Dura
 	elapsed := time.Since(start)
 	sort.Slice(res.lat, func(i, j int) bool { return res.lat[i] < res.lat[j] })
 	res.n = len(res.lat)
+	res.elapsed = elapsed
 	res.rate = float64(res.n) / elapsed.Seconds()
 	return res
 }
