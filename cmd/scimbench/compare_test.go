@@ -68,13 +68,27 @@ func TestCompareSmoke(t *testing.T) {
 	}
 }
 
-// TestMeasureOrder: every scimbridge is measured before the reference
-// (index 0), so the reference's long scans cannot overlap a scimbridge
-// measurement of the same phase.
+// TestMeasureOrder: round 0 measures every scimbridge before the
+// reference (index 0), and over as many rounds as there are servers each
+// server is measured once in every place.
 func TestMeasureOrder(t *testing.T) {
-	for n, want := range map[int][]int{2: {1, 0}, 3: {1, 2, 0}} {
-		if got := measureOrder(n); !slices.Equal(got, want) {
-			t.Errorf("measureOrder(%d) = %v, want %v", n, got, want)
+	if got := measureOrder(3, 0); !slices.Equal(got, []int{1, 2, 0}) {
+		t.Errorf("measureOrder(3, 0) = %v, want [1 2 0]", got)
+	}
+	for _, n := range []int{2, 3} {
+		places := make([]map[int]bool, n)
+		for r := range n {
+			for place, server := range measureOrder(n, r) {
+				if places[server] == nil {
+					places[server] = map[int]bool{}
+				}
+				places[server][place] = true
+			}
+		}
+		for server, seen := range places {
+			if len(seen) != n {
+				t.Errorf("%d servers: server %d measured only in places %v over %d rounds", n, server, seen, n)
+			}
 		}
 	}
 }
