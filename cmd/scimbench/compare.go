@@ -172,6 +172,13 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
+	// Every database file starts in the page cache: one just seeded would
+	// otherwise be read from memory and an older one from disk.
+	for _, d := range sbDirs {
+		if err := readThrough(filepath.Join(d, "scimbridge.db")); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(out, "%d users, %d connections (create %d), %s per phase and server in %d rounds, load average %s\n\n",
 		*users, *conc, *createConc, *duration, *rounds, loadAverage())
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
@@ -180,7 +187,6 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		head += "baseline req/s\tp99\terrors\tcpu/req\tratio\tscimbridge/baseline\t"
 	}
 	fmt.Fprintln(tw, head)
-	var running *server // the server measured last
 	for _, ph := range comparePhases {
 		if want != nil && !want[ph.op] {
 			continue
@@ -196,16 +202,16 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 				if err != nil {
 					return err
 				}
-				// Requests a server is still working on when its last
-				// measurement ended (the reference's scans go on after
-				// their clients gave up) would take core 0 from this one.
-				if waited, idle := waitIdle(ctx, running); !idle {
-					fmt.Fprintf(out, "%s still busy %s after its measurement; measuring %s anyway\n", running.name, waited.Round(time.Second), servers[i].name)
-				}
 				cpu0 := cpuTime(servers[i])
 				r := benches[i].measure(ctx, fn, clients, *duration/time.Duration(*rounds))
+				// What the server still works on after the measurement
+				// (requests its clients gave up on, a collection of what
+				// they allocated) counts towards its CPU per request, and
+				// would otherwise take core 0 from the next measurement.
+				if waited, idle := waitIdle(ctx, servers[i]); !idle {
+					fmt.Fprintf(out, "%s still busy %s after its measurement; going on\n", servers[i].name, waited.Round(time.Second))
+				}
 				cpuUsed[i] += cpuTime(servers[i]) - cpu0
-				running = servers[i]
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -432,8 +438,19 @@ func measureOrder(n, r int) []int {
 	return append(order[k:], order[:k]...)
 }
 
-// idleWait bounds how long a measurement waits for the server measured
-// before it to finish the requests it still works on.
+// readThrough reads the file once, to bring it into the page cache.
+func readThrough(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
+// idleWait bounds how long compare waits after a measurement for the
+// server to finish the work it still does.
 const idleWait = 2 * time.Minute
 
 // waitIdle waits until s (nil: none) uses no CPU for 200 ms, for at most
