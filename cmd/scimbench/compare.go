@@ -203,7 +203,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 					return err
 				}
 				cpu0 := cpuTime(servers[i])
-				r := benches[i].measure(ctx, fn, clients, *duration/time.Duration(*rounds))
+				got := benches[i].measure(ctx, fn, clients, *duration/time.Duration(*rounds))
 				// What the server still works on after the measurement
 				// (requests its clients gave up on, a collection of what
 				// they allocated) counts towards its CPU per request, and
@@ -216,9 +216,9 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 					return ctx.Err()
 				}
 				if res[i] == nil {
-					res[i] = r
+					res[i] = got
 				} else {
-					res[i].add(r)
+					res[i].add(got)
 				}
 			}
 		}
@@ -435,7 +435,7 @@ func measureOrder(n, r int) []int {
 	}
 	order = append(order, 0)
 	k := r % n
-	return append(order[k:], order[:k]...)
+	return slices.Concat(order[k:], order[:k])
 }
 
 // readThrough reads the file once, to bring it into the page cache.
