@@ -453,12 +453,9 @@ func readThrough(path string) error {
 // server to finish the work it still does.
 const idleWait = 2 * time.Minute
 
-// waitIdle waits until s (nil: none) uses no CPU for 200 ms, for at most
-// idleWait; it reports how long it waited and whether s went idle.
+// waitIdle waits until s uses no CPU for 200 ms, for at most idleWait; it
+// reports how long it waited and whether s went idle.
 func waitIdle(ctx context.Context, s *server) (time.Duration, bool) {
-	if s == nil {
-		return 0, true
-	}
 	start := time.Now()
 	last := cpuTime(s)
 	for time.Since(start) < idleWait && ctx.Err() == nil {

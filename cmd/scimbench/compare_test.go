@@ -94,8 +94,8 @@ func TestMeasureOrder(t *testing.T) {
 }
 
 // TestWaitIdle: waitIdle returns only once the server stopped using CPU
-// (here a process that spins for two to three seconds and then sleeps), and at once
-// for a server that is idle already.
+// (here a process that spins for two to three seconds and then sleeps),
+// and at once for a server that is idle already.
 func TestWaitIdle(t *testing.T) {
 	start := func(script string) *server {
 		cmd := exec.Command("sh", "-c", script)
