@@ -71,8 +71,8 @@ type Options struct {
 	// Now overrides the clock (tests).
 	Now func() time.Time
 	// WALMaxBytes bounds the -wal file under sustained writes: past it the
-	// writer restarts the WAL between two batches (checkpoint.go). 0 means
-	// 128 MiB.
+	// writer restarts the WAL between two batches (checkpoint.go), and the
+	// file, once this large, stays so (rewritten in place). 0 means 128 MiB.
 	WALMaxBytes int64
 	// Create opens the path even when the database that was in use there
 	// is missing (see ErrVanished): it starts a new, empty one.
@@ -215,7 +215,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	// The writer leaves checkpoints to the checkpointer (checkpoint.go).
-	if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%d`, min(walLimit, opts.WALMaxBytes/2))); err != nil {
+	if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=%d`, opts.WALMaxBytes)); err != nil {
 		w.Close()
 		return nil, err
 	}
