@@ -66,6 +66,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 	baseline := fs.String("baseline", "", "a second scimbridge binary (e.g. built from an older commit), measured in the same run: the table adds its figures and scimbridge/baseline")
 	noPin := fs.Bool("no-pin", false, "do not pin the servers and the load generator to cores")
 	seedMode := fs.String("seed", "direct", "how scimbridge is seeded: direct (its database is written through its store before it starts; the same users as over SCIM) or http (POST /Users; for a binary whose schema differs from this scimbench's). The reference always fills its map at start, through its own handler")
+	sample := fs.Int("sample", defaultSample, sampleUsage)
 	phases := fs.String("phases", "", "comma-separated subset of the phases to run: create, get, patch, list, filter (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -167,6 +168,7 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 		// Both servers hold bench users only: sample them without a filter,
 		// which the reference would evaluate over every user.
 		benches[i].sampleAll = true
+		benches[i].sample = *sample
 		fmt.Fprintf(out, "%s: ", s.name)
 		if err := benches[i].prepare(ctx, *users, *seedConc, out); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
