@@ -251,25 +251,8 @@ func TestDiskFull(t *testing.T) {
 func TestWALStaysBounded(t *testing.T) {
 	const bound = 1 << 20
 	db, _ := openLogged(t, filepath.Join(t.TempDir(), "bounded.db"), Options{WALMaxBytes: bound})
-	var mu sync.Mutex
 	var peak int64
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Go(func() {
-			for i := range 150 {
-				if err := createUser(db, fmt.Sprintf("b-%02d-%04d@example.com", w, i)); err != nil {
-					t.Error(err)
-					return
-				}
-				if fi, err := os.Stat(db.path + "-wal"); err == nil {
-					mu.Lock()
-					peak = max(peak, fi.Size())
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
+	createWatchingWAL(t, db, 16, 150, func(size int64) { peak = max(peak, size) })
 	// 2,400 creates write ~20 MB of WAL; one batch past the bound may land
 	// before the writer restarts the log.
 	if peak > 3*bound {
@@ -286,37 +269,44 @@ func TestWALStaysBounded(t *testing.T) {
 func TestWALRestartsInPlace(t *testing.T) {
 	const bound = 1 << 20
 	db, _ := openLogged(t, filepath.Join(t.TempDir(), "inplace.db"), Options{WALMaxBytes: bound})
-	var mu sync.Mutex
 	var reached bool
 	low := int64(-1) // the smallest size seen after the file reached the bound
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Go(func() {
-			for i := range 300 {
-				if err := createUser(db, fmt.Sprintf("p-%02d-%04d@example.com", w, i)); err != nil {
-					t.Error(err)
-					return
-				}
-				fi, err := os.Stat(db.path + "-wal")
-				if err != nil {
-					continue
-				}
-				mu.Lock()
-				if reached && (low < 0 || fi.Size() < low) {
-					low = fi.Size()
-				}
-				reached = reached || fi.Size() >= bound
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	createWatchingWAL(t, db, 8, 300, func(size int64) {
+		if reached && (low < 0 || size < low) {
+			low = size
+		}
+		reached = reached || size >= bound
+	})
 	if !reached {
 		t.Fatal("the WAL never reached its bound: the test wrote too little")
 	}
 	if low < bound {
 		t.Fatalf("after reaching its bound of %d bytes the WAL file was cut to %d", bound, low)
 	}
+}
+
+// createWatchingWAL creates writers×each users from concurrent writers and
+// tells see (one call at a time) the -wal file's size after each create.
+func createWatchingWAL(t *testing.T, db *DB, writers, each int, see func(size int64)) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := createUser(db, fmt.Sprintf("w-%02d-%04d@example.com", w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+				if fi, err := os.Stat(db.path + "-wal"); err == nil {
+					mu.Lock()
+					see(fi.Size())
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestStorageErrorKinds: SQLite's storage failures reach callers as the
