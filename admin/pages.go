@@ -251,7 +251,7 @@ func (a *API) userPage(w http.ResponseWriter, r *http.Request) {
 			d.Credentials = append(d.Credentials, a.credentialRow(ctx, c, map[int64]*store.User{u.Key: u}))
 		}
 	}
-	entries, _, err := a.st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Limit: userActivityRead})
+	entries, _, err := a.st.ListActivity(ctx, store.ActivityQuery{UserID: u.ID, Limit: userActivityRead})
 	if err != nil {
 		a.consoleFail(w, r, "console user", err)
 		return

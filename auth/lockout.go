@@ -100,9 +100,9 @@ func (l *Lockout) judge(ctx context.Context, st store.Reader, a attempt, now tim
 			q             store.ActivityQuery
 			account, pair bool
 		}{
-			{store.ActivityQuery{UserKey: a.user.Key, Action: ActionPasswordChange}, true, true},
-			{store.ActivityQuery{UserKey: a.user.Key, Action: ActionLogin}, true, false},
-			{store.ActivityQuery{UserKey: a.user.Key, Action: ActionLogin, Address: a.address}, false, true},
+			{store.ActivityQuery{UserID: a.user.ID, Action: ActionPasswordChange}, true, true},
+			{store.ActivityQuery{UserID: a.user.ID, Action: ActionLogin}, true, false},
+			{store.ActivityQuery{UserID: a.user.ID, Action: ActionLogin, Address: a.address}, false, true},
 		} {
 			r.q.Since, r.q.Limit = window, 1
 			last, _, err := st.ListActivity(ctx, r.q)
@@ -124,7 +124,7 @@ func (l *Lockout) judge(ctx context.Context, st store.Reader, a attempt, now tim
 	}
 	pairQ := store.ActivityQuery{Action: ActionLoginFailure, Address: a.address, Since: pairSince, Limit: 1}
 	if a.user != nil {
-		pairQ.UserKey = a.user.Key
+		pairQ.UserID = a.user.ID
 	} else {
 		pairQ.ResourceID = a.subject
 	}
@@ -147,7 +147,7 @@ func (l *Lockout) judge(ctx context.Context, st store.Reader, a attempt, now tim
 		return nil
 	}
 	if a.user != nil {
-		err = slow(store.ActivityQuery{UserKey: a.user.Key, Action: ActionLoginFailure, Since: accountSince, Limit: 1}, l.MaxFailures)
+		err = slow(store.ActivityQuery{UserID: a.user.ID, Action: ActionLoginFailure, Since: accountSince, Limit: 1}, l.MaxFailures)
 	} else {
 		err = slow(store.ActivityQuery{ResourceID: a.subject, Action: ActionLoginFailure, Since: window, Limit: 1}, l.MaxFailures)
 	}

@@ -75,7 +75,7 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 
 	// The login is in the activity log, with a reference, not the id.
-	acts, _, _ := st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Action: ActionLogin})
+	acts, _, _ := st.ListActivity(ctx, store.ActivityQuery{UserID: u.ID, Action: ActionLogin})
 	if len(acts) != 2 || !strings.Contains(acts[0].Detail, SessionRef(b.ID)) || strings.Contains(acts[0].Detail, b.ID) ||
 		!strings.Contains(acts[0].Detail, "ua/1") {
 		t.Fatalf("login activity %+v", acts)
@@ -285,7 +285,7 @@ func TestLoginHook(t *testing.T) {
 	if refresh, _ := st.ListCredentials(ctx, "refresh:test"); len(refresh) != 1 {
 		t.Fatalf("%d refresh credentials after a failed hook, want 1", len(refresh))
 	}
-	if logins, _, _ := st.ListActivity(ctx, store.ActivityQuery{UserKey: u.Key, Action: ActionLogin}); len(logins) != 1 {
+	if logins, _, _ := st.ListActivity(ctx, store.ActivityQuery{UserID: u.ID, Action: ActionLogin}); len(logins) != 1 {
 		t.Fatalf("%d login entries after a failed hook, want 1", len(logins))
 	}
 }

@@ -215,8 +215,8 @@ func EmailTaken(ctx context.Context, r store.Reader, email string, exceptKey int
 
 // LastLogin returns when the user last logged in through any door (their
 // ActionLogin entries), or the zero time.
-func LastLogin(ctx context.Context, r store.Reader, userKey int64) (time.Time, error) {
-	entries, _, err := r.ListActivity(ctx, store.ActivityQuery{UserKey: userKey, Action: auth.ActionLogin, Limit: 1})
+func LastLogin(ctx context.Context, r store.Reader, userID string) (time.Time, error) {
+	entries, _, err := r.ListActivity(ctx, store.ActivityQuery{UserID: userID, Action: auth.ActionLogin, Limit: 1})
 	if err != nil || len(entries) == 0 {
 		return time.Time{}, err
 	}

@@ -82,7 +82,7 @@ func TestStoreViews(t *testing.T) {
 			t.Errorf("EmailTaken(%q) counts the user itself", email)
 		}
 	}
-	if last, err := LastLogin(ctx, st, a.Key); err != nil || !last.IsZero() {
+	if last, err := LastLogin(ctx, st, a.ID); err != nil || !last.IsZero() {
 		t.Fatalf("no login yet: %v %v", last, err)
 	}
 	if err := st.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
@@ -90,7 +90,7 @@ func TestStoreViews(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if last, err := LastLogin(ctx, st, a.Key); err != nil || time.Since(last) > time.Minute {
+	if last, err := LastLogin(ctx, st, a.ID); err != nil || time.Since(last) > time.Minute {
 		t.Fatalf("last login %v %v", last, err)
 	}
 	hash, err := auth.RandomPasswordHash()

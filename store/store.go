@@ -479,8 +479,10 @@ type GroupPage struct {
 
 // ActivityQuery selects activity entries, newest first.
 type ActivityQuery struct {
-	UserKey    int64  // 0: any
-	UserID     string // the SCIM id of the user concerned; "": any
+	// UserID is the SCIM id of the user concerned ("": any). Every entry
+	// about a user carries it, also after the user is deleted, and keys are
+	// never reused: it finds what the user's key finds, on one index.
+	UserID     string
 	ResourceID string
 	Door       string
 	Action     string

@@ -227,7 +227,7 @@ func TestMigrateDBCopiesEverything(t *testing.T) {
 	if err != nil || string(o.Doc) != `{"watermark":"20240101000000Z"}` || o.Version != 1 {
 		t.Fatalf("sync state after migration: %+v %v", o, err)
 	}
-	acts, total, _ := dst.ListActivity(ctx, store.ActivityQuery{UserKey: bob.Key})
+	acts, total, _ := dst.ListActivity(ctx, store.ActivityQuery{UserID: bob.ID})
 	if _, all, _ := dst.ListActivity(ctx, store.ActivityQuery{Limit: 1}); all != wantActs || total == 0 || acts[0].Action != "user.update" {
 		t.Fatalf("activity after migration: %d entries (want %d), bob's: %+v", all, wantActs, acts)
 	}

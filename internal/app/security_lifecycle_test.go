@@ -344,7 +344,7 @@ func TestSecurityAdminLogsOutEverywhere(t *testing.T) {
 	if status, _ := s.jsonReq("POST", "/admin/users/nobody/logout", "", "Authorization", "Bearer "+apptest.AdminToken); status != 404 {
 		t.Fatalf("an unknown user: %d", status)
 	}
-	acts, _, _ := s.srv.Store.ListActivity(t.Context(), store.ActivityQuery{UserKey: u.Key, Action: auth.ActionLogoutEverywhere})
+	acts, _, _ := s.srv.Store.ListActivity(t.Context(), store.ActivityQuery{UserID: u.ID, Action: auth.ActionLogoutEverywhere})
 	if len(acts) != 1 || acts[0].Actor.Door != "admin" {
 		t.Fatalf("not recorded: %+v", acts)
 	}

@@ -49,7 +49,7 @@ func (s *server) activity(w http.ResponseWriter, r *http.Request, c *caller) {
 		fail(w, http.StatusForbidden, msgForbidden)
 		return
 	}
-	q := store.ActivityQuery{UserKey: c.target.Key}
+	q := store.ActivityQuery{UserID: c.target.ID}
 	bad := invalid{}
 	if v := r.URL.Query().Get("startDate"); v != "" {
 		t, ok := parseDate(v, false)

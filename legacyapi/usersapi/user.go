@@ -94,7 +94,7 @@ func validRole(role string) bool {
 }
 
 func (s *server) render(ctx context.Context, u *store.User) (userOut, error) {
-	last, err := legacyapi.LastLogin(ctx, s.deps.Store, u.Key)
+	last, err := legacyapi.LastLogin(ctx, s.deps.Store, u.ID)
 	if err != nil {
 		return userOut{}, err
 	}

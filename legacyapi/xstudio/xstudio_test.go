@@ -613,7 +613,7 @@ func TestPasswords(t *testing.T) {
 	failed(t, admin.post("resetUserPassword", url.Values{"username": {"ghost"}}), "unknown user")
 	failed(t, admin.post("resetUserPassword", nil), "missing parameter: username")
 	ok(t, admin.post("resetUserPassword", url.Values{"username": {"bob"}}))
-	acts, _, err := e.st.ListActivity(ctx, store.ActivityQuery{UserKey: bob.Key, Action: actionResetRequest})
+	acts, _, err := e.st.ListActivity(ctx, store.ActivityQuery{UserID: bob.ID, Action: actionResetRequest})
 	if err != nil || len(acts) != 1 || acts[0].Actor.Principal != "admin" {
 		t.Fatalf("reset request not recorded: %+v %v", acts, err)
 	}

@@ -41,7 +41,7 @@ func (s *server) getUserActivity(c *call) {
 	offset := c.intParam("offset", 0)
 	limit := c.intParam("limit", defaultPageSize)
 	ctx := c.r.Context()
-	q := store.ActivityQuery{UserKey: p.user.Key}
+	q := store.ActivityQuery{UserID: p.user.ID}
 	total := -1
 	if offset < 0 || limit <= 0 {
 		// Both need the length of the log first.

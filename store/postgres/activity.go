@@ -128,15 +128,18 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 		args = append(args, v)
 		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+itoa(len(args))))
 	}
-	if q.UserKey != 0 {
-		add("user_key = ?", q.UserKey)
-	}
 	for _, f := range []struct{ col, v string }{{"user_id", q.UserID}, {"resource_id", q.ResourceID}, {"door", q.Door}, {"action", q.Action}, {"address", q.Address}} {
 		if f.v == "" {
 			continue
 		}
 		if !storable(f.v) {
 			return nil, 0, nil
+		}
+		if f.col == "user_id" {
+			// The literal repeats activity_user_id's condition, which the
+			// planner cannot infer from a parameter.
+			add("user_id = ? AND user_id <> ''", f.v)
+			continue
 		}
 		add(f.col+" = ?", f.v)
 	}

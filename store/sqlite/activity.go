@@ -99,9 +99,6 @@ func activityWhere(q store.ActivityQuery) (string, []any) {
 	// The literal terms repeat the partial indexes' conditions, which
 	// SQLite cannot infer from a bound parameter: without them a user's
 	// history (read by every login's lockout) scans the whole log.
-	if q.UserKey != 0 {
-		conds, args = append(conds, "user_key = ? AND user_key <> 0"), append(args, q.UserKey)
-	}
 	if q.UserID != "" {
 		conds, args = append(conds, "user_id = ? AND user_id <> ''"), append(args, q.UserID)
 	}

@@ -28,7 +28,7 @@ func testKeysNeverReused(t *testing.T, s store.Store) {
 	if next.Key <= gone.Key {
 		t.Fatalf("a new user got key %d after user key %d was deleted", next.Key, gone.Key)
 	}
-	acts, _, err := s.ListActivity(ctx(), store.ActivityQuery{UserKey: next.Key})
+	acts, _, err := s.ListActivity(ctx(), store.ActivityQuery{UserID: next.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

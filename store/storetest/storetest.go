@@ -581,7 +581,7 @@ func testActivity(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	createGroup(t, s, &store.Group{DisplayName: "g", Members: []store.Member{{ID: u.ID}}})
-	acts, total, err := s.ListActivity(ctx(), store.ActivityQuery{UserKey: u.Key})
+	acts, total, err := s.ListActivity(ctx(), store.ActivityQuery{UserID: u.ID})
 	if err != nil || total != 3 {
 		t.Fatalf("activity: %+v %d %v", acts, total, err)
 	}
@@ -591,14 +591,14 @@ func testActivity(t *testing.T, s store.Store) {
 			t.Fatalf("entry %d: %+v", i, a)
 		}
 	}
-	acts, _, _ = s.ListActivity(ctx(), store.ActivityQuery{UserKey: u.Key, Limit: 1, Offset: 1})
+	acts, _, _ = s.ListActivity(ctx(), store.ActivityQuery{UserID: u.ID, Limit: 1, Offset: 1})
 	if len(acts) != 1 || acts[0].Action != "user.activate" {
 		t.Fatalf("paged activity: %+v", acts)
 	}
 	if _, err := update(t, s, u.ID, func(u *store.User) error { u.PasswordHash = "$argon2id$new"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	acts, _, _ = s.ListActivity(ctx(), store.ActivityQuery{UserKey: u.Key, Action: store.ActionPasswordChange})
+	acts, _, _ = s.ListActivity(ctx(), store.ActivityQuery{UserID: u.ID, Action: store.ActionPasswordChange})
 	if len(acts) != 1 || acts[0].Detail != "test" {
 		t.Fatalf("a password change is recorded once, naming the door: %+v", acts)
 	}
