@@ -139,20 +139,7 @@ func TestLockoutQueriesUseIndexes(t *testing.T) {
 // never reused) and cost creates and PATCHes 7–10% of their CPU.
 func TestActivityIndexes(t *testing.T) {
 	db := openTemp(t)
-	rows, err := db.r.QueryContext(context.Background(),
-		`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, name)
-	}
+	got := texts(t, db.r, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity' ORDER BY name`)
 	want := []string{"activity_login_failures_address", "activity_login_failures_subject", "activity_user_id"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("activity's indexes: %v, want %v", got, want)

@@ -34,19 +34,7 @@ CREATE TRIGGER probe_emails AFTER DELETE ON user_emails BEGIN INSERT INTO probe 
 	}
 	probed := func() []string {
 		t.Helper()
-		rows, err := db.w.QueryContext(ctx, `SELECT DISTINCT what FROM probe ORDER BY what`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var got []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, s)
-		}
+		got := texts(t, db.w, `SELECT DISTINCT what FROM probe ORDER BY what`)
 		if _, err := db.w.ExecContext(ctx, `DELETE FROM probe`); err != nil {
 			t.Fatal(err)
 		}
