@@ -113,17 +113,10 @@ func (t *txn) Record(ctx context.Context, a store.Activity) error {
 	return nil
 }
 
-// ListActivity returns matching entries (newest first unless Ascending) and
-// how many match in all.
-func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]store.Activity, int, error) {
-	if r.tx != nil {
-		// The transaction's own entries count too.
-		if err := r.tx.flushActivity(ctx); err != nil {
-			return nil, 0, err
-		}
-	}
+// activityWhere is the WHERE clause (with its arguments) of q; not ok when
+// a value cannot be stored, so that nothing matches.
+func activityWhere(q store.ActivityQuery) (where string, args []any, ok bool) {
 	var conds []string
-	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)
 		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+itoa(len(args))))
@@ -133,15 +126,18 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 			continue
 		}
 		if !storable(f.v) {
-			return nil, 0, nil
+			return "", nil, false
 		}
-		if f.col == "user_id" {
-			// The literal repeats activity_user_id's condition, which the
-			// planner cannot infer from a parameter.
+		// The literals repeat partial indexes' conditions, which the
+		// planner cannot infer from a parameter in a generic plan.
+		switch {
+		case f.col == "user_id":
 			add("user_id = ? AND user_id <> ''", f.v)
-			continue
+		case f.col == "action" && f.v == store.ActionLoginFailure:
+			conds = append(conds, "action = '"+store.ActionLoginFailure+"'")
+		default:
+			add(f.col+" = ?", f.v)
 		}
-		add(f.col+" = ?", f.v)
 	}
 	if !q.Since.IsZero() {
 		add("at >= ?", q.Since)
@@ -149,9 +145,24 @@ func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]sto
 	if !q.Until.IsZero() {
 		add("at < ?", q.Until)
 	}
-	where := ""
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return where, args, true
+}
+
+// ListActivity returns matching entries (newest first unless Ascending) and
+// how many match in all.
+func (r *reader) ListActivity(ctx context.Context, q store.ActivityQuery) ([]store.Activity, int, error) {
+	if r.tx != nil {
+		// The transaction's own entries count too.
+		if err := r.tx.flushActivity(ctx); err != nil {
+			return nil, 0, err
+		}
+	}
+	where, args, ok := activityWhere(q)
+	if !ok {
+		return nil, 0, nil
 	}
 	var total int
 	if err := r.queryRow(ctx, []any{&total}, "SELECT count(*) FROM activity"+where, args...); err != nil {

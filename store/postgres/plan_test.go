@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/postgres/pgtest"
@@ -73,7 +74,6 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 		{"id and members (AWS, Entra)", groupTable, groupCols, store.Query{Limit: 100, Filter: store.And{
 			Left: store.Compare{Attr: "id", Op: store.OpEq, Value: "gid-1"}, Right: store.Compare{Attr: "members", Op: store.OpEq, Value: "id-1"}}}},
 	}
-	ctx := context.Background()
 	for _, tc := range cases {
 		sel, err := buildSelect(tc.t, tc.cols, tc.query, store.DefaultDomain)
 		if err != nil {
@@ -83,19 +83,7 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 			sql  string
 			args []any
 		}{{sel.sql, sel.args}, {sel.countSQL, sel.countArgs}} {
-			rows, err := db.pool.Query(ctx, "EXPLAIN "+q.sql, q.args...)
-			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
-			}
-			var plan []string
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, strings.TrimSpace(line))
-			}
-			rows.Close()
+			plan := explain(t, db, q.sql, q.args...)
 			joined := strings.Join(plan, "\n")
 			for i, line := range plan {
 				// A sequential scan, or an index walked whole (no Index
@@ -108,4 +96,67 @@ func TestHotLookupsUseIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLockoutQueriesUseIndexes: every login asks the activity log for the
+// failures of its account, of its address and of an unknown name, and for
+// the account's last login and password change; none of those may read the
+// whole log, as store/sqlite's test of the same name checks there.
+func TestLockoutQueriesUseIndexes(t *testing.T) {
+	c := pgtest.Start(t)
+	db := openFresh(t, c)
+	ctx := context.Background()
+	if _, err := db.pool.Exec(ctx, `INSERT INTO activity (at, door, principal, address, action, resource_type,
+ resource_id, resource_key, user_key, user_id, detail)
+ SELECT now() - i * interval '1 second', 'scim', 'p', '192.0.2.' || (i % 200),
+  (ARRAY['user.update', 'login', 'login.failure', 'password.change'])[1 + i % 4], 'User',
+  CASE WHEN i % 10 = 0 THEN 'unknown:' || i ELSE 'id-' || (i % 5000) END, i % 5000, i % 5000,
+  CASE WHEN i % 10 = 0 THEN '' ELSE 'id-' || (i % 5000) END, ''
+ FROM generate_series(1, 50000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(ctx, `ANALYZE activity`); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Hour)
+	for _, q := range []store.ActivityQuery{
+		{UserID: "id-7", Action: store.ActionLoginFailure, Address: "192.0.2.1", Since: since},
+		{UserID: "id-7", Action: store.ActionLoginFailure, Since: since},
+		{UserID: "id-7", Action: store.ActionPasswordChange, Since: since},
+		{UserID: "id-7", Action: "login", Since: since},
+		{Action: store.ActionLoginFailure, Address: "192.0.2.1", Since: since},
+		{Action: store.ActionLoginFailure, ResourceID: "unknown:0123456789abcdef", Since: since},
+		{Action: store.ActionLoginFailure, ResourceID: "unknown:0123456789abcdef", Address: "192.0.2.1", Since: since},
+	} {
+		where, args, ok := activityWhere(q)
+		if !ok {
+			t.Fatalf("%+v: not storable", q)
+		}
+		plan := explain(t, db, "SELECT count(*) FROM activity"+where, args...)
+		if joined := strings.Join(plan, "\n"); strings.Contains(joined, "Seq Scan on activity") {
+			t.Errorf("%+v reads the whole log:\n%s", q, joined)
+		}
+	}
+}
+
+// explain returns the lines of PostgreSQL's plan for query.
+func explain(t *testing.T, db *DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.pool.Query(context.Background(), "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, strings.TrimSpace(line))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
