@@ -52,7 +52,7 @@ func (db *DB) checkpointer(c *sql.DB) {
 // WAL's beginning. That write cuts the file to journal_size_limit, which
 // is the bound itself: the log is rewritten in place, over blocks the file
 // has, since a write that extends a file costs about twice one into it
-// (ext4, 4 KiB frames: 5 against 2.3 µs), and the frames are a sixth of a
+// (ext4, 4 KiB frames: 5 against 2.3 µs), and the frames were a sixth of a
 // create's CPU; the file stays at about the bound once it reached it. A
 // reader that keeps an old snapshot longer than restartWait keeps the WAL
 // too; the writer tries again after restartBackoff.
