@@ -144,6 +144,11 @@ func (r *reader) ListGroups(ctx context.Context, q store.Query) (*store.GroupPag
 	return page, err
 }
 
+// insertGroupSQL inserts one group; its key is the rowid (see
+// insertUserSQL).
+const insertGroupSQL = `INSERT INTO groups (id, display_name, created, last_modified, version,
+ source, source_id, source_dn) VALUES (?, ?, ?, ?, 1, ?, ?, ?)`
+
 // CreateGroup stores a new group and its members.
 func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 	if err := store.NormaliseGroup(g); err != nil {
@@ -153,12 +158,14 @@ func (t *txn) CreateGroup(ctx context.Context, g *store.Group) error {
 		g.ID = newID()
 	}
 	g.Meta = store.Meta{Created: t.now, LastModified: t.now, Version: 1}
-	err := t.queryRow(ctx, []any{&g.Key}, `INSERT INTO groups (id, display_name, created, last_modified, version,
- source, source_id, source_dn) VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING key`,
+	res, err := t.exec(ctx, insertGroupSQL,
 		g.ID, g.DisplayName, micros(t.now), micros(t.now),
 		nullStr(g.Source.Name), nullStr(g.Source.ID), nullStr(g.Source.DN))
 	if err != nil {
 		return mapErr(err)
+	}
+	if g.Key, err = res.LastInsertId(); err != nil {
+		return err
 	}
 	if err := t.addExternalID(ctx, externalGroup, g.Key, g.ExternalID); err != nil {
 		return err

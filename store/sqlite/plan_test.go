@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"testing"
@@ -144,4 +145,45 @@ func TestActivityIndexes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("activity's indexes: %v, want %v", got, want)
 	}
+}
+
+// TestInsertsOpenNoTemporaryTable: creating a user or a group runs one
+// INSERT, which must not collect its rows in a temporary B-tree (as
+// RETURNING does) that SQLite would open and drop on every create.
+func TestInsertsOpenNoTemporaryTable(t *testing.T) {
+	db := openTemp(t)
+	for name, q := range map[string]string{"user": insertUserSQL, "group": insertGroupSQL} {
+		ops := opcodes(t, db.w, q)
+		if slices.Contains(ops, "OpenEphemeral") {
+			t.Errorf("%s insert opens a temporary table: %v", name, ops)
+		}
+		if !slices.Contains(ops, "Insert") {
+			t.Errorf("%s: EXPLAIN lists no Insert, so the check above proves nothing: %v", name, ops)
+		}
+	}
+}
+
+// opcodes lists the bytecode operations SQLite compiles query to.
+func opcodes(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	args := make([]any, strings.Count(query, "?")) // all NULL: EXPLAIN runs nothing
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ops []string
+	for rows.Next() {
+		var addr int
+		var op string
+		var rest [6]any
+		if err := rows.Scan(&addr, &op, &rest[0], &rest[1], &rest[2], &rest[3], &rest[4], &rest[5]); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ops
 }

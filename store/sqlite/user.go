@@ -312,19 +312,26 @@ func (r *reader) total(ctx context.Context, t *table, q store.Query, sel *select
 	return n, err
 }
 
+// insertUserSQL inserts one user. The new key is the insert's rowid
+// (LastInsertId): RETURNING would give it too, but SQLite collects a
+// RETURNING statement's rows in a temporary B-tree that it opens and drops
+// on every insert (TestInsertsOpenNoTemporaryTable).
+const insertUserSQL = `INSERT INTO users (` + userInsertCols + `) VALUES ` + userInsertRow
+
 // CreateUser stores a new user.
 func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	doc, err := t.newUser(u)
 	if err != nil {
 		return err
 	}
-	var key int64
-	err = t.queryRow(ctx, []any{&key}, `INSERT INTO users (`+userInsertCols+`) VALUES `+userInsertRow+` RETURNING key`,
-		t.userInsertArgs(nil, u, doc)...)
+	res, err := t.exec(ctx, insertUserSQL, t.userInsertArgs(nil, u, doc)...)
 	if err != nil {
 		return mapErr(err)
 	}
-	u.Key = key
+	if u.Key, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	key := u.Key
 	// After the insert, so that a taken userName is the conflict reported
 	// when both are taken (the write rolls back either way).
 	if err := t.checkEmails(ctx, key, t.policy.EmailsToCheck(nil, u)); err != nil {
