@@ -174,10 +174,12 @@ func runCompare(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	// Every database file starts in the page cache: one just seeded would
-	// otherwise be read from memory and an older one from disk.
+	// Every database file starts in the page cache and on disk: one just
+	// seeded would otherwise be read from memory and an older one from
+	// disk, and the seeding's hundreds of MB of dirty pages would be
+	// written back during the first phases.
 	for _, d := range sbDirs {
-		if err := readThrough(filepath.Join(d, "scimbridge.db")); err != nil {
+		if err := settle(filepath.Join(d, "scimbridge.db")); err != nil {
 			return err
 		}
 	}
@@ -440,15 +442,18 @@ func measureOrder(n, r int) []int {
 	return slices.Concat(order[k:], order[:k])
 }
 
-// readThrough reads the file once, to bring it into the page cache.
-func readThrough(path string) error {
+// settle reads the file once, to bring it into the page cache, and
+// flushes it to disk.
+func settle(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(io.Discard, f)
-	return err
+	if _, err := io.Copy(io.Discard, f); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // idleWait bounds how long compare waits after a measurement for the
