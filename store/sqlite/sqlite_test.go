@@ -20,18 +20,27 @@ func openTemp(t testing.TB) *DB {
 	return db
 }
 
-// texts reads the one column of text that query returns, row by row.
-func texts(t testing.TB, db *sql.DB, query string) []string {
+// columnText reads column i of every row query returns, as text.
+func columnText(t testing.TB, db *sql.DB, i int, query string, args ...any) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), query)
+	rows, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var got []string
 	for rows.Next() {
+		dest := make([]any, len(cols))
+		for j := range dest {
+			dest[j] = new(any)
+		}
 		var s string
-		if err := rows.Scan(&s); err != nil {
+		dest[i] = &s
+		if err := rows.Scan(dest...); err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, s)

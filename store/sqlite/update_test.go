@@ -34,7 +34,7 @@ CREATE TRIGGER probe_emails AFTER DELETE ON user_emails BEGIN INSERT INTO probe 
 	}
 	probed := func() []string {
 		t.Helper()
-		got := texts(t, db.w, `SELECT DISTINCT what FROM probe ORDER BY what`)
+		got := columnText(t, db.w, 0, `SELECT DISTINCT what FROM probe ORDER BY what`)
 		if _, err := db.w.ExecContext(ctx, `DELETE FROM probe`); err != nil {
 			t.Fatal(err)
 		}

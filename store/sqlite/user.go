@@ -331,15 +331,14 @@ func (t *txn) CreateUser(ctx context.Context, u *store.User) error {
 	if u.Key, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	key := u.Key
 	// After the insert, so that a taken userName is the conflict reported
 	// when both are taken (the write rolls back either way).
-	if err := t.checkEmails(ctx, key, t.policy.EmailsToCheck(nil, u)); err != nil {
+	if err := t.checkEmails(ctx, u.Key, t.policy.EmailsToCheck(nil, u)); err != nil {
 		return err
 	}
 	// A new key has no externalId rows (keys are never reused): only a
 	// given one is written.
-	if err := t.addExternalID(ctx, externalUser, key, u.ExternalID); err != nil {
+	if err := t.addExternalID(ctx, externalUser, u.Key, u.ExternalID); err != nil {
 		return err
 	}
 	if err := t.writeEmails(ctx, u, false); err != nil {
