@@ -179,7 +179,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	// The one writer gets a larger cache: every change walks the same
 	// index pages, and re-reading them from the OS costs system calls.
-	w, err := sql.Open(writerDriver, dsn(4*opts.CacheKiB, "&_txlock=immediate"))
+	if err := registerWALVFS(); err != nil {
+		return nil, err
+	}
+	w, err := sql.Open(writerDriver, dsn(4*opts.CacheKiB, "&_txlock=immediate&vfs="+walVFS))
 	if err != nil {
 		return nil, err
 	}
