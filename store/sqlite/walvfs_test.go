@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,11 +53,7 @@ func TestCommitWritesTheWALOnce(t *testing.T) {
 		t.Skip("counts system calls in /proc/self/io")
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
-	db, err := Open(context.Background(), path, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, _ := openLogged(t, path, Options{}) // logs to memory: no write calls
 	ctx := context.Background()
 	create := func(name string) {
 		t.Helper()
@@ -127,11 +121,7 @@ func TestSpilledFramesReachTheWAL(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "test.db")
 	// 16 KiB a connection: the writer's cache holds 16 pages.
-	db, err := Open(context.Background(), path, Options{CacheKiB: 16, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, _ := openLogged(t, path, Options{CacheKiB: 16})
 	ctx := context.Background()
 	actor := store.Actor{Door: "test"}
 	user := func(prefix string, i int) *store.User {
@@ -241,11 +231,7 @@ func TestSpilledFramesReachTheWAL(t *testing.T) {
 // buffered, and the next commit writes them out before its own.
 func TestWALWriteFailureLeavesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	db, err := Open(context.Background(), path, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, _ := openLogged(t, path, Options{})
 	ctx := context.Background()
 	create := func(name string) error {
 		return db.Write(ctx, store.Actor{Door: "test"}, func(tx store.Tx) error {
