@@ -5,9 +5,10 @@
 ** SQLite appends a frame to the WAL in two writes, its 24-byte header and
 ** then its page, so a commit of n pages costs 2n pwrite calls. This VFS is
 ** SQLite's own unix VFS with one change for WAL files: writes that continue
-** one another are gathered in a buffer and written together. Every other
-** file (the database, temporary files) is the unix VFS's own object, with
-** its own methods: xOpen opens them in place and does not wrap them.
+** one another are gathered in a buffer and written together. The database
+** file is the unix VFS's, wrapped only to see its write lock released (see
+** below); other files (journals, temporary files) are the unix VFS's own
+** objects, with their own methods: xOpen opens them in place.
 **
 ** The rule that keeps this safe: a commit frame's write returns only after
 ** everything buffered is in the file, and its error, if any, is that
@@ -22,12 +23,20 @@
 ** that has not committed: pages SQLite spilled from a full cache. Before
 ** any other method of the WAL file (a read, a sync, a truncation, the file
 ** size, a lock, a file control, close) the buffer is written, and that
-** method fails if the write does. A write that fails keeps its bytes in the
-** buffer, so nothing SQLite believes written is lost while the file is
-** open; the unix VFS writes at most 128 KiB - 1 bytes a call, so neither
-** does the buffer. Bytes reach the file in the order SQLite wrote them: a
-** write that does not continue the buffer (a rollback's new frames over
+** method fails if the write does. A write that fails keeps its bytes in
+** the buffer, so nothing SQLite believes written is lost while its
+** transaction lasts. Bytes reach the file in the order SQLite wrote them:
+** a write that does not continue the buffer (a savepoint's new frames over
 ** old ones, a page rewritten in place) first writes out what is buffered.
+** The unix VFS writes at most 128 KiB - 1 bytes a call, so neither does
+** the buffer.
+**
+** When the transaction ends, SQLite releases the WAL's write lock (in the
+** database file's shared memory). Whatever is still buffered then belongs
+** to a transaction that rolled back, and is dropped: written later, it
+** would land over frames that another connection (the CLI beside the
+** server, another process) committed meanwhile. A WAL whose database file
+** this VFS did not open is not buffered at all.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +47,29 @@
 #define FRAME_HEADER 24
 #define BUFFER_CAP (128 * 1024 - 1)
 
+#define WAL_WRITE_LOCK 0
+
+typedef struct dbFile dbFile;
+
 typedef struct walFile {
   sqlite3_file base;
   sqlite3_file *real;   /* the unix VFS's file, just after this struct */
+  dbFile *db;           /* the database file whose WAL this is */
   unsigned char *buf;   /* BUFFER_CAP bytes, allocated at the first use */
   int n;                /* bytes buffered */
   sqlite3_int64 off;    /* the file offset of buf[0] */
   int commitPending;    /* the last bytes buffered are a commit frame's header */
 } walFile;
 
+struct dbFile {
+  sqlite3_file base;
+  sqlite3_file *real;   /* the unix VFS's file, just after this struct */
+  walFile *wal;         /* its open WAL, if any */
+};
+
 static sqlite3_vfs *realVfs;
 static sqlite3_vfs walVfs;
-static sqlite3_io_methods walMethods;
+static sqlite3_io_methods walMethods, dbMethods;
 
 /* walvfs_writes counts the system calls' worth of writes this VFS passed
 ** to the unix VFS for WAL files, for tests and benchmarks. */
@@ -115,6 +135,7 @@ static int walClose(sqlite3_file *p) {
   walFile *f = (walFile *)p;
   int rc = flush(f);
   int rc2 = f->real->pMethods->xClose(f->real);
+  if (f->db != 0) f->db->wal = 0;
   free(f->buf);
   f->buf = 0;
   f->n = 0;
@@ -218,12 +239,74 @@ static int walUnfetch(sqlite3_file *p, sqlite3_int64 off, void *ptr) {
   return SQLITE_OK;
 }
 
+/* The database file: the unix VFS's methods, and xShmLock sees the write
+** lock released. */
+#define REAL(p) (((dbFile *)(p))->real)
+
+static int dbClose(sqlite3_file *p) {
+  dbFile *f = (dbFile *)p;
+  if (f->wal != 0) f->wal->db = 0;
+  f->wal = 0;
+  return f->real->pMethods->xClose(f->real);
+}
+static int dbRead(sqlite3_file *p, void *z, int n, sqlite3_int64 off) { return REAL(p)->pMethods->xRead(REAL(p), z, n, off); }
+static int dbWrite(sqlite3_file *p, const void *z, int n, sqlite3_int64 off) { return REAL(p)->pMethods->xWrite(REAL(p), z, n, off); }
+static int dbTruncate(sqlite3_file *p, sqlite3_int64 size) { return REAL(p)->pMethods->xTruncate(REAL(p), size); }
+static int dbSync(sqlite3_file *p, int flags) { return REAL(p)->pMethods->xSync(REAL(p), flags); }
+static int dbFileSize(sqlite3_file *p, sqlite3_int64 *size) { return REAL(p)->pMethods->xFileSize(REAL(p), size); }
+static int dbLock(sqlite3_file *p, int lock) { return REAL(p)->pMethods->xLock(REAL(p), lock); }
+static int dbUnlock(sqlite3_file *p, int lock) { return REAL(p)->pMethods->xUnlock(REAL(p), lock); }
+static int dbCheckReservedLock(sqlite3_file *p, int *out) { return REAL(p)->pMethods->xCheckReservedLock(REAL(p), out); }
+static int dbFileControl(sqlite3_file *p, int op, void *arg) { return REAL(p)->pMethods->xFileControl(REAL(p), op, arg); }
+static int dbSectorSize(sqlite3_file *p) { return REAL(p)->pMethods->xSectorSize(REAL(p)); }
+static int dbDeviceCharacteristics(sqlite3_file *p) { return REAL(p)->pMethods->xDeviceCharacteristics(REAL(p)); }
+static int dbShmMap(sqlite3_file *p, int pg, int size, int extend, void volatile **pp) { return REAL(p)->pMethods->xShmMap(REAL(p), pg, size, extend, pp); }
+static void dbShmBarrier(sqlite3_file *p) { REAL(p)->pMethods->xShmBarrier(REAL(p)); }
+static int dbShmUnmap(sqlite3_file *p, int del) { return REAL(p)->pMethods->xShmUnmap(REAL(p), del); }
+static int dbFetch(sqlite3_file *p, sqlite3_int64 off, int n, void **pp) { return REAL(p)->pMethods->xFetch(REAL(p), off, n, pp); }
+static int dbUnfetch(sqlite3_file *p, sqlite3_int64 off, void *ptr) { return REAL(p)->pMethods->xUnfetch(REAL(p), off, ptr); }
+
+static int dbShmLock(sqlite3_file *p, int offset, int n, int flags) {
+  dbFile *f = (dbFile *)p;
+  if (f->wal != 0 && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= WAL_WRITE_LOCK &&
+      WAL_WRITE_LOCK < offset + n) {
+    /* The write transaction ended: a commit left nothing buffered, so what
+    ** is left was rolled back. */
+    f->wal->n = 0;
+    f->wal->commitPending = 0;
+  }
+  return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+}
+
 static int walOpen(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags, int *outFlags) {
   walFile *f = (walFile *)p;
+  sqlite3_file *db;
   int rc;
   (void)vfs;
+  if (flags & SQLITE_OPEN_MAIN_DB) {
+    dbFile *d = (dbFile *)p;
+    memset(d, 0, sizeof(*d));
+    d->real = (sqlite3_file *)&d[1];
+    rc = realVfs->xOpen(realVfs, name, d->real, flags, outFlags);
+    if (rc != SQLITE_OK || d->real->pMethods == 0) {
+      p->pMethods = 0;
+      return rc;
+    }
+    if (d->real->pMethods->iVersion < 3) {
+      /* Not the unix VFS this was written against: no wrapping. */
+      d->real->pMethods->xClose(d->real);
+      return realVfs->xOpen(realVfs, name, p, flags, outFlags);
+    }
+    p->pMethods = &dbMethods;
+    return SQLITE_OK;
+  }
   if ((flags & SQLITE_OPEN_WAL) == 0) {
-    /* Not a WAL: the unix VFS's file, in place, with its own methods. */
+    /* Neither: the unix VFS's file, in place, with its own methods. */
+    return realVfs->xOpen(realVfs, name, p, flags, outFlags);
+  }
+  db = sqlite3_database_file_object(name);
+  if (db == 0 || db->pMethods != &dbMethods) {
+    /* No write lock to watch: not buffered. */
     return realVfs->xOpen(realVfs, name, p, flags, outFlags);
   }
   memset(f, 0, sizeof(*f));
@@ -234,6 +317,8 @@ static int walOpen(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int
     return rc;
   }
   p->pMethods = &walMethods;
+  f->db = (dbFile *)db;
+  f->db->wal = f;
   return SQLITE_OK;
 }
 
@@ -249,7 +334,7 @@ int walvfs_register(void) {
   walVfs = *realVfs;
   walVfs.pNext = 0;
   walVfs.zName = WALVFS_NAME;
-  walVfs.szOsFile = (int)sizeof(walFile) + realVfs->szOsFile;
+  walVfs.szOsFile = (int)(sizeof(walFile) > sizeof(dbFile) ? sizeof(walFile) : sizeof(dbFile)) + realVfs->szOsFile;
   walVfs.xOpen = walOpen;
 
   walMethods.iVersion = 3;
@@ -271,6 +356,26 @@ int walvfs_register(void) {
   walMethods.xShmUnmap = walShmUnmap;
   walMethods.xFetch = walFetch;
   walMethods.xUnfetch = walUnfetch;
+
+  dbMethods.iVersion = 3;
+  dbMethods.xClose = dbClose;
+  dbMethods.xRead = dbRead;
+  dbMethods.xWrite = dbWrite;
+  dbMethods.xTruncate = dbTruncate;
+  dbMethods.xSync = dbSync;
+  dbMethods.xFileSize = dbFileSize;
+  dbMethods.xLock = dbLock;
+  dbMethods.xUnlock = dbUnlock;
+  dbMethods.xCheckReservedLock = dbCheckReservedLock;
+  dbMethods.xFileControl = dbFileControl;
+  dbMethods.xSectorSize = dbSectorSize;
+  dbMethods.xDeviceCharacteristics = dbDeviceCharacteristics;
+  dbMethods.xShmMap = dbShmMap;
+  dbMethods.xShmLock = dbShmLock;
+  dbMethods.xShmBarrier = dbShmBarrier;
+  dbMethods.xShmUnmap = dbShmUnmap;
+  dbMethods.xFetch = dbFetch;
+  dbMethods.xUnfetch = dbUnfetch;
   return rc = sqlite3_vfs_register(&walVfs, 0);
 }
 

@@ -263,3 +263,61 @@ func TestWALWriteFailureLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Frames a rolled-back transaction left buffered are never written: by
+// then another writer on the same file (the CLI beside the server, another
+// process) may have committed frames where they would land. A rollback
+// whose pages have no older frame in the WAL reads nothing back from it,
+// so nothing before the write lock's release writes the buffer out.
+func TestRolledBackSpillIsDropped(t *testing.T) {
+	if err := registerWALVFS(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "raw.db")
+	open := func(vfs string) *sql.DB {
+		t.Helper()
+		db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_cache_size=10"+vfs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open("&vfs="+walVFS), open("")
+	exec := func(db *sql.DB, q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(b, `CREATE TABLE t (who TEXT, body BLOB)`)
+	exec(b, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	before := walWrites()
+	exec(a, `BEGIN`)
+	for range 100 { // a page each: most of them spill from a cache of 10
+		exec(a, `INSERT INTO t VALUES ('rolled back', zeroblob(3000))`)
+	}
+	exec(a, `ROLLBACK`)
+	if walWrites() == before {
+		t.Fatal("the rolled-back transaction spilled nothing through the VFS")
+	}
+	exec(b, `BEGIN`)
+	for range 200 {
+		exec(b, `INSERT INTO t VALUES ('b', randomblob(3000))`)
+	}
+	exec(b, `COMMIT`)
+	exec(a, `INSERT INTO t VALUES ('a', randomblob(3000))`)
+
+	for _, q := range []struct {
+		where string
+		db    *sql.DB
+	}{{"a third connection", open("")}, {"a copy recovered from the WAL", recoveredCopy(t, path)}} {
+		if got := columnText(t, q.db, 0, `PRAGMA integrity_check`); len(got) != 1 || got[0] != "ok" {
+			t.Fatalf("%s: integrity_check: %v", q.where, got)
+		}
+		if got := strings.Join(columnText(t, q.db, 0, `SELECT who || ':' || count(*) FROM t GROUP BY who ORDER BY who`), ","); got != "a:1,b:200" {
+			t.Errorf("%s: rows %s, want a:1,b:200", q.where, got)
+		}
+	}
+}
