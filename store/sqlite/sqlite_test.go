@@ -20,6 +20,14 @@ func openTemp(t testing.TB) *DB {
 	return db
 }
 
+// wantIntact fails the test unless PRAGMA integrity_check finds db whole.
+func wantIntact(t testing.TB, where string, db *sql.DB) {
+	t.Helper()
+	if got := columnText(t, db, 0, `PRAGMA integrity_check`); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("%s: integrity_check: %v", where, got)
+	}
+}
+
 // columnText reads column i of every row query returns, as text.
 func columnText(t testing.TB, db *sql.DB, i int, query string, args ...any) []string {
 	t.Helper()

@@ -207,9 +207,7 @@ func TestSpilledFramesReachTheWAL(t *testing.T) {
 	}
 	check := func(where string, q *sql.DB) {
 		t.Helper()
-		if got := columnText(t, q, 0, `PRAGMA integrity_check`); len(got) != 1 || got[0] != "ok" {
-			t.Fatalf("%s: integrity_check: %v", where, got)
-		}
+		wantIntact(t, where, q)
 		names := columnText(t, q, 0, `SELECT user_name FROM users ORDER BY user_name`)
 		shown := columnText(t, q, 0, `SELECT display_name FROM users ORDER BY user_name`)
 		if len(names) != len(want) {
@@ -255,9 +253,7 @@ func TestWALWriteFailureLeavesNothing(t *testing.T) {
 		where string
 		db    *sql.DB
 	}{{"the store's readers", db.r}, {"a copy recovered from the WAL", recoveredCopy(t, path)}} {
-		if got := columnText(t, q.db, 0, `PRAGMA integrity_check`); len(got) != 1 || got[0] != "ok" {
-			t.Fatalf("%s: integrity_check: %v", q.where, got)
-		}
+		wantIntact(t, q.where, q.db)
 		if got := strings.Join(columnText(t, q.db, 0, `SELECT user_name FROM users ORDER BY user_name`), ","); got != "after,before" {
 			t.Errorf("%s: users %s, want after,before", q.where, got)
 		}
@@ -313,9 +309,7 @@ func TestRolledBackSpillIsDropped(t *testing.T) {
 		where string
 		db    *sql.DB
 	}{{"a third connection", open("")}, {"a copy recovered from the WAL", recoveredCopy(t, path)}} {
-		if got := columnText(t, q.db, 0, `PRAGMA integrity_check`); len(got) != 1 || got[0] != "ok" {
-			t.Fatalf("%s: integrity_check: %v", q.where, got)
-		}
+		wantIntact(t, q.where, q.db)
 		if got := strings.Join(columnText(t, q.db, 0, `SELECT who || ':' || count(*) FROM t GROUP BY who ORDER BY who`), ","); got != "a:1,b:200" {
 			t.Errorf("%s: rows %s, want a:1,b:200", q.where, got)
 		}
